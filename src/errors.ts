@@ -1,0 +1,196 @@
+/**
+ * Every error idb-evolve throws or rejects with is an {@link IdbEvolveError}: a literal `name`, a snake_case
+ * `code`, context fields (version, step, store, key) and the platform's own error as `cause`.
+ */
+
+/** Codes of {@link PlanError}: what is wrong with a plan, found when it is defined. */
+export type PlanErrorCode =
+  | 'invalid_plan'
+  | 'invalid_version'
+  | 'duplicate_version'
+  | 'version_order'
+  | 'invalid_store'
+  | 'invalid_key_path'
+  | 'invalid_index'
+  | 'invalid_step'
+  | 'unknown_store'
+  | 'key_path_changed'
+  | 'invalid_validator'
+  | 'invalid_target_version';
+
+/** Codes of {@link UpgradeError}: why an upgrade was aborted. The database keeps its old version and data. */
+export type UpgradeErrorCode =
+  | 'step_failed'
+  | 'request_failed'
+  | 'constraint_violation'
+  | 'validation_failed'
+  | 'invalid_step_result'
+  | 'key_changed'
+  | 'undeclared_store'
+  | 'transaction_inactive'
+  | 'layout_mismatch'
+  | 'unknown_installed_version'
+  | 'upgrade_aborted';
+
+/** Codes of {@link OpenError}: why `openDatabase` failed outside of a migration step. */
+export type OpenErrorCode = 'downgrade' | 'blocked' | 'open_failed' | 'closed_during_upgrade';
+
+/** Every code idb-evolve uses. */
+export type ErrorCode = PlanErrorCode | UpgradeErrorCode | OpenErrorCode;
+
+/** Context carried by an {@link IdbEvolveError}; fields are present when they are known. */
+export interface ErrorContext {
+  /** The plan version being defined or migrated to. */
+  readonly version?: number;
+  /** Name of the step that failed. */
+  readonly step?: string;
+  /** Zero-based position of the step within its version. */
+  readonly stepIndex?: number;
+  /** Object store involved. */
+  readonly store?: string;
+  /** Primary key of the record being processed, for per-record failures. */
+  readonly key?: IDBValidKey;
+  /** The underlying error (a DOMException, a validator's issues, a step's own throw). */
+  readonly cause?: unknown;
+}
+
+function describeKey(key: IDBValidKey): string {
+  try {
+    if (key instanceof Date) return `Date(${key.toISOString()})`;
+    if (key instanceof ArrayBuffer || ArrayBuffer.isView(key)) return `binary(${key.byteLength} bytes)`;
+    return JSON.stringify(key) ?? String(key);
+  } catch {
+    return String(key);
+  }
+}
+
+function contextSuffix(context: ErrorContext): string {
+  const parts: string[] = [];
+  if (context.version !== undefined) parts.push(`version ${context.version}`);
+  if (context.step !== undefined) parts.push(`step "${context.step}"`);
+  if (context.store !== undefined) parts.push(`store "${context.store}"`);
+  if (context.key !== undefined) parts.push(`key ${describeKey(context.key)}`);
+  return parts.length > 0 ? ` (${parts.join(', ')})` : '';
+}
+
+const BRAND = Symbol.for('idb-evolve.error');
+
+/**
+ * Base class of every idb-evolve error. Catch it to handle all of them; switch on `code` for the detail.
+ *
+ * @example
+ * ```ts
+ * try { await openDatabase('app', plan) }
+ * catch (error) {
+ *   if (isIdbEvolveError(error)) console.error(error.code, error.version, error.step, error.key)
+ * }
+ * ```
+ */
+export class IdbEvolveError extends Error {
+  override name: string = 'IdbEvolveError';
+  /** Machine-readable reason, stable across releases. */
+  readonly code: ErrorCode;
+  /** Plan version concerned, when known. */
+  readonly version: number | undefined;
+  /** Step name, when a step was running. */
+  readonly step: string | undefined;
+  /** Step position within its version, when a step was running. */
+  readonly stepIndex: number | undefined;
+  /** Object store concerned, when known. */
+  readonly store: string | undefined;
+  /** Primary key of the record being processed, when the failure is per record. */
+  readonly key: IDBValidKey | undefined;
+
+  constructor(code: ErrorCode, message: string, context: ErrorContext = {}) {
+    super(message + contextSuffix(context), 'cause' in context ? { cause: context.cause } : undefined);
+    this.code = code;
+    this.version = context.version;
+    this.step = context.step;
+    this.stepIndex = context.stepIndex;
+    this.store = context.store;
+    this.key = context.key;
+    Object.defineProperty(this, BRAND, { value: true });
+  }
+}
+
+/** Thrown by `definePlan` (and option checks) when a plan cannot be right; nothing has touched a database. */
+export class PlanError extends IdbEvolveError {
+  override name = 'PlanError' as const;
+  declare readonly code: PlanErrorCode;
+  constructor(code: PlanErrorCode, message: string, context: ErrorContext = {}) {
+    super(code, message, context);
+  }
+}
+
+/** One problem reported by a record validator (Standard Schema issue, kept as data). */
+export interface ValidationIssue {
+  readonly message: string;
+  readonly path?: ReadonlyArray<PropertyKey>;
+}
+
+/** A layout difference found by the layout check: what the plan declares versus what the database has. */
+export interface LayoutDifference {
+  /** Store concerned; index differences also name the index. */
+  readonly store: string;
+  readonly index?: string;
+  /** What differs: `store`, `keyPath`, `autoIncrement`, `index`, `unique`, `multiEntry`. */
+  readonly property: string;
+  readonly expected: unknown;
+  readonly found: unknown;
+}
+
+/** Extra context of an {@link UpgradeError}. */
+export interface UpgradeErrorContext extends ErrorContext {
+  readonly issues?: ReadonlyArray<ValidationIssue>;
+  readonly differences?: ReadonlyArray<LayoutDifference>;
+}
+
+/**
+ * An upgrade was aborted: the whole versionchange transaction was rolled back, so the database keeps its old
+ * version and exactly its old data. `version`, `step`, `store` and `key` say where it failed; `cause` says why.
+ */
+export class UpgradeError extends IdbEvolveError {
+  override name = 'UpgradeError' as const;
+  declare readonly code: UpgradeErrorCode;
+  /** Validator issues, for `validation_failed`. */
+  readonly issues: ReadonlyArray<ValidationIssue> | undefined;
+  /** Expected/found pairs, for `layout_mismatch`. */
+  readonly differences: ReadonlyArray<LayoutDifference> | undefined;
+  constructor(code: UpgradeErrorCode, message: string, context: UpgradeErrorContext = {}) {
+    super(code, message, context);
+    this.issues = context.issues;
+    this.differences = context.differences;
+  }
+}
+
+/** Extra context of an {@link OpenError}. */
+export interface OpenErrorContext extends ErrorContext {
+  readonly oldVersion?: number;
+  readonly newVersion?: number;
+}
+
+/**
+ * `openDatabase` could not open the database: it is newer than the plan (`downgrade`), other connections kept it
+ * `blocked` past the timeout, or the platform refused the open. Nothing was changed.
+ */
+export class OpenError extends IdbEvolveError {
+  override name = 'OpenError' as const;
+  declare readonly code: OpenErrorCode;
+  /** Version installed in the browser, when known. */
+  readonly oldVersion: number | undefined;
+  /** Version that was requested. */
+  readonly newVersion: number | undefined;
+  constructor(code: OpenErrorCode, message: string, context: OpenErrorContext = {}) {
+    super(code, message, context);
+    this.oldVersion = context.oldVersion;
+    this.newVersion = context.newVersion;
+  }
+}
+
+/**
+ * True for any idb-evolve error, also one from another realm (iframe, worker bundle, duplicated package copy),
+ * where `instanceof` fails.
+ */
+export function isIdbEvolveError(error: unknown): error is IdbEvolveError {
+  return typeof error === 'object' && error !== null && (error as { [BRAND]?: unknown })[BRAND] === true;
+}

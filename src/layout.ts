@@ -1,0 +1,242 @@
+import { PlanError, type LayoutDifference } from './errors.js';
+
+/** An IndexedDB key path: a dotted property path, or several of them for a compound key. */
+export type KeyPath = string | readonly string[];
+
+/** How an index is declared: its key path alone, or the full options. */
+export type IndexDeclaration = KeyPath | IndexLayout;
+
+/** One index of a store, in IndexedDB's own terms. */
+export interface IndexLayout {
+  readonly keyPath: KeyPath;
+  /** Reject two records with the same index key (default false). */
+  readonly unique?: boolean;
+  /** Index each element of an array value separately (default false; not with an array key path). */
+  readonly multiEntry?: boolean;
+}
+
+/** One object store as a version declares it. */
+export interface StoreLayout {
+  /** In-line key path; omit (or `null`) for out-of-line keys. */
+  readonly keyPath?: KeyPath | null;
+  /** Let IndexedDB generate keys (default false). */
+  readonly autoIncrement?: boolean;
+  /** Indexes by name. */
+  readonly indexes?: Readonly<Record<string, IndexDeclaration>>;
+}
+
+/** The full layout of a database at one version: every store by name. */
+export type DatabaseLayout = Readonly<Record<string, StoreLayout>>;
+
+/** A store with every default filled in; what the library compares and creates. */
+export interface NormalizedStore {
+  readonly keyPath: KeyPath | null;
+  readonly autoIncrement: boolean;
+  readonly indexes: Readonly<Record<string, Required<IndexLayout>>>;
+}
+
+/** A layout with every default filled in, as stored in a plan and read from a database. */
+export type NormalizedLayout = Readonly<Record<string, NormalizedStore>>;
+
+// ECMAScript IdentifierName, which is what IndexedDB accepts between the dots of a key path.
+const IDENTIFIER = /^[\p{ID_Start}$_][\p{ID_Continue}$\u200C\u200D]*$/u;
+
+function isValidKeyPathString(path: string): boolean {
+  return path === '' || path.split('.').every((part) => IDENTIFIER.test(part));
+}
+
+/** True when `keyPath` is a key path IndexedDB accepts. */
+export function isValidKeyPath(keyPath: unknown): keyPath is KeyPath {
+  if (typeof keyPath === 'string') return isValidKeyPathString(keyPath);
+  return (
+    Array.isArray(keyPath) &&
+    keyPath.length > 0 &&
+    keyPath.every((part) => typeof part === 'string' && isValidKeyPathString(part))
+  );
+}
+
+function describeKeyPath(keyPath: unknown): string {
+  return JSON.stringify(keyPath) ?? String(keyPath);
+}
+
+function normalizeIndex(
+  version: number,
+  store: string,
+  name: string,
+  declaration: IndexDeclaration,
+): Required<IndexLayout> {
+  const layout: IndexLayout =
+    typeof declaration === 'string' || Array.isArray(declaration)
+      ? { keyPath: declaration as KeyPath }
+      : (declaration as IndexLayout);
+  if (typeof layout !== 'object' || layout === null) {
+    throw new PlanError('invalid_index', `Index "${name}" must be a key path or { keyPath, unique, multiEntry }`, {
+      version,
+      store,
+    });
+  }
+  if (!isValidKeyPath(layout.keyPath) || layout.keyPath === '') {
+    throw new PlanError(
+      'invalid_key_path',
+      `Index "${name}" has an invalid key path ${describeKeyPath(layout.keyPath)}: use identifiers joined by dots`,
+      { version, store },
+    );
+  }
+  const multiEntry = layout.multiEntry ?? false;
+  if (multiEntry && Array.isArray(layout.keyPath)) {
+    throw new PlanError('invalid_index', `Index "${name}" cannot be multiEntry with an array key path`, {
+      version,
+      store,
+    });
+  }
+  return { keyPath: copyKeyPath(layout.keyPath), unique: layout.unique ?? false, multiEntry };
+}
+
+function copyKeyPath(keyPath: KeyPath): KeyPath {
+  return typeof keyPath === 'string' ? keyPath : Object.freeze([...keyPath]);
+}
+
+/**
+ * Validates a declared layout and fills in defaults. Throws {@link PlanError} naming the version and store.
+ */
+export function normalizeLayout(version: number, layout: DatabaseLayout): NormalizedLayout {
+  if (typeof layout !== 'object' || layout === null || Array.isArray(layout)) {
+    throw new PlanError('invalid_store', 'stores must be an object of store layouts keyed by store name', { version });
+  }
+  const stores: Record<string, NormalizedStore> = {};
+  for (const [name, store] of Object.entries(layout)) {
+    if (typeof store !== 'object' || store === null) {
+      throw new PlanError('invalid_store', `Store "${name}" must be an object`, { version, store: name });
+    }
+    const keyPath = store.keyPath ?? null;
+    const autoIncrement = store.autoIncrement ?? false;
+    if (keyPath !== null && !isValidKeyPath(keyPath)) {
+      throw new PlanError(
+        'invalid_key_path',
+        `Store "${name}" has an invalid key path ${describeKeyPath(keyPath)}: use identifiers joined by dots`,
+        { version, store: name },
+      );
+    }
+    // IndexedDB itself rejects these two with InvalidAccessError, but only inside the upgrade.
+    if (autoIncrement && (keyPath === '' || Array.isArray(keyPath))) {
+      throw new PlanError('invalid_key_path', `Store "${name}" cannot use autoIncrement with key path ${describeKeyPath(keyPath)}`, {
+        version,
+        store: name,
+      });
+    }
+    const indexes: Record<string, Required<IndexLayout>> = {};
+    for (const [indexName, declaration] of Object.entries(store.indexes ?? {})) {
+      indexes[indexName] = Object.freeze(normalizeIndex(version, name, indexName, declaration));
+    }
+    stores[name] = Object.freeze({
+      keyPath: keyPath === null ? null : copyKeyPath(keyPath),
+      autoIncrement,
+      indexes: Object.freeze(indexes),
+    });
+  }
+  return Object.freeze(stores);
+}
+
+/** True when two key paths are the same (arrays compared element by element). */
+export function sameKeyPath(a: KeyPath | null, b: KeyPath | null): boolean {
+  if (typeof a === 'string' || a === null || typeof b === 'string' || b === null) return a === b;
+  return a.length === b.length && a.every((part, i) => part === b[i]);
+}
+
+/** True when a store's key cannot be kept as is: its key path or key generator changed. */
+export function keyChanged(a: NormalizedStore, b: NormalizedStore): boolean {
+  return !sameKeyPath(a.keyPath, b.keyPath) || a.autoIncrement !== b.autoIncrement;
+}
+
+/** True when an index must be recreated to match the declaration. */
+export function indexChanged(a: Required<IndexLayout>, b: Required<IndexLayout>): boolean {
+  return !sameKeyPath(a.keyPath, b.keyPath) || a.unique !== b.unique || a.multiEntry !== b.multiEntry;
+}
+
+function readKeyPath(keyPath: string | string[] | null): KeyPath | null {
+  // Engines hand back array key paths as DOMStringList in old WebKit; copy into a plain frozen array.
+  return keyPath === null || typeof keyPath === 'string' ? keyPath : Object.freeze(Array.from(keyPath));
+}
+
+/** Reads the layout a database really has, through a transaction covering the stores (the upgrade's). */
+export function readLayout(db: IDBDatabase, transaction: IDBTransaction): NormalizedLayout {
+  const stores: Record<string, NormalizedStore> = {};
+  for (const name of Array.from(db.objectStoreNames)) {
+    const store = transaction.objectStore(name);
+    const indexes: Record<string, Required<IndexLayout>> = {};
+    for (const indexName of Array.from(store.indexNames)) {
+      const index = store.index(indexName);
+      indexes[indexName] = { keyPath: readKeyPath(index.keyPath) ?? '', unique: index.unique, multiEntry: index.multiEntry };
+    }
+    stores[name] = { keyPath: readKeyPath(store.keyPath), autoIncrement: store.autoIncrement, indexes };
+  }
+  return stores;
+}
+
+/** Lists every difference between a declared layout and a found one; empty when they match. */
+export function compareLayouts(expected: NormalizedLayout, found: NormalizedLayout): LayoutDifference[] {
+  const differences: LayoutDifference[] = [];
+  for (const name of new Set([...Object.keys(expected), ...Object.keys(found)])) {
+    const want = expected[name];
+    const have = found[name];
+    if (want === undefined || have === undefined) {
+      differences.push({ store: name, property: 'store', expected: want !== undefined, found: have !== undefined });
+      continue;
+    }
+    if (!sameKeyPath(want.keyPath, have.keyPath)) {
+      differences.push({ store: name, property: 'keyPath', expected: want.keyPath, found: have.keyPath });
+    }
+    if (want.autoIncrement !== have.autoIncrement) {
+      differences.push({ store: name, property: 'autoIncrement', expected: want.autoIncrement, found: have.autoIncrement });
+    }
+    for (const indexName of new Set([...Object.keys(want.indexes), ...Object.keys(have.indexes)])) {
+      const wantIndex = want.indexes[indexName];
+      const haveIndex = have.indexes[indexName];
+      if (wantIndex === undefined || haveIndex === undefined) {
+        differences.push({
+          store: name,
+          index: indexName,
+          property: 'index',
+          expected: wantIndex !== undefined,
+          found: haveIndex !== undefined,
+        });
+        continue;
+      }
+      for (const property of ['keyPath', 'unique', 'multiEntry'] as const) {
+        const same =
+          property === 'keyPath'
+            ? sameKeyPath(wantIndex.keyPath, haveIndex.keyPath)
+            : wantIndex[property] === haveIndex[property];
+        if (!same) {
+          differences.push({ store: name, index: indexName, property, expected: wantIndex[property], found: haveIndex[property] });
+        }
+      }
+    }
+  }
+  return differences;
+}
+
+/** Formats layout differences one per line, for error messages. */
+export function formatDifferences(differences: readonly LayoutDifference[]): string {
+  return differences
+    .map((d) => {
+      const where = d.index === undefined ? `store "${d.store}"` : `index "${d.store}.${d.index}"`;
+      if (d.property === 'store' || d.property === 'index') {
+        return `${where}: expected ${d.expected ? 'present' : 'absent'}, found ${d.found ? 'present' : 'absent'}`;
+      }
+      return `${where} ${d.property}: expected ${JSON.stringify(d.expected)}, found ${JSON.stringify(d.found)}`;
+    })
+    .join('; ');
+}
+
+/** Creates a store with its indexes, exactly as declared. */
+export function createStore(db: IDBDatabase, name: string, layout: NormalizedStore): IDBObjectStore {
+  const store = db.createObjectStore(name, {
+    keyPath: layout.keyPath === null ? null : (layout.keyPath as string | string[]),
+    autoIncrement: layout.autoIncrement,
+  });
+  for (const [indexName, index] of Object.entries(layout.indexes)) {
+    store.createIndex(indexName, index.keyPath as string | string[], { unique: index.unique, multiEntry: index.multiEntry });
+  }
+  return store;
+}

@@ -1,0 +1,226 @@
+import { PlanError } from './errors.js';
+import { keyChanged, normalizeLayout, type DatabaseLayout, type NormalizedLayout } from './layout.js';
+import { isStandardSchema, type StandardSchemaV1 } from './standard-schema.js';
+import type { Step } from './step-store.js';
+
+/** One version of a plan as the app declares it. */
+export interface VersionDefinition {
+  /** A positive integer; versions must be listed in increasing order. */
+  readonly version: number;
+  /** The complete layout at this version: every store that exists, not only the changes. */
+  readonly stores: DatabaseLayout;
+  /** Data steps run, in order, when a database is upgraded to this version (never on a fresh install). */
+  readonly steps?: readonly Step[];
+  /** Record validators by store name; records that steps of this version write are checked against them. */
+  readonly validators?: Readonly<Record<string, StandardSchemaV1>>;
+  /** A human description, shown in reports and plan documentation. */
+  readonly description?: string;
+}
+
+/** What {@link definePlan} takes. */
+export interface PlanDefinition {
+  /** Every version the app has ever shipped, oldest first. Keep old versions: they say how to migrate from them. */
+  readonly versions: readonly VersionDefinition[];
+  /** Runs once when a database is created from nothing, after the final layout is in place: initial records. */
+  readonly seed?: Step;
+}
+
+/** One version of a validated plan, with its layout normalized. */
+export interface PlannedVersion {
+  readonly version: number;
+  readonly layout: NormalizedLayout;
+  readonly steps: readonly Step[];
+  readonly validators: Readonly<Record<string, StandardSchemaV1>>;
+  readonly description: string | undefined;
+}
+
+/** A validated, immutable plan: the only thing {@link openDatabase} accepts. */
+export interface Plan {
+  /** Versions in increasing order. */
+  readonly versions: readonly PlannedVersion[];
+  /** The highest version. */
+  readonly latest: number;
+  /** Step run on fresh databases, if any. */
+  readonly seed: Step | undefined;
+  /** The version entry for `version`, or undefined when the plan has no such version. */
+  get(version: number): PlannedVersion | undefined;
+}
+
+function checkStep(step: unknown, version: number, index: number, names: Set<string>): Step {
+  const candidate = step as Partial<Step> | null;
+  const context = { version, stepIndex: index };
+  if (typeof candidate !== 'object' || candidate === null) {
+    throw new PlanError('invalid_step', `Step ${index} must be an object { name, stores, run }`, context);
+  }
+  if (typeof candidate.name !== 'string' || candidate.name === '') {
+    throw new PlanError('invalid_step', `Step ${index} needs a non-empty name`, context);
+  }
+  const named = { ...context, step: candidate.name };
+  if (names.has(candidate.name)) {
+    throw new PlanError('invalid_step', `Two steps share the name "${candidate.name}": names identify steps in errors`, named);
+  }
+  names.add(candidate.name);
+  if (typeof candidate.run !== 'function') {
+    throw new PlanError('invalid_step', 'Step has no run function', named);
+  }
+  if (!Array.isArray(candidate.stores) || !candidate.stores.every((s) => typeof s === 'string')) {
+    throw new PlanError('invalid_step', 'Step must list the stores it uses in `stores`', named);
+  }
+  return candidate as Step;
+}
+
+/**
+ * Checks a plan and freezes it. Everything that can be known before touching a database is checked here, so
+ * that a wrong plan fails in development, on its first import, with a {@link PlanError} naming the version.
+ *
+ * @example
+ * ```ts
+ * const plan = definePlan({
+ *   versions: [
+ *     { version: 1, stores: { notes: { keyPath: 'id' } } },
+ *     {
+ *       version: 2,
+ *       stores: { notes: { keyPath: 'id', indexes: { byTitle: 'title' } } },
+ *       steps: [renameField('notes', 'name', 'title')],
+ *     },
+ *   ],
+ * })
+ * ```
+ */
+export function definePlan(definition: PlanDefinition): Plan {
+  if (typeof definition !== 'object' || definition === null || !Array.isArray(definition.versions)) {
+    throw new PlanError('invalid_plan', 'definePlan takes { versions: [...] }');
+  }
+  if (definition.versions.length === 0) {
+    throw new PlanError('invalid_plan', 'A plan needs at least one version');
+  }
+  const versions: PlannedVersion[] = [];
+  let previous: PlannedVersion | undefined;
+  for (const declared of definition.versions) {
+    const version = (declared as Partial<VersionDefinition> | null)?.version;
+    if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 1) {
+      throw new PlanError('invalid_version', `Version ${String(version)} is not a positive integer`, {
+        ...(typeof version === 'number' ? { version } : {}),
+      });
+    }
+    if (previous !== undefined && version === previous.version) {
+      throw new PlanError('duplicate_version', `Version ${version} is declared twice`, { version });
+    }
+    if (previous !== undefined && version < previous.version) {
+      throw new PlanError('version_order', `Version ${version} comes after version ${previous.version}: list versions in increasing order`, {
+        version,
+      });
+    }
+    const layout = normalizeLayout(version, declared.stores);
+    const validators: Record<string, StandardSchemaV1> = {};
+    for (const [store, validator] of Object.entries(declared.validators ?? {})) {
+      if (!(store in layout)) {
+        throw new PlanError('unknown_store', `Validator for store "${store}", which version ${version} does not declare`, {
+          version,
+          store,
+        });
+      }
+      if (!isStandardSchema(validator)) {
+        throw new PlanError('invalid_validator', 'Validators must implement Standard Schema v1 (zod 4, valibot, arktype, ...)', {
+          version,
+          store,
+        });
+      }
+      validators[store] = validator;
+    }
+    const names = new Set<string>();
+    const declaredSteps: readonly Step[] = declared.steps ?? [];
+    const steps = declaredSteps.map((step, index) => checkStep(step, version, index, names));
+    if (previous === undefined && steps.length > 0) {
+      throw new PlanError(
+        'invalid_step',
+        'The first version cannot have steps: a database is created at its final layout directly, so they would never run. Use `seed` for initial records',
+        { version },
+      );
+    }
+    if (previous !== undefined) checkTransition(previous.layout, layout, steps, version);
+    const planned: PlannedVersion = Object.freeze({
+      version,
+      layout,
+      steps: Object.freeze(steps),
+      validators: Object.freeze(validators),
+      description: declared.description,
+    });
+    versions.push(planned);
+    previous = planned;
+  }
+  const seed = definition.seed === undefined ? undefined : checkStep(definition.seed, previous!.version, 0, new Set());
+  if (seed !== undefined) checkStores(seed, previous!.layout, new Set(), previous!.version, 0);
+  const byVersion = new Map(versions.map((v) => [v.version, v]));
+  return Object.freeze({
+    versions: Object.freeze(versions),
+    latest: previous!.version,
+    seed,
+    get: (version: number) => byVersion.get(version),
+  });
+}
+
+function checkStores(step: Step, layout: NormalizedLayout, leaving: Set<string>, version: number, stepIndex: number): void {
+  for (const store of step.stores) {
+    if (!(store in layout) && !leaving.has(store)) {
+      throw new PlanError('unknown_store', `Step uses store "${store}", which does not exist at this version`, {
+        version,
+        step: step.name,
+        stepIndex,
+        store,
+      });
+    }
+  }
+}
+
+/**
+ * Checks the steps of one version against the layouts before and after it: stores they name must exist then,
+ * renames must move an existing store to a new name, and a store whose key changes must be rebuilt.
+ */
+function checkTransition(before: NormalizedLayout, after: NormalizedLayout, steps: readonly Step[], version: number): void {
+  // Store names present while steps run, mapped to the layout they had before this version.
+  const existing = new Map(Object.entries(before));
+  const rebuilt = new Set<string>();
+  steps.forEach((step, stepIndex) => {
+    const context = { version, step: step.name, stepIndex };
+    const structure = step.structure;
+    if (structure?.kind === 'rename-store') {
+      const source = existing.get(structure.from);
+      if (source === undefined) {
+        throw new PlanError('unknown_store', `Cannot rename store "${structure.from}": it does not exist before version ${version}`, {
+          ...context,
+          store: structure.from,
+        });
+      }
+      if (existing.has(structure.to) || !(structure.to in after)) {
+        throw new PlanError(
+          'unknown_store',
+          `Cannot rename store "${structure.from}" to "${structure.to}": the new name must be free before and declared at version ${version}`,
+          { ...context, store: structure.to },
+        );
+      }
+      existing.delete(structure.from);
+      existing.set(structure.to, source);
+    } else if (structure?.kind === 'rebuild-store') {
+      if (!existing.has(structure.store) || !(structure.store in after)) {
+        throw new PlanError('unknown_store', `Cannot rebuild store "${structure.store}": it must exist before and at version ${version}`, {
+          ...context,
+          store: structure.store,
+        });
+      }
+      rebuilt.add(structure.store);
+    }
+  });
+  const leaving = new Set(existing.keys());
+  steps.forEach((step, stepIndex) => checkStores(step, after, leaving, version, stepIndex));
+  for (const [name, store] of Object.entries(after)) {
+    const old = existing.get(name);
+    if (old !== undefined && keyChanged(old, store) && !rebuilt.has(name)) {
+      throw new PlanError(
+        'key_path_changed',
+        `Store "${name}" changes its keyPath or autoIncrement, which IndexedDB cannot do in place: add rebuildStore("${name}") to version ${version}`,
+        { version, store: name },
+      );
+    }
+  }
+}

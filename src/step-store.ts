@@ -1,0 +1,461 @@
+import { UpgradeError, type ValidationIssue } from './errors.js';
+import type { KeyPath } from './layout.js';
+import type { StandardSchemaV1 } from './standard-schema.js';
+import type { TransactionGuard } from './transaction-guard.js';
+
+/** Return it from a {@link RecordVisitor} to leave the record as it is: nothing is written. */
+export const unchanged: unique symbol = Symbol('idb-evolve.unchanged');
+/** Return it from a {@link RecordVisitor} to delete the record. */
+export const remove: unique symbol = Symbol('idb-evolve.remove');
+
+/** What a record visitor returns: the record to store, {@link unchanged}, or {@link remove}. */
+export type VisitResult<T> = T | typeof unchanged | typeof remove;
+
+/** Keys of the record a {@link RecordVisitor} is looking at. */
+export interface RecordInfo {
+  /** The record's primary key. */
+  readonly primaryKey: IDBValidKey;
+  /** The key the walk is ordered by: the index key on index walks, else the primary key. */
+  readonly key: IDBValidKey;
+}
+
+/**
+ * Called once per record of a walk. Return the record to write (the same object, changed in place, is fine),
+ * {@link unchanged} to skip the write, or {@link remove} to delete the record. Returning `undefined` is an
+ * error: it is almost always a forgotten `return`.
+ */
+export type RecordVisitor<T> = (value: T, record: RecordInfo) => VisitResult<T> | Promise<VisitResult<T>>;
+
+/** Which records a walk visits, and how many it reads at a time. */
+export interface WalkOptions {
+  /** Walk this index instead of the primary key order. */
+  readonly index?: string;
+  /** Only keys in this range (or equal to this key). */
+  readonly range?: IDBKeyRange | IDBValidKey;
+  /** `next` (default) or `prev`. */
+  readonly direction?: 'next' | 'prev';
+  /** Records read per batch (default 1000); memory use is bounded by it, not by the store's size. */
+  readonly batchSize?: number;
+}
+
+/** Counts of one walk. */
+export interface WalkResult {
+  readonly visited: number;
+  readonly updated: number;
+  readonly deleted: number;
+}
+
+/**
+ * A store as a migration step sees it: promise-returning reads and writes inside the upgrade transaction, and
+ * {@link StepStore.walk} for cursor-style passes over many records. Every write is validated against the
+ * version's validator for the store, and every failure aborts the whole upgrade.
+ */
+export interface StepStore<T = any> {
+  readonly name: string;
+  /** The store's in-line key path, or null for out-of-line keys. */
+  readonly keyPath: KeyPath | null;
+  get(query: IDBValidKey | IDBKeyRange): Promise<T | undefined>;
+  getAll(query?: IDBValidKey | IDBKeyRange | null, count?: number): Promise<T[]>;
+  count(query?: IDBValidKey | IDBKeyRange | null): Promise<number>;
+  /** Writes a record (validated); pass `key` only for out-of-line keys. */
+  put(value: T, key?: IDBValidKey): Promise<IDBValidKey>;
+  /** Adds a record (validated); fails, and aborts the upgrade, when the key exists. */
+  add(value: T, key?: IDBValidKey): Promise<IDBValidKey>;
+  delete(query: IDBValidKey | IDBKeyRange): Promise<void>;
+  clear(): Promise<void>;
+  /**
+   * Visits records in key order with cursor semantics, reading them in batches and writing the visitor's results
+   * with plain puts and deletes (never `cursor.update`, which is many times slower). Changing a record's primary key
+   * is refused: use `rebuildStore`.
+   */
+  walk(visitor: RecordVisitor<T>, options?: WalkOptions): Promise<WalkResult>;
+}
+
+/** What a migration step gets: the versions involved and the stores it declared. */
+export interface StepContext {
+  /** The version this step belongs to. */
+  readonly version: number;
+  /** The version the database had when it was opened (0 for a fresh database). */
+  readonly oldVersion: number;
+  /** The version the upgrade ends at. */
+  readonly newVersion: number;
+  /** True during {@link dryRun}: everything runs, then the upgrade is rolled back. */
+  readonly dryRun: boolean;
+  /** The raw versionchange transaction, for what {@link StepStore} does not cover; await its requests with {@link StepContext.request}. */
+  readonly transaction: IDBTransaction;
+  /** A store this step listed in its `stores`. */
+  store<T = any>(name: string): StepStore<T>;
+  /** Awaits a raw request made on {@link StepContext.transaction}; its failure aborts the upgrade. */
+  request<T>(request: IDBRequest<T>): Promise<T>;
+}
+
+/** Moves a store to a new name before the layout is applied. */
+export interface RenameStoreStructure {
+  readonly kind: 'rename-store';
+  readonly from: string;
+  readonly to: string;
+}
+
+/** Recreates a store whose key path or key generator changes, carrying its records over. */
+export interface RebuildStoreStructure {
+  readonly kind: 'rebuild-store';
+  readonly store: string;
+  readonly transform: ((value: any, primaryKey: IDBValidKey) => unknown) | undefined;
+}
+
+/** A data step of a version. Build one with the helpers (`renameField`, ...) or write it yourself. */
+export interface Step {
+  /** Unique within its version; errors and reports name it. */
+  readonly name: string;
+  /** Every store the step uses; checked against the layout when the plan is defined and when the step runs. */
+  readonly stores: readonly string[];
+  /** The work. Await only IndexedDB requests (through the context): anything else aborts the upgrade. */
+  readonly run: (context: StepContext) => void | Promise<void>;
+  /** Set by `renameStore` and `rebuildStore`, which change the layout itself. */
+  readonly structure?: RenameStoreStructure | RebuildStoreStructure;
+}
+
+/** Counts a step accumulates over all its stores. */
+export interface StepCounters {
+  visited: number;
+  updated: number;
+  deleted: number;
+  written: number;
+}
+
+/** How progress is reported from inside walks. */
+export type WalkProgress = (store: string, done: number, total: number | undefined) => void;
+
+/** Everything a step store needs from the running upgrade. */
+export interface StepStoreScope {
+  readonly guard: TransactionGuard;
+  readonly factory: IDBFactory;
+  readonly keyRange: typeof IDBKeyRange;
+  readonly validator: StandardSchemaV1 | undefined;
+  readonly counters: StepCounters;
+  readonly progress: WalkProgress | undefined;
+}
+
+const DEFAULT_BATCH = 1000;
+
+interface BatchRecord {
+  readonly key: IDBValidKey;
+  readonly primaryKey: IDBValidKey;
+  readonly value: unknown;
+}
+
+/** Reads the value at an in-line key path the way IndexedDB does for plain data. */
+function evaluateKeyPath(value: unknown, keyPath: KeyPath): unknown {
+  if (typeof keyPath !== 'string') return keyPath.map((part) => evaluateKeyPath(value, part));
+  if (keyPath === '') return value;
+  let current: unknown = value;
+  for (const part of keyPath.split('.')) {
+    if (current === null || current === undefined) return undefined;
+    current = (current as Record<string, unknown>)[part];
+  }
+  return current;
+}
+
+function isThenable<T>(value: unknown): value is PromiseLike<T> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function';
+}
+
+function issuesOf(issues: ReadonlyArray<{ message: string; path?: ReadonlyArray<PropertyKey | { key: PropertyKey }> | undefined }>): ValidationIssue[] {
+  return issues.map((issue) => ({
+    message: issue.message,
+    ...(issue.path === undefined
+      ? {}
+      : { path: issue.path.map((part) => (typeof part === 'object' && part !== null ? part.key : part)) }),
+  }));
+}
+
+/**
+ * The {@link StepStore} implementation: one per store and step, bound to the upgrade's guard so that every
+ * request is tracked and every failure is reported with store and key.
+ */
+export class UpgradeStore<T = any> implements StepStore<T> {
+  readonly name: string;
+  readonly keyPath: KeyPath | null;
+  #scope: StepStoreScope;
+
+  constructor(name: string, scope: StepStoreScope) {
+    this.name = name;
+    this.#scope = scope;
+    this.keyPath = scope.guard.call(() => this.#store().keyPath, { store: name });
+  }
+
+  #store(): IDBObjectStore {
+    return this.#scope.guard.transaction.objectStore(this.name);
+  }
+
+  #query(query: IDBValidKey | IDBKeyRange | null | undefined): IDBKeyRange | IDBValidKey | null {
+    return query ?? null;
+  }
+
+  get(query: IDBValidKey | IDBKeyRange): Promise<T | undefined> {
+    const { guard } = this.#scope;
+    return guard.request(guard.call(() => this.#store().get(query), { store: this.name }), { store: this.name });
+  }
+
+  getAll(query?: IDBValidKey | IDBKeyRange | null, count?: number): Promise<T[]> {
+    const { guard } = this.#scope;
+    return guard.request(
+      guard.call(() => this.#store().getAll(this.#query(query), count), { store: this.name }),
+      { store: this.name },
+    );
+  }
+
+  count(query?: IDBValidKey | IDBKeyRange | null): Promise<number> {
+    const { guard } = this.#scope;
+    return guard.request(
+      guard.call(() => this.#store().count(this.#query(query) ?? undefined), { store: this.name }),
+      { store: this.name },
+    );
+  }
+
+  async put(value: T, key?: IDBValidKey): Promise<IDBValidKey> {
+    return this.#write('put', value, key);
+  }
+
+  async add(value: T, key?: IDBValidKey): Promise<IDBValidKey> {
+    return this.#write('add', value, key);
+  }
+
+  async #write(method: 'put' | 'add', value: T, key: IDBValidKey | undefined): Promise<IDBValidKey> {
+    const { guard, counters } = this.#scope;
+    const recordKey = key ?? (this.keyPath === null ? undefined : (evaluateKeyPath(value, this.keyPath) as IDBValidKey));
+    const context = recordKey === undefined ? { store: this.name } : { store: this.name, key: recordKey };
+    const verdict = this.#validate(value, recordKey);
+    if (verdict !== undefined) await verdict;
+    const store = this.#store();
+    const request = guard.call(() => (key === undefined ? store[method](value) : store[method](value, key)), context);
+    counters.written++;
+    return guard.request(request, context);
+  }
+
+  delete(query: IDBValidKey | IDBKeyRange): Promise<void> {
+    const { guard } = this.#scope;
+    return guard.request(guard.call(() => this.#store().delete(query), { store: this.name }), { store: this.name });
+  }
+
+  clear(): Promise<void> {
+    const { guard } = this.#scope;
+    return guard.request(guard.call(() => this.#store().clear(), { store: this.name }), { store: this.name });
+  }
+
+  /** Validates a record about to be written; returns a promise only for async validators. */
+  #validate(value: unknown, key: IDBValidKey | undefined): Promise<void> | undefined {
+    const validator = this.#scope.validator;
+    if (validator === undefined) return undefined;
+    const fail = (issues: ReadonlyArray<{ message: string; path?: ReadonlyArray<PropertyKey | { key: PropertyKey }> | undefined }>): never => {
+      const list = issuesOf(issues);
+      const first = list[0];
+      const where = first?.path && first.path.length > 0 ? ` at ${first.path.map(String).join('.')}` : '';
+      throw this.#scope.guard.fail(
+        new UpgradeError('validation_failed', `Record failed validation${where}: ${first?.message ?? 'invalid'}`, {
+          store: this.name,
+          ...(key === undefined ? {} : { key }),
+          issues: list,
+          cause: issues,
+          ...this.#scope.guard.position,
+        }),
+      );
+    };
+    const result = validator['~standard'].validate(value);
+    if (isThenable<Awaited<typeof result>>(result)) {
+      return Promise.resolve(result).then((settled) => {
+        if (settled.issues) fail(settled.issues);
+      });
+    }
+    if (result.issues) fail(result.issues);
+    return undefined;
+  }
+
+  async walk(visitor: RecordVisitor<T>, options: WalkOptions = {}): Promise<WalkResult> {
+    const { guard, keyRange, progress } = this.#scope;
+    const { index, direction = 'next', batchSize = DEFAULT_BATCH } = options;
+    const context = { store: this.name };
+    if (!Number.isSafeInteger(batchSize) || batchSize < 1) {
+      throw guard.fail(new UpgradeError('step_failed', `walk batchSize must be a positive integer, got ${batchSize}`, context));
+    }
+    if (direction !== 'next' && direction !== 'prev') {
+      throw guard.fail(new UpgradeError('step_failed', `walk direction must be "next" or "prev", got ${String(direction)}`, context));
+    }
+    const query =
+      options.range === undefined || options.range instanceof keyRange
+        ? (options.range ?? null)
+        : guard.call(() => keyRange.only(options.range), context);
+    const store = this.#store();
+    const source = index === undefined ? store : guard.call(() => store.index(index), context);
+    const total = progress === undefined ? undefined : await guard.request(source.count(query ?? undefined), context);
+    const counts = { visited: 0, updated: 0, deleted: 0 };
+    const onBatch = async (batch: readonly BatchRecord[]): Promise<void> => {
+      await this.#applyBatch(batch, visitor, counts);
+      progress?.(this.name, counts.visited, total);
+    };
+    const hasGetAllRecords = typeof (store as { getAllRecords?: unknown }).getAllRecords === 'function';
+    if (index === undefined && (direction === 'next' || hasGetAllRecords)) {
+      await this.#walkBatches(store, query, direction, batchSize, hasGetAllRecords, onBatch);
+    } else {
+      await this.#walkCursor(source, query, direction, batchSize, onBatch);
+    }
+    return counts;
+  }
+
+  /** Primary-key walks: getAllRecords (or getAllKeys + getAll over the same range) pages, then the writes. */
+  async #walkBatches(
+    store: IDBObjectStore,
+    query: IDBKeyRange | IDBValidKey | null,
+    direction: 'next' | 'prev',
+    batchSize: number,
+    hasGetAllRecords: boolean,
+    onBatch: (batch: readonly BatchRecord[]) => Promise<void>,
+  ): Promise<void> {
+    const { guard, keyRange, factory } = this.#scope;
+    const context = { store: this.name };
+    const range = query === null || query instanceof keyRange ? (query as IDBKeyRange | null) : keyRange.only(query);
+    let lower = range?.lower as IDBValidKey | undefined;
+    let lowerOpen = range?.lowerOpen ?? false;
+    let upper = range?.upper as IDBValidKey | undefined;
+    let upperOpen = range?.upperOpen ?? false;
+    for (;;) {
+      const page = makeRange(keyRange, lower, lowerOpen, upper, upperOpen);
+      let batch: BatchRecord[];
+      if (hasGetAllRecords) {
+        const records = await guard.request(
+          (store as unknown as { getAllRecords(o: object): IDBRequest<BatchRecord[]> }).getAllRecords({
+            query: page,
+            count: batchSize,
+            direction,
+          }),
+          context,
+        );
+        batch = records;
+      } else {
+        const [keys, values] = await Promise.all([
+          guard.request(store.getAllKeys(page, batchSize), context),
+          guard.request(store.getAll(page, batchSize), context),
+        ]);
+        batch = keys.map((key, i) => ({ key, primaryKey: key, value: values[i] }));
+      }
+      if (batch.length === 0) return;
+      await onBatch(batch);
+      if (batch.length < batchSize) return;
+      const last = batch[batch.length - 1]!.primaryKey;
+      if (direction === 'next') {
+        if (upper !== undefined && factory.cmp(last, upper) >= 0) return;
+        lower = last;
+        lowerOpen = true;
+      } else {
+        if (lower !== undefined && factory.cmp(last, lower) <= 0) return;
+        upper = last;
+        upperOpen = true;
+      }
+    }
+  }
+
+  /**
+   * Index and backward walks: one cursor that reads a batch with `continue()` alone (keeping the engine's
+   * read-ahead), then pauses while the batch's writes are queued, then goes on from where it was.
+   */
+  async #walkCursor(
+    source: IDBObjectStore | IDBIndex,
+    query: IDBKeyRange | IDBValidKey | null,
+    direction: 'next' | 'prev',
+    batchSize: number,
+    onBatch: (batch: readonly BatchRecord[]) => Promise<void>,
+  ): Promise<void> {
+    const { guard } = this.#scope;
+    const context = { store: this.name };
+    const request = guard.call(() => source.openCursor(query, direction), context);
+    let batch: BatchRecord[] = [];
+    for (;;) {
+      const cursor = await guard.request(request, context);
+      if (cursor === null) break;
+      batch.push({ key: cursor.key, primaryKey: cursor.primaryKey, value: cursor.value });
+      if (batch.length === batchSize) {
+        await onBatch(batch);
+        batch = [];
+      }
+      guard.call(() => cursor.continue(), context);
+    }
+    if (batch.length > 0) await onBatch(batch);
+  }
+
+  async #applyBatch(batch: readonly BatchRecord[], visitor: RecordVisitor<T>, counts: { visited: number; updated: number; deleted: number }): Promise<void> {
+    const { guard, counters, factory } = this.#scope;
+    const store = this.#store();
+    const keyPath = this.keyPath;
+    const validating = this.#scope.validator !== undefined;
+    for (const record of batch) {
+      const context = { store: this.name, key: record.primaryKey };
+      let result: VisitResult<T>;
+      try {
+        const returned = visitor(record.value as T, record);
+        result = isThenable<VisitResult<T>>(returned) ? await returned : returned;
+      } catch (error) {
+        throw guard.fail(error, context);
+      }
+      guard.throwIfFailed();
+      counts.visited++;
+      counters.visited++;
+      if (result === unchanged) continue;
+      if (result === remove) {
+        guard.write(store.delete(record.primaryKey), context);
+        counts.deleted++;
+        counters.deleted++;
+        continue;
+      }
+      if (result === undefined) {
+        throw guard.fail(
+          new UpgradeError(
+            'invalid_step_result',
+            'The record visitor returned undefined: return the record, `unchanged` or `remove`',
+            context,
+          ),
+        );
+      }
+      if (keyPath !== null) {
+        const newKey = evaluateKeyPath(result, keyPath);
+        let same = false;
+        try {
+          same = newKey !== undefined && factory.cmp(newKey as IDBValidKey, record.primaryKey) === 0;
+        } catch {
+          // Not a valid key at all: reported as a key change below.
+        }
+        if (!same) {
+          throw guard.fail(
+            new UpgradeError(
+              'key_changed',
+              'The record visitor changed the primary key; that would duplicate the record. Use rebuildStore to re-key a store',
+              context,
+            ),
+          );
+        }
+      }
+      if (validating) {
+        const verdict = this.#validate(result, record.primaryKey);
+        if (verdict !== undefined) await verdict;
+      }
+      guard.write(
+        guard.call(() => (keyPath === null ? store.put(result, record.primaryKey) : store.put(result)), context),
+        context,
+      );
+      counts.updated++;
+      counters.updated++;
+    }
+  }
+}
+
+function makeRange(
+  keyRange: typeof IDBKeyRange,
+  lower: IDBValidKey | undefined,
+  lowerOpen: boolean,
+  upper: IDBValidKey | undefined,
+  upperOpen: boolean,
+): IDBKeyRange | null {
+  if (lower !== undefined && upper !== undefined) return keyRange.bound(lower, upper, lowerOpen, upperOpen);
+  if (lower !== undefined) return keyRange.lowerBound(lower, lowerOpen);
+  if (upper !== undefined) return keyRange.upperBound(upper, upperOpen);
+  return null;
+}

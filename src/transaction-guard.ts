@@ -1,0 +1,223 @@
+import { UpgradeError, type ErrorContext, type UpgradeErrorCode } from './errors.js';
+
+/** Where the upgrade is, so that a failure can say so. */
+export interface Position {
+  version?: number;
+  step?: string;
+  stepIndex?: number;
+}
+
+const AWAIT_HINT =
+  'A migration step awaited something that is not an IndexedDB request (a timer, fetch, OPFS, a message). ' +
+  'IndexedDB commits the versionchange transaction as soon as it has no pending request, which would have ' +
+  'left the database half-migrated, so the upgrade was aborted. Do that work before openDatabase() or after it.';
+
+function codeFor(error: unknown): UpgradeErrorCode {
+  const name = (error as { name?: unknown } | null)?.name;
+  if (name === 'ConstraintError') return 'constraint_violation';
+  if (name === 'TransactionInactiveError') return 'transaction_inactive';
+  return 'request_failed';
+}
+
+/**
+ * Keeps a versionchange transaction honest while migration code runs inside it.
+ *
+ * IndexedDB commits a transaction as soon as no request is pending, so an await on anything but an IndexedDB
+ * request (a timer, fetch, OPFS) would commit the upgrade half done, and a step that throws after such an await
+ * cannot abort it any more. The guard keeps one cheap request pending at all times, so the transaction cannot
+ * commit behind our back, and watches the migration's own requests: when two guard requests in a row complete
+ * while the migration waits on none of its requests and has started none, the migration is waiting on something
+ * else and the guard aborts with `transaction_inactive`. Work of the library's own that must wait outside
+ * IndexedDB (writing a snapshot to OPFS) is declared with {@link TransactionGuard.external}.
+ *
+ * Every request failure is recorded here too; the first failure of the run wins, so the error that reaches the
+ * app names the real cause rather than the AbortError the rollback causes next.
+ */
+export class TransactionGuard {
+  readonly transaction: IDBTransaction;
+  /** Where the migration is now; request failures are reported at this position. */
+  position: Position = {};
+  #db: IDBDatabase;
+  #keyRange: typeof IDBKeyRange;
+  #pending = 0;
+  #started = 0;
+  #external = 0;
+  #suspect = -1;
+  #running = false;
+  #failure: UpgradeError | undefined;
+  #onFailure: (error: UpgradeError) => void;
+
+  constructor(db: IDBDatabase, transaction: IDBTransaction, keyRange: typeof IDBKeyRange, onFailure: (error: UpgradeError) => void) {
+    this.#db = db;
+    this.transaction = transaction;
+    this.#keyRange = keyRange;
+    this.#onFailure = onFailure;
+  }
+
+  /** The first failure of this upgrade, if any. */
+  get failure(): UpgradeError | undefined {
+    return this.#failure;
+  }
+
+  /** Starts keeping the transaction alive. */
+  start(): void {
+    this.#running = true;
+    this.#tick();
+  }
+
+  /** Stops the keepalive: the transaction may commit once its last request completes. */
+  stop(): void {
+    this.#running = false;
+  }
+
+  #tick(): void {
+    if (!this.#running) return;
+    const names = this.#db.objectStoreNames;
+    // Without any store there is nothing to keep a request on, and nothing a step could half-write either.
+    if (names.length === 0) return;
+    let request: IDBRequest<number>;
+    try {
+      request = this.transaction.objectStore(names[0]!).count(this.#keyRange.only(-Infinity));
+    } catch {
+      return; // The transaction is finishing (aborted, or a request of ours is being dispatched as it ends).
+    }
+    request.onsuccess = () => {
+      this.#check();
+      this.#tick();
+    };
+    request.onerror = (event) => {
+      // Our keepalive must never be what aborts the upgrade; failures are reported by the requests that cause them.
+      event.preventDefault();
+    };
+  }
+
+  #check(): void {
+    if (this.#external > 0 || this.#pending > 0) {
+      this.#suspect = -1;
+      return;
+    }
+    // Two completed keepalives with no request started in between: the migration awaits something else.
+    // One is not enough, because the migration's continuation after its last request may still be queued.
+    if (this.#suspect === this.#started) {
+      this.fail(new UpgradeError('transaction_inactive', AWAIT_HINT, this.position));
+    } else {
+      this.#suspect = this.#started;
+    }
+  }
+
+  /**
+   * Records a failure (first one wins) and aborts the transaction. Returns the error that will be reported.
+   */
+  fail(error: unknown, context: ErrorContext = {}): UpgradeError {
+    if (this.#failure === undefined) {
+      this.#failure = toUpgradeError(error, { ...this.position, ...context });
+      this.#running = false;
+      try {
+        this.transaction.abort();
+      } catch {
+        // Already aborted (a failed request's default action) or finished.
+      }
+      this.#onFailure(this.#failure);
+    }
+    return this.#failure;
+  }
+
+  /** Throws the recorded failure, if any: the migration must not go on after one. */
+  throwIfFailed(): void {
+    if (this.#failure !== undefined) throw this.#failure;
+  }
+
+  /**
+   * Wraps a request of the migration: counted as awaited IndexedDB work, and its failure aborts the upgrade with
+   * the given context.
+   */
+  request<T>(request: IDBRequest<T>, context: ErrorContext = {}): Promise<T> {
+    this.#pending++;
+    this.#started++;
+    return new Promise<T>((resolve, reject) => {
+      request.onsuccess = () => {
+        this.#pending--;
+        resolve(request.result);
+      };
+      request.onerror = () => {
+        this.#pending--;
+        reject(this.fail(request.error, context));
+      };
+    });
+  }
+
+  /** A write whose result nobody awaits: counted as activity, and its failure still aborts the upgrade. */
+  write(request: IDBRequest, context: ErrorContext = {}): void {
+    this.#started++;
+    request.onerror = () => {
+      this.fail(request.error, context);
+    };
+  }
+
+  /** Runs a synchronous IndexedDB call (put, createIndex, ...), turning its throw into the upgrade's failure. */
+  call<T>(operation: () => T, context: ErrorContext = {}): T {
+    try {
+      return operation();
+    } catch (error) {
+      throw this.fail(error, context);
+    }
+  }
+
+  /** Declares library work that legitimately waits outside IndexedDB while the keepalive holds the transaction. */
+  async external<T>(work: Promise<T>): Promise<T> {
+    this.#external++;
+    try {
+      return await work;
+    } finally {
+      this.#external--;
+      this.#suspect = -1;
+    }
+  }
+
+  /**
+   * Resolves inside an IndexedDB success callback, where the transaction is active again. Call it after
+   * {@link TransactionGuard.external} work before issuing requests: continuations of timers and OPFS promises run
+   * outside IndexedDB's dispatch, where the transaction is inactive.
+   */
+  async reenter(): Promise<void> {
+    const names = this.#db.objectStoreNames;
+    if (names.length === 0) return;
+    await this.request(this.transaction.objectStore(names[0]!).count(this.#keyRange.only(-Infinity)));
+  }
+}
+
+// DOMException names IndexedDB (and structured clone) use; fake-indexeddb's errors carry the same names.
+const PLATFORM_ERRORS = new Set([
+  'AbortError',
+  'ConstraintError',
+  'DataCloneError',
+  'DataError',
+  'InvalidAccessError',
+  'InvalidStateError',
+  'NotFoundError',
+  'QuotaExceededError',
+  'ReadOnlyError',
+  'TimeoutError',
+  'TransactionInactiveError',
+  'UnknownError',
+  'VersionError',
+]);
+
+/** Turns anything thrown during an upgrade into an {@link UpgradeError} carrying the position. */
+export function toUpgradeError(error: unknown, context: ErrorContext): UpgradeError {
+  if (error instanceof UpgradeError) return error;
+  const name = (error as { name?: unknown } | null)?.name;
+  const detail = error instanceof Error ? error.message : String(error);
+  if (typeof name === 'string' && PLATFORM_ERRORS.has(name)) {
+    const code = codeFor(error);
+    const message =
+      code === 'transaction_inactive'
+        ? `IndexedDB refused a request because the transaction was inactive. ${AWAIT_HINT}`
+        : `IndexedDB ${name}: ${detail}`;
+    return new UpgradeError(code, message, { ...context, cause: error });
+  }
+  if (context.step !== undefined) {
+    return new UpgradeError('step_failed', `Migration step threw: ${detail}`, { ...context, cause: error });
+  }
+  return new UpgradeError('upgrade_aborted', `Upgrade failed: ${detail}`, { ...context, cause: error });
+}

@@ -1,0 +1,286 @@
+import { UpgradeError } from './errors.js';
+import { compareLayouts, createStore, formatDifferences, indexChanged, readLayout, type NormalizedLayout } from './layout.js';
+import type { Plan, PlannedVersion } from './plan.js';
+import { UpgradeStore, unchanged, remove, type Step, type StepContext, type StepCounters, type StepStore } from './step-store.js';
+import type { TransactionGuard } from './transaction-guard.js';
+
+/** Where an upgrade is; `done` and `total` count records (or stores, for `layout`). */
+export interface UpgradeProgress {
+  readonly phase: 'layout' | 'step' | 'seed' | 'verify';
+  readonly version: number;
+  readonly step?: string;
+  readonly store?: string;
+  readonly done: number;
+  readonly total?: number;
+}
+
+/** What one step did. */
+export interface StepReport {
+  readonly name: string;
+  readonly index: number;
+  /** Records visited by walks. */
+  readonly visited: number;
+  /** Records rewritten by walks. */
+  readonly updated: number;
+  /** Records deleted by walks. */
+  readonly deleted: number;
+  /** Records written with put/add. */
+  readonly written: number;
+  readonly ms: number;
+}
+
+/** What one version of the upgrade did. */
+export interface VersionReport {
+  readonly version: number;
+  readonly storesCreated: readonly string[];
+  readonly storesDeleted: readonly string[];
+  readonly storesRenamed: readonly (readonly [from: string, to: string])[];
+  readonly storesRebuilt: readonly string[];
+  /** `store.index` names. */
+  readonly indexesCreated: readonly string[];
+  readonly indexesDeleted: readonly string[];
+  readonly steps: readonly StepReport[];
+  readonly ms: number;
+}
+
+/** What an upgrade did, version by version. */
+export interface UpgradeReport {
+  readonly oldVersion: number;
+  readonly newVersion: number;
+  /** True when the database was created from nothing (final layout directly, no steps). */
+  readonly fresh: boolean;
+  /** True for {@link dryRun}: the work was rolled back. */
+  readonly dryRun: boolean;
+  readonly versions: readonly VersionReport[];
+  readonly ms: number;
+}
+
+/** Everything {@link runUpgrade} needs, all from inside `onupgradeneeded`. */
+export interface UpgradeRun {
+  readonly db: IDBDatabase;
+  readonly guard: TransactionGuard;
+  readonly plan: Plan;
+  readonly factory: IDBFactory;
+  readonly keyRange: typeof IDBKeyRange;
+  readonly oldVersion: number;
+  readonly newVersion: number;
+  readonly dryRun: boolean;
+  readonly onProgress: ((progress: UpgradeProgress) => void) | undefined;
+}
+
+const now = (): number => (typeof performance === 'undefined' ? Date.now() : performance.now());
+
+// Where a store waits while rebuildStore recreates it; the NUL keeps it from meeting any declared name.
+const rebuildSource = (store: string): string => `${store}\u0000idb-evolve-rebuild`;
+
+/**
+ * Brings the database from `oldVersion` to `newVersion` inside the versionchange transaction: the final layout
+ * directly for a fresh database, else every pending version in turn (layout diff, steps, removal of dropped
+ * stores, layout check). Throws the first failure; the caller aborts the transaction.
+ */
+export async function runUpgrade(run: UpgradeRun): Promise<UpgradeReport> {
+  const started = now();
+  const { plan, oldVersion, newVersion, guard } = run;
+  const versions: VersionReport[] = [];
+  if (oldVersion === 0) {
+    versions.push(await createFresh(run));
+  } else {
+    const installed = plan.get(oldVersion);
+    if (installed === undefined) {
+      throw new UpgradeError(
+        'unknown_installed_version',
+        `The database is at version ${oldVersion}, which the plan does not declare: keep every shipped version in the plan`,
+        { version: oldVersion },
+      );
+    }
+    // Never diff a database whose shape the plan does not describe: deleting "undeclared" stores would lose data.
+    verifyLayout(run, installed, 'The installed database does not match the plan\'s layout for its version');
+    for (const version of plan.versions) {
+      if (version.version <= oldVersion || version.version > newVersion) continue;
+      guard.position = { version: version.version };
+      versions.push(await applyVersion(run, version));
+    }
+  }
+  guard.throwIfFailed();
+  return { oldVersion, newVersion, fresh: oldVersion === 0, dryRun: run.dryRun, versions, ms: now() - started };
+}
+
+async function createFresh(run: UpgradeRun): Promise<VersionReport> {
+  const started = now();
+  const { db, guard, plan, newVersion } = run;
+  const target = plan.get(newVersion)!;
+  guard.position = { version: newVersion };
+  const storesCreated: string[] = [];
+  const indexesCreated: string[] = [];
+  for (const [name, layout] of Object.entries(target.layout)) {
+    guard.call(() => createStore(db, name, layout), { store: name });
+    storesCreated.push(name);
+    for (const index of Object.keys(layout.indexes)) indexesCreated.push(`${name}.${index}`);
+  }
+  run.onProgress?.({ phase: 'layout', version: newVersion, done: storesCreated.length, total: storesCreated.length });
+  const steps: StepReport[] = [];
+  if (plan.seed !== undefined) steps.push(await runStep(run, target, plan.seed, 0, 'seed'));
+  verifyLayout(run, target, 'The layout after the upgrade does not match the plan');
+  return {
+    version: newVersion,
+    storesCreated,
+    storesDeleted: [],
+    storesRenamed: [],
+    storesRebuilt: [],
+    indexesCreated,
+    indexesDeleted: [],
+    steps,
+    ms: now() - started,
+  };
+}
+
+async function applyVersion(run: UpgradeRun, next: PlannedVersion): Promise<VersionReport> {
+  const started = now();
+  const { db, guard } = run;
+  const transaction = guard.transaction;
+  const storesRenamed: [string, string][] = [];
+  const storesRebuilt: string[] = [];
+  const storesCreated: string[] = [];
+  const storesDeleted: string[] = [];
+  const indexesCreated: string[] = [];
+  const indexesDeleted: string[] = [];
+
+  // Structure first, so that the layout diff sees renamed stores under their new names and rebuilt ones as absent.
+  for (const step of next.steps) {
+    const structure = step.structure;
+    if (structure?.kind === 'rename-store') {
+      guard.call(() => (transaction.objectStore(structure.from).name = structure.to), { store: structure.from, step: step.name });
+      storesRenamed.push([structure.from, structure.to]);
+    } else if (structure?.kind === 'rebuild-store') {
+      guard.call(() => (transaction.objectStore(structure.store).name = rebuildSource(structure.store)), {
+        store: structure.store,
+        step: step.name,
+      });
+      storesRebuilt.push(structure.store);
+    }
+  }
+
+  for (const [name, layout] of Object.entries(next.layout)) {
+    if (!db.objectStoreNames.contains(name)) {
+      guard.call(() => createStore(db, name, layout), { store: name });
+      storesCreated.push(name);
+      continue;
+    }
+    const store = transaction.objectStore(name);
+    for (const indexName of Array.from(store.indexNames)) {
+      const wanted = layout.indexes[indexName];
+      const index = store.index(indexName);
+      const found = { keyPath: index.keyPath, unique: index.unique, multiEntry: index.multiEntry };
+      if (wanted === undefined || indexChanged(wanted, found)) {
+        guard.call(() => store.deleteIndex(indexName), { store: name });
+        indexesDeleted.push(`${name}.${indexName}`);
+      }
+    }
+    for (const [indexName, index] of Object.entries(layout.indexes)) {
+      if (!store.indexNames.contains(indexName)) {
+        guard.call(() => store.createIndex(indexName, index.keyPath as string | string[], { unique: index.unique, multiEntry: index.multiEntry }), {
+          store: name,
+        });
+        indexesCreated.push(`${name}.${indexName}`);
+      }
+    }
+  }
+  run.onProgress?.({ phase: 'layout', version: next.version, done: Object.keys(next.layout).length, total: Object.keys(next.layout).length });
+
+  const steps: StepReport[] = [];
+  for (const [index, step] of next.steps.entries()) {
+    steps.push(await runStep(run, next, step, index, 'step'));
+  }
+
+  for (const name of Array.from(db.objectStoreNames)) {
+    if (!(name in next.layout)) {
+      guard.call(() => db.deleteObjectStore(name), { store: name });
+      storesDeleted.push(name);
+    }
+  }
+  verifyLayout(run, next, `The layout after version ${next.version} does not match the plan`);
+  return { version: next.version, storesCreated, storesDeleted, storesRenamed, storesRebuilt, indexesCreated, indexesDeleted, steps, ms: now() - started };
+}
+
+async function runStep(run: UpgradeRun, version: PlannedVersion, step: Step, index: number, phase: 'step' | 'seed'): Promise<StepReport> {
+  const started = now();
+  const { guard } = run;
+  const position = { version: version.version, step: step.name, stepIndex: index };
+  guard.position = position;
+  const counters: StepCounters = { visited: 0, updated: 0, deleted: 0, written: 0 };
+  const onProgress = run.onProgress;
+  const storeFor = (name: string): UpgradeStore =>
+    new UpgradeStore(name, {
+      guard,
+      factory: run.factory,
+      keyRange: run.keyRange,
+      validator: version.validators[name],
+      counters,
+      progress:
+        onProgress === undefined
+          ? undefined
+          : (store, done, total) => onProgress({ phase, ...position, store, done, ...(total === undefined ? {} : { total }) }),
+    });
+  const stores = new Map<string, UpgradeStore>();
+  const context: StepContext = {
+    version: version.version,
+    oldVersion: run.oldVersion,
+    newVersion: run.newVersion,
+    dryRun: run.dryRun,
+    transaction: guard.transaction,
+    store: <T>(name: string): StepStore<T> => {
+      if (!step.stores.includes(name)) {
+        throw guard.fail(
+          new UpgradeError('undeclared_store', `Step used store "${name}" without listing it in its \`stores\``, { ...position, store: name }),
+        );
+      }
+      let store = stores.get(name);
+      if (store === undefined) {
+        store = storeFor(name);
+        stores.set(name, store);
+      }
+      return store as StepStore<T>;
+    },
+    request: (request) => guard.request(request),
+  };
+  try {
+    if (step.structure?.kind === 'rebuild-store') {
+      await rebuild(run, step.structure.store, step.structure.transform, storeFor);
+    } else {
+      await step.run(context);
+    }
+  } catch (error) {
+    throw guard.fail(error);
+  }
+  guard.throwIfFailed();
+  return { name: step.name, index, ...counters, ms: now() - started };
+}
+
+/** Copies every record from the set-aside store into the recreated one, then drops the old one. */
+async function rebuild(
+  run: UpgradeRun,
+  store: string,
+  transform: ((value: any, primaryKey: IDBValidKey) => unknown) | undefined,
+  storeFor: (name: string) => UpgradeStore,
+): Promise<void> {
+  const source = storeFor(rebuildSource(store));
+  const target = storeFor(store);
+  const outOfLine = target.keyPath === null;
+  await source.walk((value, { primaryKey }) => {
+    const rebuilt = transform === undefined ? value : transform(value, primaryKey);
+    if (rebuilt !== remove) void target.put(rebuilt, outOfLine ? primaryKey : undefined).catch(() => {});
+    return unchanged;
+  });
+  run.guard.call(() => run.db.deleteObjectStore(rebuildSource(store)), { store });
+}
+
+function verifyLayout(run: UpgradeRun, version: PlannedVersion, message: string): void {
+  run.onProgress?.({ phase: 'verify', version: version.version, done: 0 });
+  const found: NormalizedLayout = readLayout(run.db, run.guard.transaction);
+  const differences = compareLayouts(version.layout, found);
+  if (differences.length > 0) {
+    throw run.guard.fail(
+      new UpgradeError('layout_mismatch', `${message}: ${formatDifferences(differences)}`, { version: version.version, differences }),
+    );
+  }
+}
