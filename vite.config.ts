@@ -1,6 +1,7 @@
-import { defineConfig } from 'vitest/config';
+import { defineConfig } from 'vite';
 
 // Library build: one ESM entry, no runtime dependencies to externalize.
+// Tests are configured in vitest.config.ts.
 export default defineConfig({
   build: {
     target: 'es2022',
@@ -10,17 +11,5 @@ export default defineConfig({
     },
     sourcemap: true,
     minify: false,
-  },
-  test: {
-    projects: [
-      {
-        test: {
-          name: 'node',
-          include: ['test/**/*.test.ts'],
-          environment: 'node',
-          setupFiles: ['test/setup-node.ts'],
-        },
-      },
-    ],
   },
 });

@@ -1,0 +1,64 @@
+import { fileURLToPath } from 'node:url';
+import { playwright } from '@vitest/browser-playwright';
+import { defineConfig } from 'vitest/config';
+import { CHROMIUM_ARGS, CHROMIUM_BINARY } from './test/browser-env/engines';
+import { puppeteerFirefox } from './test/browser-env/firefox-provider';
+import { webkitgtk } from './test/browser-env/webkit-provider';
+
+// Test files the real engines run. Add shared core tests here to run them in all three engines.
+const browserInclude = ['test/browser/**/*.browser.test.ts'];
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'node',
+          include: ['test/**/*.test.ts'],
+          exclude: ['test/browser/**', 'node_modules/**'],
+          environment: 'node',
+          setupFiles: ['test/setup-node.ts'],
+        },
+      },
+      {
+        // One project per engine, selected with --project chromium|firefox|webkit (or all: --project browser).
+        test: {
+          name: 'browser',
+          include: browserInclude,
+          browser: {
+            enabled: true,
+            // No Vitest UI, no failure screenshots: nothing visual to show, and the Firefox
+            // provider has no screenshot command.
+            ui: false,
+            screenshotFailures: false,
+            instances: [
+              {
+                name: 'chromium',
+                browser: 'chromium',
+                headless: true,
+                provider: playwright({
+                  launchOptions: { executablePath: CHROMIUM_BINARY, args: [...CHROMIUM_ARGS] },
+                }),
+              },
+              {
+                name: 'firefox',
+                browser: 'firefox',
+                headless: true,
+                provider: puppeteerFirefox(),
+              },
+              {
+                name: 'webkit',
+                browser: 'safari',
+                // WebKitGTK has no headless mode: it runs on the Xvfb display the global setup starts
+                // together with WebKitWebDriver (only when this project has tests to run).
+                headless: false,
+                provider: webkitgtk(),
+                globalSetup: [fileURLToPath(new URL('test/browser-env/webkit-global-setup.ts', import.meta.url))],
+              },
+            ],
+          },
+        },
+      },
+    ],
+  },
+});
