@@ -35,8 +35,20 @@ export type UpgradeErrorCode =
 /** Codes of {@link OpenError}: why `openDatabase` failed outside of a migration step. */
 export type OpenErrorCode = 'downgrade' | 'blocked' | 'open_failed' | 'closed_during_upgrade';
 
+/** Codes of {@link SnapshotError}: a snapshot could not be written, read, verified or restored. */
+export type SnapshotErrorCode =
+  | 'snapshot_unavailable'
+  | 'snapshot_quota'
+  | 'snapshot_write_failed'
+  | 'snapshot_not_found'
+  | 'snapshot_corrupt'
+  | 'snapshot_wrong_database'
+  | 'snapshot_unsupported'
+  | 'database_not_found'
+  | 'restore_failed';
+
 /** Every code idb-evolve uses. */
-export type ErrorCode = PlanErrorCode | UpgradeErrorCode | OpenErrorCode;
+export type ErrorCode = PlanErrorCode | UpgradeErrorCode | OpenErrorCode | SnapshotErrorCode;
 
 /** Context carried by an {@link IdbEvolveError}; fields are present when they are known. */
 export interface ErrorContext {
@@ -184,6 +196,33 @@ export class OpenError extends IdbEvolveError {
     super(code, message, context);
     this.oldVersion = context.oldVersion;
     this.newVersion = context.newVersion;
+  }
+}
+
+/** Extra context of a {@link SnapshotError}. */
+export interface SnapshotErrorContext extends ErrorContext {
+  /** The snapshot file concerned. */
+  readonly snapshot?: string;
+  /** 1-based line of the snapshot file where reading failed. */
+  readonly line?: number;
+}
+
+/**
+ * A snapshot could not be written (no OPFS, quota), found, or trusted (truncated, altered, another database's,
+ * unknown format). When it happens before an upgrade, the upgrade is refused and the database is untouched; when
+ * it happens before a restore, the restore does not start.
+ */
+export class SnapshotError extends IdbEvolveError {
+  override name = 'SnapshotError' as const;
+  declare readonly code: SnapshotErrorCode;
+  /** The snapshot file concerned, when known. */
+  readonly snapshot: string | undefined;
+  /** 1-based line of the file where reading failed, when known. */
+  readonly line: number | undefined;
+  constructor(code: SnapshotErrorCode, message: string, context: SnapshotErrorContext = {}) {
+    super(code, message + (context.line === undefined ? '' : ` (line ${context.line})`), context);
+    this.snapshot = context.snapshot;
+    this.line = context.line;
   }
 }
 

@@ -1,5 +1,5 @@
 export { definePlan } from './plan.js';
-export type { Plan, PlanDefinition, PlannedVersion, VersionDefinition } from './plan.js';
+export type { DownTransform, Plan, PlanDefinition, PlannedVersion, VersionDefinition } from './plan.js';
 export type {
   DatabaseLayout,
   IndexDeclaration,
@@ -9,8 +9,26 @@ export type {
   NormalizedStore,
   StoreLayout,
 } from './layout.js';
-export { dryRun, installedVersion, openDatabase } from './open-database.js';
-export type { BlockedInfo, OpenOptions, OpenResult, VersionChangeInfo } from './open-database.js';
+export { dryRun, openDatabase } from './open-database.js';
+export type { BlockedInfo, DowngradeInfo, OpenOptions, OpenResult, SnapshotPolicy, VersionChangeInfo } from './open-database.js';
+export { installedVersion } from './environment.js';
+export type { IndexedDBOptions } from './environment.js';
+export {
+  deleteSnapshot,
+  exportSnapshot,
+  importSnapshot,
+  listSnapshots,
+  pruneSnapshots,
+  snapshotDatabase,
+  verifySnapshot,
+} from './snapshots.js';
+export type { ListSnapshotsOptions, SnapshotDatabaseOptions, SnapshotStorageOption } from './snapshots.js';
+export { restoreSnapshot } from './restore.js';
+export type { RestoreOptions, RestoreProgress, RestoreReport } from './restore.js';
+export { memorySnapshotStorage, opfsSnapshotStorage } from './snapshot-storage.js';
+export type { OpfsSnapshotStorageOptions, SnapshotSink, SnapshotStorage } from './snapshot-storage.js';
+export { SNAPSHOT_FORMAT, SNAPSHOT_FORMAT_VERSION } from './snapshot-format.js';
+export type { SnapshotHeader, SnapshotInfo, SnapshotReason, SnapshotStoreHeader } from './snapshot-format.js';
 export type { StepReport, UpgradeProgress, UpgradeReport, VersionReport } from './upgrade.js';
 export { remove, unchanged } from './step-store.js';
 export type {
@@ -27,7 +45,7 @@ export type {
 } from './step-store.js';
 export { convertField, copyStore, defaultValue, dropField, rebuildStore, renameField, renameStore, updateRecords } from './steps.js';
 export type { ConvertFieldOptions, RenameFieldOptions, StepOptions, WalkStepOptions } from './steps.js';
-export { IdbEvolveError, OpenError, PlanError, UpgradeError, isIdbEvolveError } from './errors.js';
+export { IdbEvolveError, OpenError, PlanError, SnapshotError, UpgradeError, isIdbEvolveError } from './errors.js';
 export type {
   ErrorCode,
   ErrorContext,
@@ -35,6 +53,8 @@ export type {
   OpenErrorCode,
   OpenErrorContext,
   PlanErrorCode,
+  SnapshotErrorCode,
+  SnapshotErrorContext,
   UpgradeErrorCode,
   UpgradeErrorContext,
   ValidationIssue,

@@ -1,7 +1,26 @@
-import { OpenError, PlanError, UpgradeError } from './errors.js';
+import { installedVersion, resolveIndexedDB, type IndexedDBOptions } from './environment.js';
+import { OpenError, PlanError, SnapshotError, UpgradeError } from './errors.js';
 import type { Plan } from './plan.js';
+import { pendingRestore, restoreInto, restoreSnapshot } from './restore.js';
+import { writeSnapshot, type SnapshotInfo } from './snapshot-format.js';
+import type { SnapshotStorage } from './snapshot-storage.js';
+import { listSnapshots, pruneSnapshots, snapshotDatabase, storageOf } from './snapshots.js';
+import { remove } from './step-store.js';
 import { TransactionGuard } from './transaction-guard.js';
 import { runUpgrade, type UpgradeProgress, type UpgradeReport } from './upgrade.js';
+
+/** How `openDatabase` protects an upgrade with a snapshot. */
+export interface SnapshotPolicy {
+  /** Where snapshots go (default: OPFS, see `opfsSnapshotStorage`). */
+  readonly storage?: SnapshotStorage;
+  /** How many snapshots of this database to keep; older ones are deleted after a successful upgrade (default 3). */
+  readonly keep?: number;
+  /**
+   * What to do when the snapshot cannot be written (no OPFS, quota): `refuse` the upgrade with a SnapshotError,
+   * leaving the database untouched (default), or `proceed` without a snapshot (reported in `snapshotError`).
+   */
+  readonly onFailure?: 'refuse' | 'proceed';
+}
 
 /** Passed to `onBlocked`: other connections keep the database open at `oldVersion`. */
 export interface BlockedInfo {
@@ -17,16 +36,12 @@ export interface VersionChangeInfo {
 }
 
 /** Options of {@link openDatabase} and {@link dryRun}. */
-export interface OpenOptions {
+export interface OpenOptions extends IndexedDBOptions {
   /**
    * Version to open at (default: the plan's latest). Lower it for a staged rollout: the database is migrated up to
    * this version only. It must be a version of the plan.
    */
   readonly version?: number;
-  /** The IndexedDB factory to use (default: `globalThis.indexedDB`); tests pass fake-indexeddb's. */
-  readonly indexedDB?: IDBFactory;
-  /** The key range class belonging to that factory (default: `globalThis.IDBKeyRange`). */
-  readonly IDBKeyRange?: typeof IDBKeyRange;
   /** Called as the upgrade goes: phase, version, step, store, records done and total. */
   readonly onProgress?: (progress: UpgradeProgress) => void;
   /** Called when other connections keep the database open; the open waits for them to close. */
@@ -41,6 +56,18 @@ export interface OpenOptions {
    * the database. The library closes first so that the other side is not blocked; reopen (reload) to go on.
    */
   readonly onVersionChange?: (info: VersionChangeInfo) => void;
+  /**
+   * Snapshot taken before upgrading an existing database (never for a fresh one, nor for an open that does not
+   * upgrade). Default: on, in OPFS, keeping 3, refusing the upgrade when it cannot be written. `false` turns it off.
+   */
+  readonly snapshot?: SnapshotPolicy | false;
+  /**
+   * What to do when the installed database is newer than the requested version (the app was rolled back):
+   * `reject` with OpenError `downgrade` (default), or `restore-snapshot`: carry the data down through the plan's
+   * `down` transforms when the plan knows the installed version and every version in between declares one, else
+   * restore the newest snapshot at or below the requested version; then open as usual.
+   */
+  readonly downgrade?: 'reject' | 'restore-snapshot';
 }
 
 /** What {@link openDatabase} resolves to. */
@@ -49,6 +76,21 @@ export interface OpenResult {
   readonly db: IDBDatabase;
   /** What the upgrade did, or null when the database was already at the requested version. */
   readonly report: UpgradeReport | null;
+  /** The snapshot taken before the upgrade, or null (no upgrade, fresh database, snapshots off or failed). */
+  readonly snapshot: SnapshotInfo | null;
+  /** Why no snapshot was taken, when the policy let the upgrade proceed without one. */
+  readonly snapshotError: SnapshotError | null;
+  /** What a downgrade restored before opening, when `downgrade: 'restore-snapshot'` had to act. */
+  readonly downgraded: DowngradeInfo | null;
+}
+
+/** What `downgrade: 'restore-snapshot'` did. */
+export interface DowngradeInfo {
+  readonly fromVersion: number;
+  readonly toVersion: number;
+  /** `carried-down`: current data went through the plan's `down` transforms; `restored`: an older snapshot was restored. */
+  readonly method: 'carried-down' | 'restored';
+  readonly snapshot: string;
 }
 
 interface Environment {
@@ -58,11 +100,7 @@ interface Environment {
 }
 
 function environment(plan: Plan, options: OpenOptions): Environment {
-  const factory = options.indexedDB ?? (globalThis as { indexedDB?: IDBFactory }).indexedDB;
-  const keyRange = options.IDBKeyRange ?? (globalThis as { IDBKeyRange?: typeof IDBKeyRange }).IDBKeyRange;
-  if (factory === undefined || keyRange === undefined) {
-    throw new OpenError('open_failed', 'IndexedDB is not available here; pass `indexedDB` and `IDBKeyRange` in the options');
-  }
+  const { factory, keyRange } = resolveIndexedDB(options);
   const target = options.version ?? plan.latest;
   if (plan.get(target) === undefined) {
     throw new PlanError('invalid_target_version', `Cannot open at version ${String(target)}: the plan does not declare it`, {
@@ -70,24 +108,6 @@ function environment(plan: Plan, options: OpenOptions): Environment {
     });
   }
   return { factory, keyRange, target };
-}
-
-/** Reads the installed version without creating the database (an open that would create it is aborted). */
-export function installedVersion(factory: IDBFactory, name: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const request = factory.open(name);
-    request.onupgradeneeded = () => request.transaction?.abort();
-    request.onsuccess = () => {
-      const version = request.result.version;
-      request.result.close();
-      resolve(version);
-    };
-    request.onerror = (event) => {
-      event.preventDefault();
-      if (request.error?.name === 'AbortError') resolve(0);
-      else reject(new OpenError('open_failed', `Could not read the installed version of "${name}"`, { cause: request.error }));
-    };
-  });
 }
 
 function watchVersionChange(db: IDBDatabase, options: OpenOptions): void {
@@ -110,8 +130,84 @@ function watchVersionChange(db: IDBDatabase, options: OpenOptions): void {
  * ```
  */
 export async function openDatabase(name: string, plan: Plan, options: OpenOptions = {}): Promise<OpenResult> {
-  const result = await open(name, plan, options, false);
-  return { db: result.db!, report: result.report };
+  const env = environment(plan, options);
+  const policy = options.snapshot === false ? undefined : (options.snapshot ?? {});
+  const storage = policy === undefined ? undefined : storageOf(policy);
+  if (storage !== undefined) {
+    // A restore that deleted the database and was interrupted before reloading it: finish it first.
+    const pending = await pendingRestore(storage, name);
+    if (pending !== undefined) await restoreSnapshot(name, pending, { ...restoreOptions(options, env), storage });
+  }
+  let downgraded: DowngradeInfo | null = null;
+  let result: Opened;
+  try {
+    result = await open(name, plan, options, false, policy, storage);
+  } catch (error) {
+    if (!(error instanceof OpenError && error.code === 'downgrade' && options.downgrade === 'restore-snapshot')) throw error;
+    downgraded = await downgrade(name, plan, options, env, error.oldVersion!, storage);
+    result = await open(name, plan, options, false, policy, storage);
+  }
+  if (result.snapshot !== null && storage !== undefined) {
+    // Retention must never fail an open that succeeded.
+    await pruneSnapshots(name, policy?.keep ?? 3, { storage }).catch(() => {});
+  }
+  return { db: result.db!, report: result.report, snapshot: result.snapshot, snapshotError: result.snapshotError, downgraded };
+}
+
+function restoreOptions(options: OpenOptions, env: Environment) {
+  return {
+    indexedDB: env.factory,
+    IDBKeyRange: env.keyRange,
+    ...(options.onBlocked === undefined ? {} : { onBlocked: (info: { oldVersion: number }) => options.onBlocked!({ oldVersion: info.oldVersion, newVersion: env.target }) }),
+    ...(options.blockedTimeout === undefined ? {} : { blockedTimeout: options.blockedTimeout }),
+  };
+}
+
+/** Brings a database that is newer than the requested version down to it (see `OpenOptions.downgrade`). */
+async function downgrade(
+  name: string,
+  plan: Plan,
+  options: OpenOptions,
+  env: Environment,
+  installed: number,
+  storage: SnapshotStorage | undefined,
+): Promise<DowngradeInfo> {
+  const target = env.target;
+  if (storage === undefined) {
+    throw new OpenError('downgrade', `"${name}" is at version ${installed}, newer than ${target}, and snapshots are off: nothing to restore`, {
+      oldVersion: installed,
+      newVersion: target,
+    });
+  }
+  const chain = plan.versions.filter((v) => v.version > target && v.version <= installed).reverse();
+  const restoring = { ...restoreOptions(options, env), storage };
+  if (plan.get(installed) !== undefined && chain.every((v) => v.down !== undefined)) {
+    // Keep what was written since the upgrade: snapshot the current data, then load it through the down transforms.
+    const current = await snapshotDatabase(name, { indexedDB: env.factory, IDBKeyRange: env.keyRange, storage, reason: 'downgrade' });
+    await restoreInto(name, current.id, restoring, {
+      version: target,
+      layout: plan.get(target)!.layout,
+      map: (store, value, key) => {
+        let carried = value;
+        for (const version of chain) {
+          const down = version.down?.[store];
+          if (down !== undefined) carried = down(carried, key);
+          if (carried === remove) return remove;
+        }
+        return carried;
+      },
+    });
+    return { fromVersion: installed, toVersion: target, method: 'carried-down', snapshot: current.id };
+  }
+  const [newest] = (await listSnapshots({ storage, database: name })).filter((s) => s.version <= target);
+  if (newest === undefined) {
+    throw new OpenError('downgrade', `"${name}" is at version ${installed}, newer than ${target}, and no snapshot at or below version ${target} exists`, {
+      oldVersion: installed,
+      newVersion: target,
+    });
+  }
+  await restoreSnapshot(name, newest.id, restoring);
+  return { fromVersion: installed, toVersion: target, method: 'restored', snapshot: newest.id };
 }
 
 /**
@@ -120,7 +216,7 @@ export async function openDatabase(name: string, plan: Plan, options: OpenOption
  * database that did not exist is not created. Rejects like {@link openDatabase} when the upgrade fails.
  */
 export async function dryRun(name: string, plan: Plan, options: OpenOptions = {}): Promise<UpgradeReport> {
-  const result = await open(name, plan, options, true);
+  const result = await open(name, plan, options, true, undefined, undefined);
   if (result.report !== null) return result.report;
   // Nothing pending: the database is already at the target version.
   const version = result.db?.version ?? 0;
@@ -131,9 +227,18 @@ export async function dryRun(name: string, plan: Plan, options: OpenOptions = {}
 interface Opened {
   readonly db: IDBDatabase | null;
   readonly report: UpgradeReport | null;
+  readonly snapshot: SnapshotInfo | null;
+  readonly snapshotError: SnapshotError | null;
 }
 
-function open(name: string, plan: Plan, options: OpenOptions, isDryRun: boolean): Promise<Opened> {
+function open(
+  name: string,
+  plan: Plan,
+  options: OpenOptions,
+  isDryRun: boolean,
+  policy: SnapshotPolicy | undefined,
+  storage: SnapshotStorage | undefined,
+): Promise<Opened> {
   let env: Environment;
   try {
     env = environment(plan, options);
@@ -151,6 +256,8 @@ function open(name: string, plan: Plan, options: OpenOptions, isDryRun: boolean)
     }
     let guard: TransactionGuard | undefined;
     let report: UpgradeReport | undefined;
+    let snapshot: SnapshotInfo | null = null;
+    let snapshotError: SnapshotError | null = null;
     let gaveUp = false;
     let blockedTimer: ReturnType<typeof setTimeout> | undefined;
     let stopWatchingPage = (): void => {};
@@ -183,17 +290,39 @@ function open(name: string, plan: Plan, options: OpenOptions, isDryRun: boolean)
       const running = guard;
       stopWatchingPage = abortOnPageHide(running);
       running.start();
-      runUpgrade({
-        db,
-        guard: running,
-        plan,
-        factory,
-        keyRange,
-        oldVersion: event.oldVersion,
-        newVersion: target,
-        dryRun: isDryRun,
-        onProgress: options.onProgress,
-      }).then(
+      const upgrade = async (): Promise<UpgradeReport> => {
+        if (storage !== undefined && event.oldVersion > 0) {
+          // Inside the versionchange transaction: no other connection can write between snapshot and upgrade.
+          try {
+            snapshot = await writeSnapshot({
+              db,
+              guard: running,
+              keyRange,
+              factory,
+              storage,
+              database: name,
+              reason: 'upgrade',
+              onProgress: options.onProgress && ((store, done, total) => options.onProgress!({ phase: 'snapshot', version: event.oldVersion, store, done, total })),
+            });
+          } catch (error) {
+            if (!(error instanceof SnapshotError) || policy?.onFailure !== 'proceed') throw error;
+            snapshotError = error;
+            await running.reenter();
+          }
+        }
+        return runUpgrade({
+          db,
+          guard: running,
+          plan,
+          factory,
+          keyRange,
+          oldVersion: event.oldVersion,
+          newVersion: target,
+          dryRun: isDryRun,
+          onProgress: options.onProgress,
+        });
+      };
+      upgrade().then(
         (done) => {
           report = done;
           running.stop();
@@ -227,7 +356,7 @@ function open(name: string, plan: Plan, options: OpenOptions, isDryRun: boolean)
         return;
       }
       watchVersionChange(db, options);
-      resolve({ db, report: report ?? null });
+      resolve({ db, report: report ?? null, snapshot, snapshotError });
     };
 
     request.onerror = (event) => {
@@ -236,7 +365,7 @@ function open(name: string, plan: Plan, options: OpenOptions, isDryRun: boolean)
       stopWatchingPage();
       if (gaveUp) return;
       if (isDryRun && report !== undefined && guard?.failure === undefined) {
-        resolve({ db: null, report });
+        resolve({ db: null, report, snapshot: null, snapshotError: null });
         return;
       }
       if (guard?.failure !== undefined) {

@@ -15,7 +15,17 @@ export interface VersionDefinition {
   readonly validators?: Readonly<Record<string, StandardSchemaV1>>;
   /** A human description, shown in reports and plan documentation. */
   readonly description?: string;
+  /**
+   * How to carry records of this version back to the previous one, by store: used by
+   * `openDatabase({ downgrade: 'restore-snapshot' })` so that data written since the upgrade survives a rollback.
+   * Every version being undone must declare `down` (an empty object when records need no change); stores absent
+   * from the older layout are dropped. Return `remove` to drop a record.
+   */
+  readonly down?: Readonly<Record<string, DownTransform>>;
 }
+
+/** Turns a record of a version into the record of the version before it, or `remove`. */
+export type DownTransform = (value: any, primaryKey: IDBValidKey | undefined) => unknown;
 
 /** What {@link definePlan} takes. */
 export interface PlanDefinition {
@@ -32,6 +42,7 @@ export interface PlannedVersion {
   readonly steps: readonly Step[];
   readonly validators: Readonly<Record<string, StandardSchemaV1>>;
   readonly description: string | undefined;
+  readonly down: Readonly<Record<string, DownTransform>> | undefined;
 }
 
 /** A validated, immutable plan: the only thing {@link openDatabase} accepts. */
@@ -128,6 +139,16 @@ export function definePlan(definition: PlanDefinition): Plan {
       }
       validators[store] = validator;
     }
+    if (declared.down !== undefined) {
+      for (const [store, transform] of Object.entries(declared.down)) {
+        if (!(store in layout)) {
+          throw new PlanError('unknown_store', `down transform for store "${store}", which version ${version} does not declare`, { version, store });
+        }
+        if (typeof transform !== 'function') {
+          throw new PlanError('invalid_step', `down transform for store "${store}" must be a function`, { version, store });
+        }
+      }
+    }
     const names = new Set<string>();
     const declaredSteps: readonly Step[] = declared.steps ?? [];
     const steps = declaredSteps.map((step, index) => checkStep(step, version, index, names));
@@ -145,6 +166,7 @@ export function definePlan(definition: PlanDefinition): Plan {
       steps: Object.freeze(steps),
       validators: Object.freeze(validators),
       description: declared.description,
+      down: declared.down === undefined ? undefined : Object.freeze({ ...declared.down }),
     });
     versions.push(planned);
     previous = planned;

@@ -138,7 +138,8 @@ export interface StepStoreScope {
 
 const DEFAULT_BATCH = 1000;
 
-interface BatchRecord {
+/** One record as read from a store page. */
+export interface BatchRecord {
   readonly key: IDBValidKey;
   readonly primaryKey: IDBValidKey;
   readonly value: unknown;
@@ -295,63 +296,11 @@ export class UpgradeStore<T = any> implements StepStore<T> {
     };
     const hasGetAllRecords = typeof (store as { getAllRecords?: unknown }).getAllRecords === 'function';
     if (index === undefined && (direction === 'next' || hasGetAllRecords)) {
-      await this.#walkBatches(store, query, direction, batchSize, hasGetAllRecords, onBatch);
+      await readStorePages({ guard, keyRange, factory: this.#scope.factory, store, query, direction, batchSize, onPage: onBatch, context });
     } else {
       await this.#walkCursor(source, query, direction, batchSize, onBatch);
     }
     return counts;
-  }
-
-  /** Primary-key walks: getAllRecords (or getAllKeys + getAll over the same range) pages, then the writes. */
-  async #walkBatches(
-    store: IDBObjectStore,
-    query: IDBKeyRange | IDBValidKey | null,
-    direction: 'next' | 'prev',
-    batchSize: number,
-    hasGetAllRecords: boolean,
-    onBatch: (batch: readonly BatchRecord[]) => Promise<void>,
-  ): Promise<void> {
-    const { guard, keyRange, factory } = this.#scope;
-    const context = { store: this.name };
-    const range = query === null || query instanceof keyRange ? (query as IDBKeyRange | null) : keyRange.only(query);
-    let lower = range?.lower as IDBValidKey | undefined;
-    let lowerOpen = range?.lowerOpen ?? false;
-    let upper = range?.upper as IDBValidKey | undefined;
-    let upperOpen = range?.upperOpen ?? false;
-    for (;;) {
-      const page = makeRange(keyRange, lower, lowerOpen, upper, upperOpen);
-      let batch: BatchRecord[];
-      if (hasGetAllRecords) {
-        const records = await guard.request(
-          (store as unknown as { getAllRecords(o: object): IDBRequest<BatchRecord[]> }).getAllRecords({
-            query: page,
-            count: batchSize,
-            direction,
-          }),
-          context,
-        );
-        batch = records;
-      } else {
-        const [keys, values] = await Promise.all([
-          guard.request(store.getAllKeys(page, batchSize), context),
-          guard.request(store.getAll(page, batchSize), context),
-        ]);
-        batch = keys.map((key, i) => ({ key, primaryKey: key, value: values[i] }));
-      }
-      if (batch.length === 0) return;
-      await onBatch(batch);
-      if (batch.length < batchSize) return;
-      const last = batch[batch.length - 1]!.primaryKey;
-      if (direction === 'next') {
-        if (upper !== undefined && factory.cmp(last, upper) >= 0) return;
-        lower = last;
-        lowerOpen = true;
-      } else {
-        if (lower !== undefined && factory.cmp(last, lower) <= 0) return;
-        upper = last;
-        upperOpen = true;
-      }
-    }
   }
 
   /**
@@ -443,6 +392,63 @@ export class UpgradeStore<T = any> implements StepStore<T> {
       );
       counts.updated++;
       counters.updated++;
+    }
+  }
+}
+
+/** What {@link readStorePages} needs. */
+export interface PageReading {
+  readonly guard: TransactionGuard;
+  readonly keyRange: typeof IDBKeyRange;
+  readonly factory: IDBFactory;
+  readonly store: IDBObjectStore;
+  readonly query: IDBKeyRange | IDBValidKey | null;
+  readonly direction: 'next' | 'prev';
+  readonly batchSize: number;
+  /** Handles one page; the next page is requested when it resolves (so it must resolve in an active context). */
+  readonly onPage: (page: readonly BatchRecord[]) => Promise<void>;
+  readonly context: { readonly store: string };
+}
+
+/**
+ * Reads a store in primary-key order, a page at a time: one getAllRecords request per page where the engine has
+ * it (Chromium, Firefox), else getAllKeys + getAll over the same range. `prev` needs getAllRecords.
+ */
+export async function readStorePages(reading: PageReading): Promise<void> {
+  const { guard, keyRange, factory, store, query, direction, batchSize, onPage, context } = reading;
+  const hasGetAllRecords = typeof (store as { getAllRecords?: unknown }).getAllRecords === 'function';
+  const range = query === null || query instanceof keyRange ? (query as IDBKeyRange | null) : keyRange.only(query);
+  let lower = range?.lower as IDBValidKey | undefined;
+  let lowerOpen = range?.lowerOpen ?? false;
+  let upper = range?.upper as IDBValidKey | undefined;
+  let upperOpen = range?.upperOpen ?? false;
+  for (;;) {
+    const page = makeRange(keyRange, lower, lowerOpen, upper, upperOpen);
+    let batch: BatchRecord[];
+    if (hasGetAllRecords) {
+      batch = await guard.request(
+        (store as unknown as { getAllRecords(o: object): IDBRequest<BatchRecord[]> }).getAllRecords({ query: page, count: batchSize, direction }),
+        context,
+      );
+    } else {
+      const [keys, values] = await Promise.all([
+        guard.request(store.getAllKeys(page, batchSize), context),
+        guard.request(store.getAll(page, batchSize), context),
+      ]);
+      batch = keys.map((key, i) => ({ key, primaryKey: key, value: values[i] }));
+    }
+    if (batch.length === 0) return;
+    await onPage(batch);
+    if (batch.length < batchSize) return;
+    const last = batch[batch.length - 1]!.primaryKey;
+    if (direction === 'next') {
+      if (upper !== undefined && factory.cmp(last, upper) >= 0) return;
+      lower = last;
+      lowerOpen = true;
+    } else {
+      if (lower !== undefined && factory.cmp(last, lower) <= 0) return;
+      upper = last;
+      upperOpen = true;
     }
   }
 }

@@ -1,4 +1,4 @@
-import { UpgradeError, type ErrorContext, type UpgradeErrorCode } from './errors.js';
+import { IdbEvolveError, UpgradeError, type ErrorContext, type UpgradeErrorCode } from './errors.js';
 
 /** Where the upgrade is, so that a failure can say so. */
 export interface Position {
@@ -44,10 +44,10 @@ export class TransactionGuard {
   #external = 0;
   #suspect = -1;
   #running = false;
-  #failure: UpgradeError | undefined;
-  #onFailure: (error: UpgradeError) => void;
+  #failure: IdbEvolveError | undefined;
+  #onFailure: (error: IdbEvolveError) => void;
 
-  constructor(db: IDBDatabase, transaction: IDBTransaction, keyRange: typeof IDBKeyRange, onFailure: (error: UpgradeError) => void) {
+  constructor(db: IDBDatabase, transaction: IDBTransaction, keyRange: typeof IDBKeyRange, onFailure: (error: IdbEvolveError) => void) {
     this.#db = db;
     this.transaction = transaction;
     this.#keyRange = keyRange;
@@ -55,7 +55,7 @@ export class TransactionGuard {
   }
 
   /** The first failure of this upgrade, if any. */
-  get failure(): UpgradeError | undefined {
+  get failure(): IdbEvolveError | undefined {
     return this.#failure;
   }
 
@@ -108,7 +108,7 @@ export class TransactionGuard {
   /**
    * Records a failure (first one wins) and aborts the transaction. Returns the error that will be reported.
    */
-  fail(error: unknown, context: ErrorContext = {}): UpgradeError {
+  fail(error: unknown, context: ErrorContext = {}): IdbEvolveError {
     if (this.#failure === undefined) {
       this.#failure = toUpgradeError(error, { ...this.position, ...context });
       this.#running = false;
@@ -203,9 +203,10 @@ const PLATFORM_ERRORS = new Set([
   'VersionError',
 ]);
 
-/** Turns anything thrown during an upgrade into an {@link UpgradeError} carrying the position. */
-export function toUpgradeError(error: unknown, context: ErrorContext): UpgradeError {
-  if (error instanceof UpgradeError) return error;
+/** Turns anything thrown during an upgrade into an {@link UpgradeError} carrying the position; typed errors pass through. */
+export function toUpgradeError(error: unknown, context: ErrorContext): IdbEvolveError {
+  // Already typed (an UpgradeError of a step, a SnapshotError of the pre-upgrade snapshot): keep it as it is.
+  if (error instanceof IdbEvolveError) return error;
   const name = (error as { name?: unknown } | null)?.name;
   const detail = error instanceof Error ? error.message : String(error);
   if (typeof name === 'string' && PLATFORM_ERRORS.has(name)) {

@@ -6,7 +6,7 @@ import type { TransactionGuard } from './transaction-guard.js';
 
 /** Where an upgrade is; `done` and `total` count records (or stores, for `layout`). */
 export interface UpgradeProgress {
-  readonly phase: 'layout' | 'step' | 'seed' | 'verify';
+  readonly phase: 'snapshot' | 'layout' | 'step' | 'seed' | 'verify';
   readonly version: number;
   readonly step?: string;
   readonly store?: string;

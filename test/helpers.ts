@@ -1,10 +1,26 @@
 import { IDBFactory, IDBKeyRange } from 'fake-indexeddb';
-import { definePlan, openDatabase, type OpenOptions, type Plan, type VersionDefinition } from '../src/index.js';
+import {
+  definePlan,
+  memorySnapshotStorage,
+  openDatabase,
+  type OpenOptions,
+  type Plan,
+  type SnapshotStorage,
+  type VersionDefinition,
+} from '../src/index.js';
 
-/** A fresh, isolated fake-indexeddb per test, with the options that point the library at it. */
-export function fakeEnvironment(): { factory: IDBFactory; options: OpenOptions } {
+/**
+ * A fresh, isolated fake-indexeddb per test, with the options that point the library at it. Snapshots go to an
+ * in-memory storage, so every upgrade in the suite also writes (and so exercises) a snapshot.
+ */
+export function fakeEnvironment(): {
+  factory: IDBFactory;
+  storage: SnapshotStorage;
+  options: OpenOptions & { indexedDB: IDBFactory; IDBKeyRange: typeof IDBKeyRange; snapshot: { storage: SnapshotStorage } };
+} {
   const factory = new IDBFactory();
-  return { factory, options: { indexedDB: factory, IDBKeyRange } };
+  const storage = memorySnapshotStorage();
+  return { factory, storage, options: { indexedDB: factory, IDBKeyRange, snapshot: { storage } } };
 }
 
 /** Everything observable about a database: version, layout and every record as [primaryKey, value]. */

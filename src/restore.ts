@@ -1,0 +1,254 @@
+import { installedVersion, resolveIndexedDB, type IndexedDBOptions } from './environment.js';
+import { OpenError, SnapshotError } from './errors.js';
+import { createStore, type NormalizedLayout } from './layout.js';
+import { headerLayout, SnapshotReader, type SnapshotHeader, type SnapshotInfo } from './snapshot-format.js';
+import type { SnapshotStorage } from './snapshot-storage.js';
+import { storageOf, verifySnapshotFile, type SnapshotStorageOption } from './snapshots.js';
+import { remove } from './step-store.js';
+import { TransactionGuard } from './transaction-guard.js';
+
+/** Progress of a restore: first the whole file is checked, then records are loaded. */
+export interface RestoreProgress {
+  readonly phase: 'verify' | 'restore';
+  readonly done: number;
+  readonly total: number;
+}
+
+/** Options of {@link restoreSnapshot}. */
+export interface RestoreOptions extends SnapshotStorageOption, IndexedDBOptions {
+  readonly onProgress?: (progress: RestoreProgress) => void;
+  /** Called when other connections keep the database open (they are asked to close). */
+  readonly onBlocked?: (info: { readonly oldVersion: number }) => void;
+  /** Milliseconds to wait while blocked before rejecting with `OpenError` code `blocked`. */
+  readonly blockedTimeout?: number;
+  /** Allow restoring a snapshot taken of a database with another name (a copy). */
+  readonly allowOtherDatabase?: boolean;
+}
+
+/** What {@link restoreSnapshot} did. */
+export interface RestoreReport {
+  readonly snapshot: SnapshotInfo;
+  readonly database: string;
+  /** Version the database has now. */
+  readonly version: number;
+  /** Records loaded per store. */
+  readonly counts: Readonly<Record<string, number>>;
+  /**
+   * True when the database had to be deleted first (it was at the snapshot's version or newer). A restore
+   * interrupted in that window is redone by the next `openDatabase` or `restoreSnapshot`.
+   */
+  readonly recreated: boolean;
+  readonly ms: number;
+}
+
+/** Maps a record of the snapshot to what is loaded: `remove` drops it. Used to carry data down on downgrade. */
+export type RecordMapping = (store: string, value: unknown, key: IDBValidKey | undefined) => unknown;
+
+/** Target of a load: the snapshot's own version and layout, unless carried down to an older plan version. */
+export interface LoadTarget {
+  readonly version: number;
+  readonly layout: NormalizedLayout;
+  readonly map?: RecordMapping;
+}
+
+interface Journal {
+  readonly database: string;
+  readonly snapshot: string;
+  readonly started: string;
+}
+
+const journalName = (database: string): string => `journal@${encodeURIComponent(database)}.json`;
+
+async function writeJournal(storage: SnapshotStorage, journal: Journal): Promise<void> {
+  const sink = await storage.create(journalName(journal.database));
+  await sink.write(JSON.stringify(journal));
+  await sink.close();
+}
+
+/** The snapshot an interrupted restore of `database` was loading, if one was interrupted. */
+export async function pendingRestore(storage: SnapshotStorage, database: string): Promise<string | undefined> {
+  let file: Blob | undefined;
+  try {
+    file = await storage.read(journalName(database));
+  } catch {
+    return undefined; // No usable storage: no journal could have been written there either.
+  }
+  if (file === undefined) return undefined;
+  try {
+    const journal = JSON.parse(await file.text()) as Partial<Journal>;
+    return typeof journal.snapshot === 'string' ? journal.snapshot : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+
+function deleteDatabase(factory: IDBFactory, name: string, options: RestoreOptions): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const request = factory.deleteDatabase(name);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    request.onblocked = (event) => {
+      options.onBlocked?.({ oldVersion: event.oldVersion });
+      if (options.blockedTimeout !== undefined && timer === undefined) {
+        timer = setTimeout(
+          () =>
+            reject(
+              new OpenError('blocked', `Other connections kept "${name}" open; the restore did not start (the deletion still goes ahead when they close, and the next open finishes the restore)`, {
+                oldVersion: event.oldVersion,
+              }),
+            ),
+          options.blockedTimeout,
+        );
+      }
+    };
+    request.onsuccess = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    request.onerror = () => {
+      clearTimeout(timer);
+      reject(new SnapshotError('restore_failed', `Could not delete "${name}" to restore it`, { cause: request.error }));
+    };
+  });
+}
+
+/**
+ * Replaces a database with a snapshot: its version, layout and every record.
+ *
+ * The whole file is checked first (format, every record, counts, checksum); nothing is touched unless it passes.
+ * When the database is older than the snapshot (or absent), the load is one versionchange transaction: all or
+ * nothing. When it is at the snapshot's version or newer (a downgrade), IndexedDB requires deleting it first; a
+ * journal in the snapshot storage records the restore until it completes, and an interrupted one is redone by the
+ * next {@link openDatabase} or restoreSnapshot.
+ *
+ * @example
+ * ```ts
+ * const [latest] = await listSnapshots({ database: 'app' })
+ * await restoreSnapshot('app', latest.id)
+ * ```
+ */
+export async function restoreSnapshot(name: string, id: string, options: RestoreOptions = {}): Promise<RestoreReport> {
+  return restoreInto(name, id, options, undefined);
+}
+
+/** {@link restoreSnapshot} with an optional target other than the snapshot's own version and layout. */
+export async function restoreInto(name: string, id: string, options: RestoreOptions, target: LoadTarget | undefined): Promise<RestoreReport> {
+  const started = Date.now();
+  const { factory, keyRange } = resolveIndexedDB(options);
+  const storage = storageOf(options);
+  const file = await storage.read(id);
+  if (file === undefined) throw new SnapshotError('snapshot_not_found', `There is no snapshot "${id}"`, { snapshot: id });
+  options.onProgress?.({ phase: 'verify', done: 0, total: file.size });
+  const snapshot = await verifySnapshotFile(file, id);
+  options.onProgress?.({ phase: 'verify', done: file.size, total: file.size });
+  if (snapshot.database !== name && options.allowOtherDatabase !== true) {
+    throw new SnapshotError(
+      'snapshot_wrong_database',
+      `Snapshot "${id}" is of database "${snapshot.database}", not "${name}" (pass allowOtherDatabase to restore it as a copy)`,
+      { snapshot: id },
+    );
+  }
+  const reader = new SnapshotReader(file, id);
+  const header = await reader.header();
+  const version = target?.version ?? header.version;
+  const layout = target?.layout ?? headerLayout(header, id);
+  const installed = await installedVersion(factory, name);
+  const recreated = installed >= version;
+  if (recreated) {
+    await writeJournal(storage, { database: name, snapshot: id, started: new Date().toISOString() });
+    await deleteDatabase(factory, name, options);
+  }
+  const counts = await load(factory, keyRange, name, reader, header, { version, layout, ...(target?.map ? { map: target.map } : {}) }, options);
+  if (recreated) await storage.delete(journalName(name));
+  return { snapshot, database: name, version, counts, recreated, ms: Date.now() - started };
+}
+
+/** Opens `name` at the target version and, inside that one versionchange transaction, recreates and fills it. */
+function load(
+  factory: IDBFactory,
+  keyRange: typeof IDBKeyRange,
+  name: string,
+  reader: SnapshotReader,
+  header: SnapshotHeader,
+  target: LoadTarget,
+  options: RestoreOptions,
+): Promise<Record<string, number>> {
+  return new Promise((resolve, reject) => {
+    const request = factory.open(name, target.version);
+    let guard: TransactionGuard | undefined;
+    let counts: Record<string, number> | undefined;
+    request.onblocked = (event) => options.onBlocked?.({ oldVersion: event.oldVersion });
+    request.onupgradeneeded = () => {
+      const db = request.result;
+      const running = new TransactionGuard(db, request.transaction!, keyRange, () => {});
+      guard = running;
+      running.start();
+      fill(db, running, reader, header, target, options).then(
+        (loaded) => {
+          counts = loaded;
+          running.stop();
+        },
+        (error: unknown) => running.fail(error),
+      );
+    };
+    request.onsuccess = () => {
+      request.result.close();
+      if (counts === undefined) {
+        reject(new SnapshotError('restore_failed', `"${name}" was already at version ${request.result.version}; nothing was restored`));
+      } else resolve(counts);
+    };
+    request.onerror = (event) => {
+      event.preventDefault();
+      void reader.cancel();
+      const failure = guard?.failure;
+      reject(
+        failure instanceof SnapshotError
+          ? failure
+          : new SnapshotError('restore_failed', `Restoring "${name}" failed and was rolled back: ${failure?.message ?? request.error?.message ?? 'aborted'}`, {
+              cause: failure ?? request.error,
+            }),
+      );
+    };
+  });
+}
+
+async function fill(
+  db: IDBDatabase,
+  guard: TransactionGuard,
+  reader: SnapshotReader,
+  header: SnapshotHeader,
+  target: LoadTarget,
+  options: RestoreOptions,
+): Promise<Record<string, number>> {
+  const transaction = guard.transaction;
+  for (const existing of Array.from(db.objectStoreNames)) db.deleteObjectStore(existing);
+  for (const [storeName, store] of Object.entries(target.layout)) guard.call(() => createStore(db, storeName, store), { store: storeName });
+  const counts: Record<string, number> = Object.fromEntries(Object.keys(target.layout).map((storeName) => [storeName, 0]));
+  const total = header.stores.reduce((sum, store) => sum + store.count, 0);
+  // Nothing to load (the file was checked already); with no store there would be no request to keep the transaction.
+  if (total === 0) return counts;
+  let done = 0;
+  for (;;) {
+    const records = await guard.external(reader.next(1000));
+    if (records === null) break;
+    await guard.reenter();
+    for (const record of records) {
+      const storeName = header.stores[record.store]!.name;
+      const value = target.map === undefined ? record.value : target.map(storeName, record.value, record.key);
+      if (value === remove || !(storeName in target.layout)) continue;
+      const context = record.key === undefined ? { store: storeName } : { store: storeName, key: record.key };
+      const store = transaction.objectStore(storeName);
+      const outOfLine = target.layout[storeName]!.keyPath === null;
+      guard.write(
+        guard.call(() => (outOfLine ? store.put(value, record.key) : store.put(value)), context),
+        context,
+      );
+      counts[storeName]!++;
+    }
+    done += records.length;
+    options.onProgress?.({ phase: 'restore', done, total });
+  }
+  // Every put has completed once a request queued after them has.
+  await guard.reenter();
+  return counts;
+}

@@ -1,0 +1,403 @@
+import { Checksum } from './checksum.js';
+import { PlanError, SnapshotError } from './errors.js';
+import { normalizeLayout, readLayout, type DatabaseLayout, type NormalizedLayout, type NormalizedStore } from './layout.js';
+import { BlobCollector, CodecError, decodeKey, decodeValue, encodeKey, encodeValue } from './snapshot-codec.js';
+import type { SnapshotSink, SnapshotStorage } from './snapshot-storage.js';
+import { readStorePages } from './step-store.js';
+import type { TransactionGuard } from './transaction-guard.js';
+
+/**
+ * The snapshot file format, NDJSON:
+ *
+ * 1. a header line: `{"format":"idb-evolve-snapshot","formatVersion":1,"database":…,"version":…,"created":…,
+ *    "reason":…,"stores":[{"name","keyPath","autoIncrement","indexes","count"}…]}`
+ * 2. one line per record: `{"s":<store position in the header>,"v":<value>}`, plus `"k":<key>` for stores with
+ *    out-of-line keys; values and keys use the lossless encoding of `snapshot-codec.ts`;
+ * 3. a trailer line: `{"end":true,"records":<total>,"counts":[…per store],"checksum":"<crc32 of every byte before>"}`.
+ *
+ * A file without its trailer, with a wrong count or checksum, or with anything after the trailer is corrupt.
+ */
+export const SNAPSHOT_FORMAT = 'idb-evolve-snapshot';
+/** The format version this library writes and reads. */
+export const SNAPSHOT_FORMAT_VERSION = 1;
+
+/** Why a snapshot was taken. */
+export type SnapshotReason = 'upgrade' | 'manual' | 'downgrade' | 'import';
+
+/** One store in a snapshot header: its layout and how many records follow. */
+export interface SnapshotStoreHeader extends NormalizedStore {
+  readonly name: string;
+  readonly count: number;
+}
+
+/** The first line of a snapshot file. */
+export interface SnapshotHeader {
+  readonly format: typeof SNAPSHOT_FORMAT;
+  readonly formatVersion: number;
+  readonly database: string;
+  readonly version: number;
+  /** ISO 8601 time the snapshot was started. */
+  readonly created: string;
+  readonly reason: SnapshotReason;
+  readonly stores: readonly SnapshotStoreHeader[];
+}
+
+/** A snapshot as listed: what its file name and header say. */
+export interface SnapshotInfo {
+  /** The file name; pass it to restore, verify, export and delete. */
+  readonly id: string;
+  readonly database: string;
+  readonly version: number;
+  readonly created: Date;
+  readonly reason: SnapshotReason;
+  /** Size in bytes, when known. */
+  readonly size?: number;
+  /** Records per store, when the file was read (written or verified). */
+  readonly counts?: Readonly<Record<string, number>>;
+}
+
+const SEPARATOR = '@';
+const SUFFIX = '.ndjson';
+
+/** Builds a file name that sorts by database, then time, and can be parsed back without reading the file. */
+export function snapshotFileName(database: string, version: number, created: Date, reason: SnapshotReason): string {
+  const random = Math.random().toString(36).slice(2, 8);
+  const time = created.getTime().toString().padStart(15, '0');
+  return [encodeURIComponent(database), version, time, reason, random].join(SEPARATOR) + SUFFIX;
+}
+
+/** Parses a snapshot file name; undefined for files that are not snapshots. */
+export function parseSnapshotFileName(id: string): SnapshotInfo | undefined {
+  if (!id.endsWith(SUFFIX)) return undefined;
+  const parts = id.slice(0, -SUFFIX.length).split(SEPARATOR);
+  if (parts.length !== 5) return undefined;
+  const [database, version, time, reason] = parts as [string, string, string, string];
+  const reasons: readonly string[] = ['upgrade', 'manual', 'downgrade', 'import'];
+  if (!/^\d+$/.test(version) || !/^\d+$/.test(time) || !reasons.includes(reason)) return undefined;
+  try {
+    return {
+      id,
+      database: decodeURIComponent(database),
+      version: Number(version),
+      created: new Date(Number(time)),
+      reason: reason as SnapshotReason,
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Everything {@link writeSnapshot} needs: a transaction over every store, kept alive by a guard. */
+export interface SnapshotWriting {
+  readonly db: IDBDatabase;
+  readonly guard: TransactionGuard;
+  readonly keyRange: typeof IDBKeyRange;
+  readonly factory: IDBFactory;
+  readonly storage: SnapshotStorage;
+  readonly database: string;
+  readonly reason: SnapshotReason;
+  readonly batchSize?: number;
+  readonly onProgress?: ((store: string, done: number, total: number) => void) | undefined;
+}
+
+/**
+ * Streams every store of the guarded transaction into a new snapshot file, one page at a time, so memory holds
+ * one page and not the database. The file only becomes visible, atomically, once complete. Runs inside the
+ * transaction it reads, so the snapshot is exactly the state that transaction sees.
+ */
+export async function writeSnapshot(writing: SnapshotWriting): Promise<SnapshotInfo> {
+  const { db, guard, storage, database } = writing;
+  const transaction = guard.transaction;
+  const layout = readLayout(db, transaction);
+  const names = Object.keys(layout);
+  const stores: SnapshotStoreHeader[] = [];
+  for (const name of names) {
+    const count = await guard.request(transaction.objectStore(name).count(), { store: name });
+    stores.push({ name, ...layout[name]!, count });
+  }
+  const created = new Date();
+  const header: SnapshotHeader = {
+    format: SNAPSHOT_FORMAT,
+    formatVersion: SNAPSHOT_FORMAT_VERSION,
+    database,
+    version: db.version,
+    created: created.toISOString(),
+    reason: writing.reason,
+    stores,
+  };
+  const id = snapshotFileName(database, db.version, created, writing.reason);
+  const sink: SnapshotSink = await guard.external(storage.create(id));
+  const checksum = new Checksum();
+  const emit = async (text: string): Promise<void> => {
+    checksum.update(text);
+    await guard.external(sink.write(text));
+  };
+  const counts: number[] = [];
+  try {
+    await emit(JSON.stringify(header) + '\n');
+    for (const [position, store] of stores.entries()) {
+      const outOfLine = store.keyPath === null;
+      let written = 0;
+      await guard.reenter();
+      await readStorePages({
+        guard,
+        keyRange: writing.keyRange,
+        factory: writing.factory,
+        store: transaction.objectStore(store.name),
+        query: null,
+        direction: 'next',
+        batchSize: writing.batchSize ?? 1000,
+        context: { store: store.name },
+        onPage: async (page) => {
+          const blobs = new BlobCollector();
+          const encoded = page.map((record) => ({
+            key: outOfLine ? encodeKey(record.primaryKey) : undefined,
+            value: encodeValue(record.value, blobs),
+          }));
+          if (blobs.size > 0) await guard.external(blobs.readAll());
+          const prefix = `{"s":${position},`;
+          let text = '';
+          for (const { key, value } of encoded) {
+            text += key === undefined ? `${prefix}"v":${JSON.stringify(value)}}\n` : `${prefix}"k":${JSON.stringify(key)},"v":${JSON.stringify(value)}}\n`;
+          }
+          written += page.length;
+          await emit(text);
+          writing.onProgress?.(store.name, written, store.count);
+          // The next page is requested by the caller of onPage: it must run where the transaction is active.
+          await guard.reenter();
+        },
+      });
+      counts.push(written);
+    }
+    const records = counts.reduce((a, b) => a + b, 0);
+    await guard.external(sink.write(JSON.stringify({ end: true, records, counts, checksum: checksum.digest() }) + '\n'));
+    await guard.external(sink.close());
+    await guard.reenter();
+    return {
+      id,
+      database,
+      version: db.version,
+      created,
+      reason: writing.reason,
+      counts: Object.fromEntries(stores.map((store, i) => [store.name, counts[i] ?? 0])),
+    };
+  } catch (error) {
+    await guard.external(sink.abort()).catch(() => {});
+    if (error instanceof SnapshotError) throw error;
+    if (error instanceof CodecError) {
+      throw new SnapshotError('snapshot_write_failed', `A record could not be encoded: ${error.message}`, { snapshot: id, cause: error });
+    }
+    throw error;
+  }
+}
+
+/** One record read back from a snapshot. */
+export interface SnapshotRecord {
+  /** Position of its store in the header. */
+  readonly store: number;
+  /** The primary key, for stores with out-of-line keys. */
+  readonly key: IDBValidKey | undefined;
+  readonly value: unknown;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The header's stores as a declared layout, checked like a plan's; throws `snapshot_corrupt` if invalid. */
+export function headerLayout(header: SnapshotHeader, id: string): NormalizedLayout {
+  const declared: Record<string, DatabaseLayout[string]> = {};
+  for (const store of header.stores) declared[store.name] = store;
+  try {
+    return normalizeLayout(header.version, declared);
+  } catch (error) {
+    if (error instanceof PlanError) throw new SnapshotError('snapshot_corrupt', `The snapshot's layout is invalid: ${error.message}`, { snapshot: id, line: 1, cause: error });
+    throw error;
+  }
+}
+
+/**
+ * Reads a snapshot file front to back, checking as it goes, and hands out decoded records a page at a time.
+ * Nothing it returns can be trusted before {@link SnapshotReader.next} has returned null: only then have the
+ * trailer, the counts and the checksum been checked.
+ */
+export class SnapshotReader {
+  readonly id: string;
+  #reader: ReadableStreamDefaultReader<Uint8Array>;
+  #decoder = new TextDecoder('utf-8', { fatal: true });
+  #buffer = '';
+  #lines: string[] = [];
+  #lineNumber = 0;
+  #done = false;
+  #ended = false;
+  #header: SnapshotHeader | undefined;
+  #counts: number[] = [];
+  #checksum = new Checksum();
+  #decode: boolean;
+
+  /** `decode: false` checks structure, counts and checksum but skips decoding values (faster, for listing). */
+  constructor(file: Blob, id: string, { decode = true }: { decode?: boolean } = {}) {
+    this.id = id;
+    this.#reader = file.stream().getReader() as ReadableStreamDefaultReader<Uint8Array>;
+    this.#decode = decode;
+  }
+
+  #corrupt(message: string, cause?: unknown): SnapshotError {
+    return new SnapshotError('snapshot_corrupt', message, {
+      snapshot: this.id,
+      line: this.#lineNumber,
+      ...(cause === undefined ? {} : { cause }),
+    });
+  }
+
+  /** Next raw line, or undefined at the end of the file. */
+  async #line(): Promise<string | undefined> {
+    while (this.#lines.length === 0) {
+      if (this.#done) return undefined;
+      const { value, done } = await this.#reader.read();
+      try {
+        if (done) {
+          this.#done = true;
+          this.#buffer += this.#decoder.decode();
+          if (this.#buffer !== '') {
+            // A last line without its newline: the file was cut short.
+            this.#lines.push(this.#buffer);
+            this.#buffer = '';
+            this.#lineNumber++;
+            throw this.#corrupt('The snapshot is truncated: its last line is incomplete');
+          }
+          return undefined;
+        }
+        this.#buffer += this.#decoder.decode(value, { stream: true });
+      } catch (error) {
+        if (error instanceof SnapshotError) throw error;
+        throw this.#corrupt('The snapshot is not valid UTF-8 text', error);
+      }
+      const parts = this.#buffer.split('\n');
+      this.#buffer = parts.pop()!;
+      this.#lines = parts.reverse();
+    }
+    this.#lineNumber++;
+    return this.#lines.pop();
+  }
+
+  #parse(line: string): unknown {
+    try {
+      return JSON.parse(line);
+    } catch (error) {
+      throw this.#corrupt('The snapshot has a line that is not JSON', error);
+    }
+  }
+
+  /** Reads and checks the header line. */
+  async header(): Promise<SnapshotHeader> {
+    if (this.#header !== undefined) return this.#header;
+    const line = await this.#line();
+    if (line === undefined) throw this.#corrupt('The snapshot is empty');
+    const parsed = this.#parse(line);
+    if (!isObject(parsed) || parsed.format !== SNAPSHOT_FORMAT) {
+      throw new SnapshotError('snapshot_unsupported', 'This file is not an idb-evolve snapshot', { snapshot: this.id, line: 1 });
+    }
+    if (parsed.formatVersion !== SNAPSHOT_FORMAT_VERSION) {
+      throw new SnapshotError(
+        'snapshot_unsupported',
+        `Snapshot format version ${String(parsed.formatVersion)} is not supported (this library reads ${SNAPSHOT_FORMAT_VERSION})`,
+        { snapshot: this.id, line: 1 },
+      );
+    }
+    const { database, version, created, reason, stores } = parsed;
+    if (
+      typeof database !== 'string' ||
+      typeof version !== 'number' ||
+      !Number.isSafeInteger(version) ||
+      version < 1 ||
+      typeof created !== 'string' ||
+      typeof reason !== 'string' ||
+      !Array.isArray(stores) ||
+      !stores.every((s) => isObject(s) && typeof s.name === 'string' && Number.isSafeInteger(s.count) && (s.count as number) >= 0)
+    ) {
+      throw this.#corrupt('The snapshot header is malformed');
+    }
+    if (new Set(stores.map((s) => (s as { name: string }).name)).size !== stores.length) {
+      throw this.#corrupt('The snapshot header names a store twice');
+    }
+    const header = parsed as unknown as SnapshotHeader;
+    headerLayout(header, this.id);
+    this.#checksum.update(line + '\n');
+    this.#counts = header.stores.map(() => 0);
+    this.#header = header;
+    return header;
+  }
+
+  /** Up to `max` records; null once the trailer has been read and every check has passed. */
+  async next(max = 1000): Promise<SnapshotRecord[] | null> {
+    const header = await this.header();
+    if (this.#ended) return null;
+    const records: SnapshotRecord[] = [];
+    while (records.length < max) {
+      const line = await this.#line();
+      if (line === undefined) throw this.#corrupt('The snapshot is truncated: it has no trailer');
+      const parsed = this.#parse(line);
+      if (!isObject(parsed)) throw this.#corrupt('A snapshot line must be an object');
+      if (parsed.end === true) {
+        this.#finish(header, parsed);
+        await this.#expectEnd();
+        return records.length > 0 ? records : null;
+      }
+      this.#checksum.update(line + '\n');
+      const position = parsed.s;
+      const store = typeof position === 'number' ? header.stores[position] : undefined;
+      if (store === undefined || !Number.isInteger(position)) throw this.#corrupt('A record names a store the header does not have');
+      if (!('v' in parsed)) throw this.#corrupt('A record has no value');
+      if ((store.keyPath === null) !== ('k' in parsed)) {
+        throw this.#corrupt(`A record of store "${store.name}" ${store.keyPath === null ? 'lacks its key' : 'has an out-of-line key but the store has a key path'}`);
+      }
+      this.#counts[position as number]!++;
+      if (this.#counts[position as number]! > store.count) throw this.#corrupt(`Store "${store.name}" has more records than its header says`);
+      if (!this.#decode) continue;
+      try {
+        records.push({
+          store: position as number,
+          key: 'k' in parsed ? decodeKey(parsed.k) : undefined,
+          value: decodeValue(parsed.v),
+        });
+      } catch (error) {
+        throw this.#corrupt(`A record could not be decoded: ${(error as Error).message}`, error);
+      }
+    }
+    return records;
+  }
+
+  #finish(header: SnapshotHeader, trailer: Record<string, unknown>): void {
+    const { counts, records, checksum } = trailer;
+    if (!Array.isArray(counts) || counts.length !== header.stores.length || typeof records !== 'number' || typeof checksum !== 'string') {
+      throw this.#corrupt('The snapshot trailer is malformed');
+    }
+    header.stores.forEach((store, i) => {
+      if (counts[i] !== store.count || this.#counts[i] !== store.count) {
+        throw this.#corrupt(`Store "${store.name}" has ${this.#counts[i]} records; the header says ${store.count}, the trailer ${String(counts[i])}`);
+      }
+    });
+    if (checksum !== this.#checksum.digest()) throw this.#corrupt('The snapshot checksum does not match: the file was altered or damaged');
+    this.#ended = true;
+  }
+
+  async #expectEnd(): Promise<void> {
+    const extra = await this.#line();
+    if (extra !== undefined) throw this.#corrupt('The snapshot has data after its trailer');
+  }
+
+  /** Reads to the end, checking everything; returns the header and the record count per store. */
+  async verify(): Promise<{ header: SnapshotHeader; counts: Record<string, number> }> {
+    const header = await this.header();
+    while ((await this.next(1000)) !== null) {
+      // Reading is the check.
+    }
+    return { header, counts: Object.fromEntries(header.stores.map((s, i) => [s.name, this.#counts[i] ?? 0])) };
+  }
+
+  /** Stops reading (releases the file). */
+  async cancel(): Promise<void> {
+    await this.#reader.cancel().catch(() => {});
+  }
+}

@@ -1,0 +1,173 @@
+import { SnapshotError } from './errors.js';
+
+/** A file being written; nothing is visible under its name until {@link SnapshotSink.close} resolves. */
+export interface SnapshotSink {
+  write(chunk: string): Promise<void>;
+  /** Commits the file atomically. */
+  close(): Promise<void>;
+  /** Discards everything written. */
+  abort(): Promise<void>;
+}
+
+/**
+ * Where snapshots live. Files are named by the library; a storage only keeps text files atomically. Implement it
+ * to keep snapshots elsewhere (a server, the Cache API); {@link opfsSnapshotStorage} and
+ * {@link memorySnapshotStorage} are built in.
+ */
+export interface SnapshotStorage {
+  /** Names of complete files. */
+  list(): Promise<string[]>;
+  /** Starts a new file. */
+  create(name: string): Promise<SnapshotSink>;
+  /** The file's content, or undefined when there is no such file. */
+  read(name: string): Promise<Blob | undefined>;
+  /** Deletes a file; no error when it is absent. */
+  delete(name: string): Promise<void>;
+}
+
+/**
+ * Snapshot storage in memory, for tests and for environments without OPFS where a snapshot only needs to
+ * outlive the upgrade (to download it, for example). Lost when the page goes.
+ */
+export function memorySnapshotStorage(): SnapshotStorage {
+  const files = new Map<string, Blob>();
+  return {
+    list: async () => [...files.keys()],
+    create: async (name) => {
+      let chunks: string[] | undefined = [];
+      return {
+        write: async (chunk) => {
+          if (chunks === undefined) throw new Error('This snapshot file is already closed');
+          chunks.push(chunk);
+        },
+        close: async () => {
+          if (chunks === undefined) throw new Error('This snapshot file is already closed');
+          files.set(name, new Blob(chunks, { type: 'application/x-ndjson' }));
+          chunks = undefined;
+        },
+        abort: async () => {
+          chunks = undefined;
+        },
+      };
+    },
+    read: async (name) => files.get(name),
+    delete: async (name) => {
+      files.delete(name);
+    },
+  };
+}
+
+/** Options of {@link opfsSnapshotStorage}. */
+export interface OpfsSnapshotStorageOptions {
+  /** Folder under the origin's OPFS root (default `idb-evolve-snapshots`). */
+  readonly directory?: string;
+}
+
+const PARTIAL = '.partial';
+
+function isQuota(error: unknown): boolean {
+  return (error as { name?: unknown } | null)?.name === 'QuotaExceededError';
+}
+
+function wrapWriteError(error: unknown, name: string): SnapshotError {
+  return isQuota(error)
+    ? new SnapshotError('snapshot_quota', `Not enough storage quota to write snapshot "${name}"`, { cause: error })
+    : new SnapshotError('snapshot_write_failed', `Could not write snapshot "${name}"`, { cause: error });
+}
+
+/**
+ * Snapshot storage in the Origin Private File System. Each file is written under a temporary name with
+ * `createWritable()` and renamed when complete, so a crash, a closed tab or a full disk never leaves a file that
+ * could pass for a snapshot. Quota errors become {@link SnapshotError} `snapshot_quota`.
+ *
+ * OPFS is missing in Firefox private windows, WebKit ephemeral sessions and on opaque origins; every call then
+ * rejects with `snapshot_unavailable`, which `openDatabase` turns into a refused upgrade unless told otherwise.
+ */
+export function opfsSnapshotStorage(options: OpfsSnapshotStorageOptions = {}): SnapshotStorage {
+  const folder = options.directory ?? 'idb-evolve-snapshots';
+  let directory: Promise<FileSystemDirectoryHandle> | undefined;
+  const dir = (): Promise<FileSystemDirectoryHandle> => {
+    directory ??= (async () => {
+      const storage = (globalThis as { navigator?: { storage?: StorageManager } }).navigator?.storage;
+      if (typeof storage?.getDirectory !== 'function') {
+        throw new SnapshotError('snapshot_unavailable', 'OPFS (navigator.storage.getDirectory) is not available here');
+      }
+      try {
+        const root = await storage.getDirectory();
+        return await root.getDirectoryHandle(folder, { create: true });
+      } catch (error) {
+        throw new SnapshotError('snapshot_unavailable', `OPFS is not usable here (private window, ephemeral session or opaque origin?)`, {
+          cause: error,
+        });
+      }
+    })();
+    // A failed lookup is not cached: OPFS may become available (or the error was transient).
+    directory.catch(() => {
+      directory = undefined;
+    });
+    return directory;
+  };
+  return {
+    list: async () => {
+      const names: string[] = [];
+      // entries() is async-iterable in every engine with OPFS; the DOM typings lag behind.
+      for await (const [name, handle] of (await dir()) as unknown as AsyncIterable<[string, FileSystemHandle]>) {
+        if (handle.kind === 'file' && !name.endsWith(PARTIAL) && !name.endsWith('.crswap')) names.push(name);
+      }
+      return names;
+    },
+    create: async (name) => {
+      const folderHandle = await dir();
+      const temporary = `${name}${PARTIAL}`;
+      let handle: FileSystemFileHandle;
+      let writable: FileSystemWritableFileStream;
+      try {
+        handle = await folderHandle.getFileHandle(temporary, { create: true });
+        if (typeof handle.createWritable !== 'function') {
+          throw new SnapshotError('snapshot_unavailable', 'This browser cannot write OPFS files from a page (no createWritable)');
+        }
+        writable = await handle.createWritable();
+      } catch (error) {
+        await folderHandle.removeEntry(temporary).catch(() => {});
+        throw error instanceof SnapshotError ? error : wrapWriteError(error, name);
+      }
+      const discard = async (): Promise<void> => {
+        await writable.abort().catch(() => {});
+        await folderHandle.removeEntry(temporary).catch(() => {});
+      };
+      return {
+        write: async (chunk) => {
+          try {
+            await writable.write(chunk);
+          } catch (error) {
+            await discard();
+            throw wrapWriteError(error, name);
+          }
+        },
+        close: async () => {
+          try {
+            await writable.close();
+            await (handle as FileSystemFileHandle & { move(name: string): Promise<void> }).move(name);
+          } catch (error) {
+            await discard();
+            throw wrapWriteError(error, name);
+          }
+        },
+        abort: discard,
+      };
+    },
+    read: async (name) => {
+      try {
+        return await (await (await dir()).getFileHandle(name)).getFile();
+      } catch (error) {
+        if ((error as { name?: unknown } | null)?.name === 'NotFoundError') return undefined;
+        throw error;
+      }
+    },
+    delete: async (name) => {
+      await (await dir()).removeEntry(name).catch((error: unknown) => {
+        if ((error as { name?: unknown } | null)?.name !== 'NotFoundError') throw error;
+      });
+    },
+  };
+}

@@ -1,0 +1,182 @@
+import { resolveIndexedDB, type IndexedDBOptions } from './environment.js';
+import { OpenError, SnapshotError } from './errors.js';
+import { parseSnapshotFileName, snapshotFileName, SnapshotReader, writeSnapshot, type SnapshotInfo, type SnapshotReason } from './snapshot-format.js';
+import { opfsSnapshotStorage, type SnapshotStorage } from './snapshot-storage.js';
+import { TransactionGuard } from './transaction-guard.js';
+
+/** Options shared by the snapshot functions. */
+export interface SnapshotStorageOption {
+  /** Where snapshots live (default: {@link opfsSnapshotStorage} with its default folder). */
+  readonly storage?: SnapshotStorage;
+}
+
+/** Options of {@link snapshotDatabase}. */
+export interface SnapshotDatabaseOptions extends SnapshotStorageOption, IndexedDBOptions {
+  /** Recorded in the snapshot (default `manual`). */
+  readonly reason?: SnapshotReason;
+  /** Records read per page (default 1000). */
+  readonly batchSize?: number;
+  /** Called after each page with the store, records written and the store's total. */
+  readonly onProgress?: (progress: { readonly store: string; readonly done: number; readonly total: number }) => void;
+}
+
+let defaultStorage: SnapshotStorage | undefined;
+
+/** The storage to use: the given one, or one shared OPFS storage created on first use (never at import). */
+export function storageOf(options: SnapshotStorageOption): SnapshotStorage {
+  return options.storage ?? (defaultStorage ??= opfsSnapshotStorage());
+}
+
+
+/**
+ * Writes a snapshot of any IndexedDB database by name, without a plan (Dexie's included). All stores are read in
+ * one read-only transaction, kept open across the OPFS writes, so the snapshot is one consistent point in time.
+ *
+ * @example
+ * ```ts
+ * const snapshot = await snapshotDatabase('app')
+ * const file = await exportSnapshot(snapshot.id) // a Blob to offer as a download
+ * ```
+ */
+export async function snapshotDatabase(name: string, options: SnapshotDatabaseOptions = {}): Promise<SnapshotInfo> {
+  const { factory, keyRange } = resolveIndexedDB(options);
+  const storage = storageOf(options);
+  const db = await new Promise<IDBDatabase>((resolve, reject) => {
+    const request = factory.open(name);
+    // The database does not exist: opening would create it. Roll that back.
+    request.onupgradeneeded = () => request.transaction?.abort();
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = (event) => {
+      event.preventDefault();
+      reject(
+        request.error?.name === 'AbortError'
+          ? new SnapshotError('database_not_found', `There is no database "${name}" to snapshot`)
+          : new OpenError('open_failed', `Could not open "${name}"`, { cause: request.error }),
+      );
+    };
+  });
+  try {
+    const names = Array.from(db.objectStoreNames);
+    const transaction = db.transaction(names.length > 0 ? names : [], 'readonly');
+    return await new Promise<SnapshotInfo>((resolve, reject) => {
+      let result: SnapshotInfo | undefined;
+      const guard = new TransactionGuard(db, transaction, keyRange, reject);
+      guard.start();
+      transaction.oncomplete = () => (result === undefined ? reject(guard.failure) : resolve(result));
+      writeSnapshot({
+        db,
+        guard,
+        keyRange,
+        factory,
+        storage,
+        database: name,
+        reason: options.reason ?? 'manual',
+        ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }),
+        onProgress: options.onProgress && ((store, done, total) => options.onProgress!({ store, done, total })),
+      }).then(
+        (info) => {
+          result = info;
+          guard.stop();
+        },
+        (error: unknown) => guard.fail(error),
+      );
+    });
+  } finally {
+    db.close();
+  }
+}
+
+/** Options of {@link listSnapshots}. */
+export interface ListSnapshotsOptions extends SnapshotStorageOption {
+  /** Only this database's snapshots. */
+  readonly database?: string;
+}
+
+/** Lists complete snapshots, newest first, with their sizes. Reads no file content. */
+export async function listSnapshots(options: ListSnapshotsOptions = {}): Promise<SnapshotInfo[]> {
+  const storage = storageOf(options);
+  const infos: SnapshotInfo[] = [];
+  for (const id of await storage.list()) {
+    const info = parseSnapshotFileName(id);
+    if (info === undefined || (options.database !== undefined && info.database !== options.database)) continue;
+    const file = await storage.read(id);
+    if (file !== undefined) infos.push({ ...info, size: file.size });
+  }
+  return infos.sort((a, b) => b.created.getTime() - a.created.getTime() || (a.id < b.id ? 1 : -1));
+}
+
+async function readFile(storage: SnapshotStorage, id: string): Promise<Blob> {
+  const file = await storage.read(id);
+  if (file === undefined) throw new SnapshotError('snapshot_not_found', `There is no snapshot "${id}"`, { snapshot: id });
+  return file;
+}
+
+/** Reads a snapshot file completely and checks its format, counts and checksum; returns what it holds. */
+export async function verifySnapshotFile(file: Blob, id: string): Promise<SnapshotInfo> {
+  const reader = new SnapshotReader(file, id);
+  try {
+    const { header, counts } = await reader.verify();
+    return {
+      id,
+      database: header.database,
+      version: header.version,
+      created: new Date(header.created),
+      reason: header.reason,
+      size: file.size,
+      counts,
+    };
+  } finally {
+    await reader.cancel();
+  }
+}
+
+/** Checks a stored snapshot end to end (format, every record, counts, checksum); rejects with `snapshot_corrupt` if it fails. */
+export async function verifySnapshot(id: string, options: SnapshotStorageOption = {}): Promise<SnapshotInfo> {
+  return verifySnapshotFile(await readFile(storageOf(options), id), id);
+}
+
+/** The snapshot file as a Blob (NDJSON), e.g. to offer as a download named by its id. */
+export async function exportSnapshot(id: string, options: SnapshotStorageOption = {}): Promise<Blob> {
+  return readFile(storageOf(options), id);
+}
+
+/**
+ * Stores a snapshot file from elsewhere (a download, another device) after checking all of it; a file that fails
+ * the check is not stored. Returns the stored snapshot, which can then be restored.
+ */
+export async function importSnapshot(file: Blob, options: SnapshotStorageOption = {}): Promise<SnapshotInfo> {
+  const storage = storageOf(options);
+  const checked = await verifySnapshotFile(file, (file as { name?: string }).name ?? 'imported file');
+  // Keep a downloaded file's own name, so that the same snapshot keeps one id across devices.
+  const id = parseSnapshotFileName((file as { name?: string }).name ?? '')?.id ?? snapshotFileName(checked.database, checked.version, checked.created, 'import');
+  const sink = await storage.create(id);
+  try {
+    const reader = file.stream().getReader();
+    const decoder = new TextDecoder();
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      await sink.write(decoder.decode(value as Uint8Array, { stream: true }));
+    }
+    const rest = decoder.decode();
+    if (rest !== '') await sink.write(rest);
+    await sink.close();
+  } catch (error) {
+    await sink.abort().catch(() => {});
+    throw error;
+  }
+  return { ...checked, id };
+}
+
+/** Deletes a snapshot; no error when it is already gone. */
+export async function deleteSnapshot(id: string, options: SnapshotStorageOption = {}): Promise<void> {
+  await storageOf(options).delete(id);
+}
+
+/** Keeps the newest `keep` snapshots of a database and deletes the older ones; returns the deleted ids. */
+export async function pruneSnapshots(database: string, keep: number, options: SnapshotStorageOption = {}): Promise<string[]> {
+  const all = await listSnapshots({ ...options, database });
+  const doomed = all.slice(Math.max(0, keep)).map((s) => s.id);
+  for (const id of doomed) await storageOf(options).delete(id);
+  return doomed;
+}
