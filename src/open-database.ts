@@ -301,6 +301,7 @@ function open(
               factory,
               storage,
               database: name,
+              version: event.oldVersion,
               reason: 'upgrade',
               onProgress: options.onProgress && ((store, done, total) => options.onProgress!({ phase: 'snapshot', version: event.oldVersion, store, done, total })),
             });

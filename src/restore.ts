@@ -159,7 +159,8 @@ export async function restoreInto(name: string, id: string, options: RestoreOpti
     await deleteDatabase(factory, name, options);
   }
   const counts = await load(factory, keyRange, name, reader, header, { version, layout, ...(target?.map ? { map: target.map } : {}) }, options);
-  if (recreated) await storage.delete(journalName(name));
+  // Also clears the journal of an interrupted restore this one redid (the database was absent then: not `recreated`).
+  await storage.delete(journalName(name));
   return { snapshot, database: name, version, counts, recreated, ms: Date.now() - started };
 }
 

@@ -95,6 +95,8 @@ export interface SnapshotWriting {
   readonly factory: IDBFactory;
   readonly storage: SnapshotStorage;
   readonly database: string;
+  /** The version the data is at. Inside a versionchange transaction `db.version` is already the new one: pass `oldVersion`. */
+  readonly version: number;
   readonly reason: SnapshotReason;
   readonly batchSize?: number;
   readonly onProgress?: ((store: string, done: number, total: number) => void) | undefined;
@@ -106,7 +108,7 @@ export interface SnapshotWriting {
  * transaction it reads, so the snapshot is exactly the state that transaction sees.
  */
 export async function writeSnapshot(writing: SnapshotWriting): Promise<SnapshotInfo> {
-  const { db, guard, storage, database } = writing;
+  const { db, guard, storage, database, version } = writing;
   const transaction = guard.transaction;
   const layout = readLayout(db, transaction);
   const names = Object.keys(layout);
@@ -120,12 +122,12 @@ export async function writeSnapshot(writing: SnapshotWriting): Promise<SnapshotI
     format: SNAPSHOT_FORMAT,
     formatVersion: SNAPSHOT_FORMAT_VERSION,
     database,
-    version: db.version,
+    version,
     created: created.toISOString(),
     reason: writing.reason,
     stores,
   };
-  const id = snapshotFileName(database, db.version, created, writing.reason);
+  const id = snapshotFileName(database, version, created, writing.reason);
   const sink: SnapshotSink = await guard.external(storage.create(id));
   const checksum = new Checksum();
   const emit = async (text: string): Promise<void> => {
@@ -176,7 +178,7 @@ export async function writeSnapshot(writing: SnapshotWriting): Promise<SnapshotI
     return {
       id,
       database,
-      version: db.version,
+      version,
       created,
       reason: writing.reason,
       counts: Object.fromEntries(stores.map((store, i) => [store.name, counts[i] ?? 0])),

@@ -70,6 +70,7 @@ export async function snapshotDatabase(name: string, options: SnapshotDatabaseOp
         factory,
         storage,
         database: name,
+        version: db.version,
         reason: options.reason ?? 'manual',
         ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }),
         onProgress: options.onProgress && ((store, done, total) => options.onProgress!({ store, done, total })),

@@ -41,6 +41,8 @@ async function seeded() {
   return env;
 }
 
+const idb = ({ indexedDB, IDBKeyRange }: { indexedDB: IDBFactory; IDBKeyRange: typeof globalThis.IDBKeyRange }) => ({ indexedDB, IDBKeyRange });
+
 async function text(storage: SnapshotStorage, id: string): Promise<string> {
   return (await storage.read(id))!.text();
 }
@@ -145,9 +147,9 @@ describe('lossless snapshot and restore', () => {
     await seedDatabase('src', plan, 4, { odd: records }, options, { outOfLine: true });
     await seedDatabase('src', plan, 4, { auto: [{ n: 1 }, { n: 2 }], compound: [{ a: 1, b: 'x' }, { a: 1, b: 'y' }] }, options);
     const before = await dump(factory, 'src');
-    const snapshot = await snapshotDatabase('src', { ...options, storage });
+    const snapshot = await snapshotDatabase('src', { ...idb(options), storage });
     expect(snapshot.counts).toEqual({ odd: records.length, auto: 2, compound: 2 });
-    const report = await restoreSnapshot('copy', snapshot.id, { ...options, storage, allowOtherDatabase: true });
+    const report = await restoreSnapshot('copy', snapshot.id, { ...idb(options), storage, allowOtherDatabase: true });
     expect(report).toMatchObject({ version: 4, recreated: false, counts: { odd: records.length, auto: 2, compound: 2 } });
     const after = await dump(factory, 'copy');
     expect(after).toEqual(before);
@@ -188,7 +190,7 @@ describe('restore', () => {
     const { db, snapshot } = await openDatabase('db', plan12, options);
     db.close();
     expect((await dump(factory, 'db')).stores.notes!.records[0]![1]).toEqual({ id: 1, title: 'A' });
-    const report = await restoreSnapshot('db', snapshot!.id, { ...options, storage });
+    const report = await restoreSnapshot('db', snapshot!.id, { ...idb(options), storage });
     expect(report).toMatchObject({ version: 1, recreated: true });
     expect(await dump(factory, 'db')).toEqual(before);
     expect(await storage.list()).toEqual([snapshot!.id]);
@@ -212,17 +214,17 @@ describe('restore', () => {
 
   test('a snapshot of another database is refused unless asked for', async () => {
     const { options, storage } = await seeded();
-    const snapshot = await snapshotDatabase('db', { ...options, storage });
-    await expect(restoreSnapshot('other', snapshot.id, { ...options, storage })).rejects.toMatchObject({ code: 'snapshot_wrong_database' });
-    await expect(restoreSnapshot('db', 'nope.ndjson', { ...options, storage })).rejects.toMatchObject({ code: 'snapshot_not_found' });
-    await expect(snapshotDatabase('missing', { ...options, storage })).rejects.toMatchObject({ code: 'database_not_found' });
+    const snapshot = await snapshotDatabase('db', { ...idb(options), storage });
+    await expect(restoreSnapshot('other', snapshot.id, { ...idb(options), storage })).rejects.toMatchObject({ code: 'snapshot_wrong_database' });
+    await expect(restoreSnapshot('db', 'nope.ndjson', { ...idb(options), storage })).rejects.toMatchObject({ code: 'snapshot_not_found' });
+    await expect(snapshotDatabase('missing', { ...idb(options), storage })).rejects.toMatchObject({ code: 'database_not_found' });
   });
 });
 
 describe('damaged snapshot files', () => {
   test('truncated or altered files are refused with a typed error and the live database is untouched', async () => {
     const { factory, options, storage } = await seeded();
-    const snapshot = await snapshotDatabase('db', { ...options, storage });
+    const snapshot = await snapshotDatabase('db', { ...idb(options), storage });
     const good = await text(storage, snapshot.id);
     const live = await dump(factory, 'db');
     const damagedStorage = memorySnapshotStorage();
@@ -241,7 +243,7 @@ describe('damaged snapshot files', () => {
           const sink = await damagedStorage.create('x.ndjson');
           await sink.write(damaged);
           await sink.close();
-          const error = await restoreSnapshot('db', 'x.ndjson', { ...options, storage: damagedStorage }).then(
+          const error = await restoreSnapshot('db', 'x.ndjson', { ...idb(options), storage: damagedStorage }).then(
             () => undefined,
             (e: unknown) => e,
           );
@@ -265,9 +267,9 @@ describe('damaged snapshot files', () => {
     await put('a.ndjson', '{"format":"idb-evolve-snapshot","formatVersion":99}\n');
     await put('b.ndjson', 'hello\n');
     await put('c.ndjson', '{"some":"json"}\n');
-    await expect(restoreSnapshot('db', 'a.ndjson', { ...options, storage })).rejects.toMatchObject({ code: 'snapshot_unsupported', line: 1 });
-    await expect(restoreSnapshot('db', 'b.ndjson', { ...options, storage })).rejects.toMatchObject({ code: 'snapshot_corrupt', line: 1 });
-    await expect(restoreSnapshot('db', 'c.ndjson', { ...options, storage })).rejects.toMatchObject({ code: 'snapshot_unsupported' });
+    await expect(restoreSnapshot('db', 'a.ndjson', { ...idb(options), storage })).rejects.toMatchObject({ code: 'snapshot_unsupported', line: 1 });
+    await expect(restoreSnapshot('db', 'b.ndjson', { ...idb(options), storage })).rejects.toMatchObject({ code: 'snapshot_corrupt', line: 1 });
+    await expect(restoreSnapshot('db', 'c.ndjson', { ...idb(options), storage })).rejects.toMatchObject({ code: 'snapshot_unsupported' });
     await expect(importSnapshot(new Blob(['hello\n']), { storage })).rejects.toMatchObject({ name: 'SnapshotError', code: 'snapshot_corrupt' });
   });
 });
