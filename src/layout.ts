@@ -158,14 +158,17 @@ function readKeyPath(keyPath: string | string[] | null): KeyPath | null {
   return keyPath === null || typeof keyPath === 'string' ? keyPath : Object.freeze(Array.from(keyPath));
 }
 
-/** Reads the layout a database really has, through a transaction covering the stores (the upgrade's). */
-export function readLayout(db: IDBDatabase, transaction: IDBTransaction): NormalizedLayout {
+/**
+ * Reads the layout a database really has, through a transaction covering the stores (the upgrade's). `fresh`
+ * holds index handles (by `store + NUL + index`) to read instead of asking the store for them.
+ */
+export function readLayout(db: IDBDatabase, transaction: IDBTransaction, fresh?: ReadonlyMap<string, IDBIndex>): NormalizedLayout {
   const stores: Record<string, NormalizedStore> = {};
   for (const name of Array.from(db.objectStoreNames)) {
     const store = transaction.objectStore(name);
     const indexes: Record<string, Required<IndexLayout>> = {};
     for (const indexName of Array.from(store.indexNames)) {
-      const index = store.index(indexName);
+      const index = fresh?.get(`${name}\u0000${indexName}`) ?? store.index(indexName);
       indexes[indexName] = { keyPath: readKeyPath(index.keyPath) ?? '', unique: index.unique, multiEntry: index.multiEntry };
     }
     stores[name] = { keyPath: readKeyPath(store.keyPath), autoIncrement: store.autoIncrement, indexes };

@@ -326,8 +326,8 @@ function open(
       upgrade().then(
         (done) => {
           report = done;
-          running.stop();
-          if (isDryRun) transaction.abort();
+          if (isDryRun) running.rollBack();
+          else running.stop();
         },
         (error: unknown) => {
           running.fail(error);

@@ -380,7 +380,7 @@ function encodeKeyed(
     try {
       setProperty(out, key, encode(value[key], state, depth));
     } catch (error) {
-      throw prefixed(error, keySegment(key));
+      throw prefixed(error, INDEX.test(key) ? `[${key}]` : keySegment(key));
     }
   }
   return out;
@@ -907,9 +907,14 @@ function encodeKeyPart(key: unknown, ancestors: unknown[], depth: number): Encod
     if (Number.isNaN(time)) fail('an invalid Date is not a valid key');
     return { $: 'd', v: time };
   }
-  if (key instanceof ArrayBuffer) return { $: 'ab', v: toBase64(new Uint8Array(key)) };
-  if (ArrayBuffer.isView(key) && key.buffer instanceof ArrayBuffer) {
-    return { $: 'ab', v: toBase64(new Uint8Array(key.buffer, key.byteOffset, key.byteLength)) };
+  if (key instanceof ArrayBuffer || (ArrayBuffer.isView(key) && key.buffer instanceof ArrayBuffer)) {
+    let bytes: Uint8Array;
+    try {
+      bytes = key instanceof ArrayBuffer ? new Uint8Array(key) : new Uint8Array(key.buffer, key.byteOffset, key.byteLength);
+    } catch {
+      return fail('a detached buffer is not a valid key');
+    }
+    return { $: 'ab', v: toBase64(bytes) };
   }
   if (Array.isArray(key)) {
     if (ancestors.includes(key)) fail('a cyclic array is not a valid key');

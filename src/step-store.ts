@@ -1,4 +1,5 @@
 import { UpgradeError, type ValidationIssue } from './errors.js';
+import { encodeKey } from './snapshot-codec.js';
 import type { KeyPath } from './layout.js';
 import type { StandardSchemaV1 } from './standard-schema.js';
 import type { TransactionGuard } from './transaction-guard.js';
@@ -175,18 +176,22 @@ function issuesOf(issues: ReadonlyArray<{ message: string; path?: ReadonlyArray<
  * request is tracked and every failure is reported with store and key.
  */
 export class UpgradeStore<T = any> implements StepStore<T> {
+  /** The store's name as the plan knows it, used in errors and progress. */
   readonly name: string;
   readonly keyPath: KeyPath | null;
   #scope: StepStoreScope;
+  #storeName: string;
 
-  constructor(name: string, scope: StepStoreScope) {
+  /** `storeName` is the store to open when it differs from its plan name (a store set aside for a rebuild). */
+  constructor(name: string, scope: StepStoreScope, storeName: string = name) {
     this.name = name;
     this.#scope = scope;
+    this.#storeName = storeName;
     this.keyPath = scope.guard.call(() => this.#store().keyPath, { store: name });
   }
 
   #store(): IDBObjectStore {
-    return this.#scope.guard.transaction.objectStore(this.name);
+    return this.#scope.guard.transaction.objectStore(this.#storeName);
   }
 
   #query(query: IDBValidKey | IDBKeyRange | null | undefined): IDBKeyRange | IDBValidKey | null {
@@ -277,10 +282,10 @@ export class UpgradeStore<T = any> implements StepStore<T> {
     const { index, direction = 'next', batchSize = DEFAULT_BATCH } = options;
     const context = { store: this.name };
     if (!Number.isSafeInteger(batchSize) || batchSize < 1) {
-      throw guard.fail(new UpgradeError('step_failed', `walk batchSize must be a positive integer, got ${batchSize}`, context));
+      throw guard.fail(guard.error('step_failed', `walk batchSize must be a positive integer, got ${batchSize}`, context));
     }
     if (direction !== 'next' && direction !== 'prev') {
-      throw guard.fail(new UpgradeError('step_failed', `walk direction must be "next" or "prev", got ${String(direction)}`, context));
+      throw guard.fail(guard.error('step_failed', `walk direction must be "next" or "prev", got ${String(direction)}`, context));
     }
     const query =
       options.range === undefined || options.range instanceof keyRange
@@ -289,16 +294,22 @@ export class UpgradeStore<T = any> implements StepStore<T> {
     const store = this.#store();
     const source = index === undefined ? store : guard.call(() => store.index(index), context);
     const total = progress === undefined ? undefined : await guard.request(source.count(query ?? undefined), context);
+    progress?.(this.name, 0, total);
     const counts = { visited: 0, updated: 0, deleted: 0 };
+    // Index walks see the live index: a record rewritten to an index key ahead of the cursor would come again.
+    const tracking: IndexTracking | undefined =
+      index === undefined || (source as IDBIndex).multiEntry
+        ? undefined
+        : { keyPath: (source as IDBIndex).keyPath, direction, moved: new Set() };
     const onBatch = async (batch: readonly BatchRecord[]): Promise<void> => {
-      await this.#applyBatch(batch, visitor, counts);
+      await this.#applyBatch(batch, visitor, counts, tracking);
       progress?.(this.name, counts.visited, total);
     };
     const hasGetAllRecords = typeof (store as { getAllRecords?: unknown }).getAllRecords === 'function';
     if (index === undefined && (direction === 'next' || hasGetAllRecords)) {
       await readStorePages({ guard, keyRange, factory: this.#scope.factory, store, query, direction, batchSize, onPage: onBatch, context });
     } else {
-      await this.#walkCursor(source, query, direction, batchSize, onBatch);
+      await this.#walkCursor(source, query, direction, batchSize, onBatch, tracking);
     }
     return counts;
   }
@@ -313,6 +324,7 @@ export class UpgradeStore<T = any> implements StepStore<T> {
     direction: 'next' | 'prev',
     batchSize: number,
     onBatch: (batch: readonly BatchRecord[]) => Promise<void>,
+    tracking: IndexTracking | undefined,
   ): Promise<void> {
     const { guard } = this.#scope;
     const context = { store: this.name };
@@ -321,6 +333,12 @@ export class UpgradeStore<T = any> implements StepStore<T> {
     for (;;) {
       const cursor = await guard.request(request, context);
       if (cursor === null) break;
+      const moved = tracking?.moved.size ? trackingId(cursor.primaryKey) : undefined;
+      if (moved !== undefined && tracking!.moved.delete(moved)) {
+        // Already visited before this walk moved it here.
+        guard.call(() => cursor.continue(), context);
+        continue;
+      }
       batch.push({ key: cursor.key, primaryKey: cursor.primaryKey, value: cursor.value });
       if (batch.length === batchSize) {
         await onBatch(batch);
@@ -331,8 +349,14 @@ export class UpgradeStore<T = any> implements StepStore<T> {
     if (batch.length > 0) await onBatch(batch);
   }
 
-  async #applyBatch(batch: readonly BatchRecord[], visitor: RecordVisitor<T>, counts: { visited: number; updated: number; deleted: number }): Promise<void> {
+  async #applyBatch(
+    batch: readonly BatchRecord[],
+    visitor: RecordVisitor<T>,
+    counts: { visited: number; updated: number; deleted: number },
+    tracking: IndexTracking | undefined,
+  ): Promise<void> {
     const { guard, counters, factory } = this.#scope;
+    const last = batch[batch.length - 1];
     const store = this.#store();
     const keyPath = this.keyPath;
     const validating = this.#scope.validator !== undefined;
@@ -356,13 +380,7 @@ export class UpgradeStore<T = any> implements StepStore<T> {
         continue;
       }
       if (result === undefined) {
-        throw guard.fail(
-          new UpgradeError(
-            'invalid_step_result',
-            'The record visitor returned undefined: return the record, `unchanged` or `remove`',
-            context,
-          ),
-        );
+        throw guard.fail(guard.error('invalid_step_result', 'The record visitor returned undefined: return the record, `unchanged` or `remove`', context));
       }
       if (keyPath !== null) {
         const newKey = evaluateKeyPath(result, keyPath);
@@ -374,7 +392,7 @@ export class UpgradeStore<T = any> implements StepStore<T> {
         }
         if (!same) {
           throw guard.fail(
-            new UpgradeError(
+            guard.error(
               'key_changed',
               'The record visitor changed the primary key; that would duplicate the record. Use rebuildStore to re-key a store',
               context,
@@ -392,8 +410,34 @@ export class UpgradeStore<T = any> implements StepStore<T> {
       );
       counts.updated++;
       counters.updated++;
+      if (tracking !== undefined && last !== undefined && movesAhead(factory, tracking, evaluateKeyPath(result, tracking.keyPath), record.primaryKey, last)) {
+        tracking.moved.add(trackingId(record.primaryKey));
+      }
     }
   }
+}
+
+/** Records an index walk rewrote to a position the cursor has yet to reach, by {@link trackingId}. */
+interface IndexTracking {
+  readonly keyPath: KeyPath;
+  readonly direction: 'next' | 'prev';
+  readonly moved: Set<string>;
+}
+
+/** A string standing for a key, for lookups: the lossless key encoding is exact for every key type. */
+function trackingId(key: IDBValidKey): string {
+  return JSON.stringify(encodeKey(key));
+}
+
+/** True when (indexKey, primaryKey) sorts after the cursor's position in the walk's direction. */
+function movesAhead(factory: IDBFactory, tracking: IndexTracking, indexKey: unknown, primaryKey: IDBValidKey, position: BatchRecord): boolean {
+  let order: number;
+  try {
+    order = factory.cmp(indexKey as IDBValidKey, position.key) || factory.cmp(primaryKey, position.primaryKey);
+  } catch {
+    return false; // Not a valid key: the record leaves the index.
+  }
+  return tracking.direction === 'next' ? order > 0 : order < 0;
 }
 
 /** What {@link readStorePages} needs. */

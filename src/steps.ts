@@ -168,7 +168,8 @@ export function renameStore(from: string, to: string, options: StepOptions = {})
 
 /**
  * Copies every record of one store into another (declared in this version's layout), optionally transformed.
- * Return `remove` from the transform to skip a record. The source store is kept unless the layout drops it.
+ * Return `remove` from the transform to skip a record. A key that already exists in the target fails the upgrade
+ * (records are added, never overwritten). The source store is kept unless the layout drops it.
  */
 export function copyStore(from: string, to: string, transform?: (value: any, primaryKey: IDBValidKey) => unknown, options: WalkStepOptions = {}): Step {
   const { name = `copyStore(${from} -> ${to})`, ...walk } = options;
@@ -180,9 +181,11 @@ export function copyStore(from: string, to: string, transform?: (value: any, pri
       const outOfLine = target.keyPath === null;
       await context.store(from).walk((value, { primaryKey }) => {
         const copied = transform === undefined ? value : transform(value, primaryKey);
+        if (copied === undefined) throw new Error('The copy transform returned undefined: return the record or `remove`');
         if (copied !== remove) {
-          // Not awaited: the put is queued in order and any failure aborts the upgrade through the guard.
-          void target.put(copied, outOfLine ? primaryKey : undefined).catch(() => {});
+          // add, not put: a key already in the target fails the upgrade instead of overwriting a record silently.
+          // Not awaited: the request is queued in order, and its failure aborts the upgrade through the guard.
+          void target.add(copied, outOfLine ? primaryKey : undefined).catch(() => {});
         }
         return unchanged;
       }, walk);

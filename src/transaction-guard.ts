@@ -46,12 +46,18 @@ export class TransactionGuard {
   #running = false;
   #failure: IdbEvolveError | undefined;
   #onFailure: (error: IdbEvolveError) => void;
+  #quiet = false;
 
   constructor(db: IDBDatabase, transaction: IDBTransaction, keyRange: typeof IDBKeyRange, onFailure: (error: IdbEvolveError) => void) {
     this.#db = db;
     this.transaction = transaction;
     this.#keyRange = keyRange;
     this.#onFailure = onFailure;
+    // IndexedDB can abort on its own with no request of ours failing (a unique index built over duplicates):
+    // its reason is only on transaction.error.
+    transaction.addEventListener('abort', () => {
+      if (this.#failure === undefined && !this.#quiet && transaction.error !== null) this.fail(transaction.error);
+    });
   }
 
   /** The first failure of this upgrade, if any. */
@@ -63,6 +69,20 @@ export class TransactionGuard {
   start(): void {
     this.#running = true;
     this.#tick();
+  }
+
+  /**
+   * Rolls the transaction back on purpose (a dry run): writes still pending fail with AbortError, which must not
+   * be reported as the upgrade's failure.
+   */
+  rollBack(): void {
+    this.#quiet = true;
+    this.#running = false;
+    try {
+      this.transaction.abort();
+    } catch {
+      // Already finished.
+    }
   }
 
   /** Stops the keepalive: the transaction may commit once its last request completes. */
@@ -109,8 +129,12 @@ export class TransactionGuard {
    * Records a failure (first one wins) and aborts the transaction. Returns the error that will be reported.
    */
   fail(error: unknown, context: ErrorContext = {}): IdbEvolveError {
+    if (this.#quiet) return toUpgradeError(error, { ...this.position, ...context });
     if (this.#failure === undefined) {
-      this.#failure = toUpgradeError(error, { ...this.position, ...context });
+      // Requests cut short by an abort fail with AbortError; the abort's own reason is on transaction.error.
+      const name = (error as { name?: unknown } | null)?.name;
+      const reason = name === 'AbortError' && this.transaction.error !== null ? this.transaction.error : error;
+      this.#failure = toUpgradeError(reason, { ...this.position, ...context });
       this.#running = false;
       try {
         this.transaction.abort();
@@ -120,6 +144,11 @@ export class TransactionGuard {
       this.#onFailure(this.#failure);
     }
     return this.#failure;
+  }
+
+  /** An {@link UpgradeError} at the current position (version, step), with `context` added. */
+  error(code: UpgradeErrorCode, message: string, context: ErrorContext = {}): UpgradeError {
+    return new UpgradeError(code, message, { ...this.position, ...context });
   }
 
   /** Throws the recorded failure, if any: the migration must not go on after one. */

@@ -145,27 +145,30 @@ async function applyVersion(run: UpgradeRun, next: PlannedVersion): Promise<Vers
   const indexesCreated: string[] = [];
   const indexesDeleted: string[] = [];
 
-  // Structure first, so that the layout diff sees renamed stores under their new names and rebuilt ones as absent.
+  // Renames first, so that the layout diff sees renamed stores under their new names.
+  const rebuilding = new Set<string>();
   for (const step of next.steps) {
     const structure = step.structure;
     if (structure?.kind === 'rename-store') {
       guard.call(() => (transaction.objectStore(structure.from).name = structure.to), { store: structure.from, step: step.name });
       storesRenamed.push([structure.from, structure.to]);
     } else if (structure?.kind === 'rebuild-store') {
-      guard.call(() => (transaction.objectStore(structure.store).name = rebuildSource(structure.store)), {
-        store: structure.store,
-        step: step.name,
-      });
+      rebuilding.add(structure.store);
       storesRebuilt.push(structure.store);
     }
   }
 
+  // fake-indexeddb hands back a stale IDBIndex after deleteIndex + createIndex of the same name; the layout check
+  // reads the handles createIndex returned instead.
+  const created = new Map<string, IDBIndex>();
   for (const [name, layout] of Object.entries(next.layout)) {
     if (!db.objectStoreNames.contains(name)) {
       guard.call(() => createStore(db, name, layout), { store: name });
       storesCreated.push(name);
       continue;
     }
+    // A store being rebuilt keeps its old layout until its rebuild step, for the steps listed before it.
+    if (rebuilding.has(name)) continue;
     const store = transaction.objectStore(name);
     for (const indexName of Array.from(store.indexNames)) {
       const wanted = layout.indexes[indexName];
@@ -178,9 +181,11 @@ async function applyVersion(run: UpgradeRun, next: PlannedVersion): Promise<Vers
     }
     for (const [indexName, index] of Object.entries(layout.indexes)) {
       if (!store.indexNames.contains(indexName)) {
-        guard.call(() => store.createIndex(indexName, index.keyPath as string | string[], { unique: index.unique, multiEntry: index.multiEntry }), {
-          store: name,
-        });
+        const handle = guard.call(
+          () => store.createIndex(indexName, index.keyPath as string | string[], { unique: index.unique, multiEntry: index.multiEntry }),
+          { store: name },
+        );
+        created.set(`${name}\u0000${indexName}`, handle);
         indexesCreated.push(`${name}.${indexName}`);
       }
     }
@@ -198,7 +203,7 @@ async function applyVersion(run: UpgradeRun, next: PlannedVersion): Promise<Vers
       storesDeleted.push(name);
     }
   }
-  verifyLayout(run, next, `The layout after version ${next.version} does not match the plan`);
+  verifyLayout(run, next, `The layout after version ${next.version} does not match the plan`, created);
   return { version: next.version, storesCreated, storesDeleted, storesRenamed, storesRebuilt, indexesCreated, indexesDeleted, steps, ms: now() - started };
 }
 
@@ -209,8 +214,10 @@ async function runStep(run: UpgradeRun, version: PlannedVersion, step: Step, ind
   guard.position = position;
   const counters: StepCounters = { visited: 0, updated: 0, deleted: 0, written: 0 };
   const onProgress = run.onProgress;
-  const storeFor = (name: string): UpgradeStore =>
-    new UpgradeStore(name, {
+  const storeFor = (name: string, storeName: string = name): UpgradeStore =>
+    new UpgradeStore(
+      name,
+      {
       guard,
       factory: run.factory,
       keyRange: run.keyRange,
@@ -220,7 +227,9 @@ async function runStep(run: UpgradeRun, version: PlannedVersion, step: Step, ind
         onProgress === undefined
           ? undefined
           : (store, done, total) => onProgress({ phase, ...position, store, done, ...(total === undefined ? {} : { total }) }),
-    });
+      },
+      storeName,
+    );
   const stores = new Map<string, UpgradeStore>();
   const context: StepContext = {
     version: version.version,
@@ -245,7 +254,7 @@ async function runStep(run: UpgradeRun, version: PlannedVersion, step: Step, ind
   };
   try {
     if (step.structure?.kind === 'rebuild-store') {
-      await rebuild(run, step.structure.store, step.structure.transform, storeFor);
+      await rebuild(run, version, step.structure.store, step.structure.transform, storeFor);
     } else {
       await step.run(context);
     }
@@ -256,27 +265,37 @@ async function runStep(run: UpgradeRun, version: PlannedVersion, step: Step, ind
   return { name: step.name, index, ...counters, ms: now() - started };
 }
 
-/** Copies every record from the set-aside store into the recreated one, then drops the old one. */
+/**
+ * Recreates a store at its rebuild step: the old one is set aside under a private name, the new one is created
+ * from the version's layout, every record is copied with `add` (two records given the same new key fail the
+ * upgrade rather than overwrite each other), and the old one is dropped.
+ */
 async function rebuild(
   run: UpgradeRun,
+  version: PlannedVersion,
   store: string,
   transform: ((value: any, primaryKey: IDBValidKey) => unknown) | undefined,
-  storeFor: (name: string) => UpgradeStore,
+  storeFor: (name: string, storeName?: string) => UpgradeStore,
 ): Promise<void> {
-  const source = storeFor(rebuildSource(store));
+  const { guard, db } = run;
+  guard.call(() => (guard.transaction.objectStore(store).name = rebuildSource(store)), { store });
+  guard.call(() => createStore(db, store, version.layout[store]!), { store });
+  const source = storeFor(store, rebuildSource(store));
   const target = storeFor(store);
-  const outOfLine = target.keyPath === null;
   await source.walk((value, { primaryKey }) => {
     const rebuilt = transform === undefined ? value : transform(value, primaryKey);
-    if (rebuilt !== remove) void target.put(rebuilt, outOfLine ? primaryKey : undefined).catch(() => {});
+    if (rebuilt === undefined) {
+      throw guard.error('invalid_step_result', 'The rebuild transform returned undefined: return the record or `remove`', { store, key: primaryKey });
+    }
+    if (rebuilt !== remove) void target.add(rebuilt, target.keyPath === null ? primaryKey : undefined).catch(() => {});
     return unchanged;
   });
-  run.guard.call(() => run.db.deleteObjectStore(rebuildSource(store)), { store });
+  guard.call(() => db.deleteObjectStore(rebuildSource(store)), { store });
 }
 
-function verifyLayout(run: UpgradeRun, version: PlannedVersion, message: string): void {
+function verifyLayout(run: UpgradeRun, version: PlannedVersion, message: string, created?: ReadonlyMap<string, IDBIndex>): void {
   run.onProgress?.({ phase: 'verify', version: version.version, done: 0 });
-  const found: NormalizedLayout = readLayout(run.db, run.guard.transaction);
+  const found: NormalizedLayout = readLayout(run.db, run.guard.transaction, created);
   const differences = compareLayouts(version.layout, found);
   if (differences.length > 0) {
     throw run.guard.fail(

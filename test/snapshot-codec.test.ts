@@ -90,7 +90,9 @@ function compareGraphs(actual: unknown, expected: unknown, blobPairs: [Blob, Blo
     } else if (x instanceof Error) {
       const e = y as Error;
       if (x.name !== e.name) fail(path, `names ${x.name} vs ${e.name}`);
-      for (const key of ['message', 'stack', 'cause']) {
+      // V8's structured clone gives an Error without stack an own stack of undefined: compare values only.
+      if (x.stack !== e.stack) fail(path, 'stacks differ');
+      for (const key of ['message', 'cause']) {
         const dx = Object.getOwnPropertyDescriptor(x, key);
         const dy = Object.getOwnPropertyDescriptor(e, key);
         if ((dx === undefined) !== (dy === undefined)) fail(path, `own ${key} present in one only`);
@@ -109,6 +111,8 @@ function compareGraphs(actual: unknown, expected: unknown, blobPairs: [Blob, Blo
     } else if (tag !== '[object Object]' && tag !== '[object Array]') {
       fail(path, `unexpected ${tag}`);
     }
+    // Structured clone copies no properties of other objects (a boxed string's indices, an Error's extras).
+    if (tag !== '[object Object]' && tag !== '[object Array]') return;
     if (Array.isArray(x) && x.length !== (y as unknown[]).length) fail(path, 'lengths differ');
     // Own enumerable string keys, in order, as data properties: what structured clone copies.
     const keysA = Object.keys(x);
@@ -249,7 +253,8 @@ const specialValues: [string, unknown][] = [
   ['RegExp with lastIndex', Object.assign(/x/g, { lastIndex: 5 })],
   ['ArrayBuffer', buffer],
   ['empty ArrayBuffer', new ArrayBuffer(0)],
-  ['resizable ArrayBuffer', new ArrayBuffer(3, { maxByteLength: 12 })],
+  // The ES2023 lib this project compiles against predates resizable buffers.
+  ['resizable ArrayBuffer', new (ArrayBuffer as new (length: number, options: { maxByteLength: number }) => ArrayBuffer)(3, { maxByteLength: 12 })],
   ['Int8Array', new Int8Array([-128, 127])],
   ['Uint8Array', new Uint8Array([0, 255])],
   ['Uint8ClampedArray', new Uint8ClampedArray([0, 255])],
@@ -478,14 +483,21 @@ describe('shared references and cycles', () => {
     map.set(map, map);
     const set = new Set<unknown>([shared]);
     set.add(set);
-    const error = new Error('loop');
-    (error as { cause?: unknown }).cause = error;
+    const error = new Error('shared');
     const value = { list, map, set, error, again: [map, set, error] };
     const { decoded } = await roundTrip(value);
     await assertSame(decoded, structuredClone(value));
     const d = decoded as typeof value;
     expect(d.map.get(d.map)).toBe(d.map);
-    expect((d.error as { cause?: unknown }).cause).toBe(d.error);
+    expect(d.again[2]).toBe(d.error);
+  });
+
+  it('restores an Error that is its own cause (which V8 structured clone cannot)', async () => {
+    const error = new Error('loop');
+    (error as { cause?: unknown }).cause = [error];
+    const decoded = (await roundTrip(error)).decoded as Error & { cause: unknown[] };
+    expect(decoded.message).toBe('loop');
+    expect(decoded.cause[0]).toBe(decoded);
   });
 
   it('shares Blobs and encodes their bytes once', async () => {
@@ -535,24 +547,41 @@ const jsonSafe: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
 })).value;
 
 const errorConstructors = [Error, EvalError, RangeError, ReferenceError, SyntaxError, TypeError, URIError];
-const typedArrayNames = ['Int8Array', 'Uint8Array', 'Uint8ClampedArray', 'Int16Array', 'Uint16Array', 'Int32Array', 'Uint32Array', 'Float32Array', 'Float64Array', 'BigInt64Array', 'BigUint64Array'] as const;
+type ViewConstructor = { readonly BYTES_PER_ELEMENT: number; new (buffer: ArrayBuffer, offset: number, length: number): ArrayBufferView };
+const typedArrays: Record<string, ViewConstructor> = {
+  Int8Array,
+  Uint8Array,
+  Uint8ClampedArray,
+  Int16Array,
+  Uint16Array,
+  Int32Array,
+  Uint32Array,
+  Float32Array,
+  Float64Array,
+  BigInt64Array,
+  BigUint64Array,
+};
 
-/** A buffer and views into it at aligned offsets, in random order: the shapes a record's binary data takes. */
+/** A buffer and views into it at aligned offsets, maybe with the buffer itself: how records hold binary data. */
 const views = fc
   .record({
     bytes: fc.uint8Array({ maxLength: 48 }),
-    specs: fc.array(fc.record({ name: fc.constantFrom(...typedArrayNames, 'DataView'), start: fc.nat(), count: fc.nat() }), { maxLength: 4 }),
+    specs: fc.array(fc.record({ name: fc.constantFrom(...Object.keys(typedArrays), 'DataView'), start: fc.nat(), count: fc.nat() }), {
+      maxLength: 4,
+    }),
     withBuffer: fc.boolean(),
   })
   .map(({ bytes, specs, withBuffer }) => {
     const buffer = bytes.slice().buffer;
     const out: unknown[] = specs.map(({ name, start, count }) => {
-      const ctor = (globalThis as unknown as Record<string, { BYTES_PER_ELEMENT?: number; new (b: ArrayBuffer, o: number, l: number): unknown }>)[name]!;
-      const size = ctor.BYTES_PER_ELEMENT ?? 1;
-      const slots = Math.floor(buffer.byteLength / size);
-      const first = slots === 0 ? 0 : start % (slots + 1);
-      const length = Math.min(count, slots - first);
-      return new ctor(buffer, first * size, length * size === 0 && name === 'DataView' ? 0 : name === 'DataView' ? length * size : length);
+      if (name === 'DataView') {
+        const offset = start % (buffer.byteLength + 1);
+        return new DataView(buffer, offset, Math.min(count, buffer.byteLength - offset));
+      }
+      const ctor = typedArrays[name]!;
+      const slots = Math.floor(buffer.byteLength / ctor.BYTES_PER_ELEMENT);
+      const first = start % (slots + 1);
+      return new ctor(buffer, first * ctor.BYTES_PER_ELEMENT, Math.min(count, slots - first));
     });
     if (withBuffer) out.push(buffer);
     return out;
@@ -568,7 +597,7 @@ const leaf = fc.oneof(
   fc.constant(null),
   fc.constant(undefined),
   fc.date({ noInvalidDate: false }).map((d) => new Date(d.getTime())),
-  fc.constantFrom('a', 'g', 'gimsuy', 'd').chain((flags) => anyString.map((s) => new RegExp(s.replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&'), flags))),
+  fc.constantFrom('', 'g', 'gimsuy', 'd').chain((flags) => anyString.map((s) => new RegExp(s.replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&'), flags))),
   fc.double().map((n) => new Number(n)),
   anyString.map((s) => new String(s)),
   fc.boolean().map((b) => new Boolean(b)),
@@ -747,7 +776,7 @@ describe('decodeValue on untrusted input', () => {
     ['reference out of range', '[{"$":"r","v":1}]', '$[0].v'],
     ['fractional reference', '[{"$":"r","v":0.5}]', '$[0].v'],
     ['negative reference', '[{"$":"r","v":-1}]', '$[0].v'],
-    ['reference to an unfinished view', '{"$":"ta","t":"Uint8Array","b":{"$":"r","v":0},"o":0,"l":0}', '$.b'],
+    ['reference to an unfinished view', '{"$":"ta","t":"Uint8Array","b":{"$":"r","v":0},"o":0,"l":0}', '$.b.v'],
     ['reference to a non-buffer', '[[],{"$":"dv","b":{"$":"r","v":1},"o":0,"l":0}]', '$[1].b'],
     ['escaped object with an array', '{"$":"o","v":[]}', '$.v'],
     ['sparse array with an index past its length', '{"$":"a","l":1,"v":{"1":0}}', '$.v["1"]'],
@@ -905,7 +934,9 @@ describe('decodeValue on untrusted input', () => {
 
   it('only ever throws CodecError on valid encodings with one part replaced', async () => {
     await fc.assert(
-      fc.asyncProperty(withSharing, fc.nat(), nodeLike, async (value, pick, replacement) => {
+      fc.asyncProperty(withSharing, fc.nat(), nodeLike, async (value, pick, generated) => {
+        // decodeValue works in place: never hand it fast-check's own objects.
+        const replacement = JSON.parse(JSON.stringify(generated) ?? 'null') as unknown;
         const { line } = await roundTrip(value);
         const parsed = JSON.parse(line) as unknown;
         const slots: [Record<string, unknown> | unknown[], string | number][] = [];
@@ -941,8 +972,9 @@ const validKey: fc.Arbitrary<IDBValidKey> = fc.letrec((tie) => ({
     fc.constantFrom(-0, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY),
     anyString,
     fc.date({ noInvalidDate: true }),
-    fc.uint8Array({ maxLength: 8 }).map((bytes) => bytes.buffer),
-    fc.uint8Array({ maxLength: 8 }),
+    // fake-indexeddb takes every empty buffer for a detached one, so empty binary keys are tested apart.
+    fc.uint8Array({ minLength: 1, maxLength: 8 }).map((bytes) => bytes.buffer),
+    fc.uint8Array({ minLength: 1, maxLength: 8 }),
     fc.array(tie('key'), { maxLength: 4 }),
   ),
 })).key as fc.Arbitrary<IDBValidKey>;
@@ -1004,6 +1036,20 @@ describe('encodeKey / decodeKey', () => {
     ['BigInt', 1n, '$'],
   ])('rejects %s', (_name, key, path) => {
     expectCodecError(() => encodeKey(key as IDBValidKey), path);
+  });
+
+  it('round-trips empty binary keys and views into larger buffers', async () => {
+    const big = new Uint8Array([9, 1, 2, 9]);
+    for (const key of [new ArrayBuffer(0), new Uint8Array(0), big.subarray(1, 3), new DataView(big.buffer, 3)]) {
+      await assertSame(decodeKey(JSON.parse(JSON.stringify(encodeKey(key)))), asReturned(key));
+    }
+    expect(JSON.stringify(encodeKey(big.subarray(1, 3)))).toBe('{"$":"ab","v":"AQI="}');
+  });
+
+  it('rejects a detached buffer', () => {
+    const detached = new ArrayBuffer(4);
+    structuredClone(detached, { transfer: [detached] });
+    expectCodecError(() => encodeKey([detached]), '$[0]');
   });
 
   it('accepts the same array twice when it is not a cycle', () => {

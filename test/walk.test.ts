@@ -317,9 +317,9 @@ describe('walk failures', () => {
     expect(error).toMatchObject({ ...at, code: 'key_changed', key: 2 });
   });
 
-  // BUG: UpgradeErrors that step-store.ts builds itself (invalid_step_result, key_changed, bad walk options) are passed
+  // Was a bug: UpgradeErrors that step-store.ts builds itself (invalid_step_result, key_changed, bad walk options) are passed
   // to guard.fail() as UpgradeErrors, which toUpgradeError returns as is, so they never get version/step/stepIndex.
-  test.fails.each([
+  test.each([
     ['invalid_step_result', undefinedResult],
     ['key_changed', keyChange],
     ['step_failed (batchSize)', (async (ctx) => void (await ctx.store('items').walk((v) => v, { batchSize: 0 }))) as Run],
@@ -392,9 +392,9 @@ describe('walk visitors', () => {
     expect(seenOf(after)).toEqual(ids(1, 10).map((id) => [id, id * 2]));
   });
 
-  // BUG: index walks re-read the live index after each batch's writes, so a record whose index key moves ahead of the
+  // Was a bug: index walks re-read the live index after each batch's writes, so a record whose index key moves ahead of the
   // cursor is visited again (contradicting "called once per record"); without the cap below it would loop forever.
-  test.fails('an index walk that moves records forward in the index still visits each once', async () => {
+  test('an index walk that moves records forward in the index still visits each once', async () => {
     const visits: number[] = [];
     await runStep(async (ctx) => {
       await ctx.store<Row>('items').walk((value) => {
