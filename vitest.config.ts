@@ -5,8 +5,18 @@ import { CHROMIUM_ARGS, CHROMIUM_BINARY } from './test/browser-env/engines';
 import { puppeteerFirefox } from './test/browser-env/firefox-provider';
 import { webkitgtk } from './test/browser-env/webkit-provider';
 
-// Test files the real engines run. Add shared core tests here to run them in all three engines.
-const browserInclude = ['test/browser/**/*.browser.test.ts'];
+// Test files the real engines run: the browser-only tests, and the shared core and snapshot suites, which then
+// use the engine's own IndexedDB (see test/helpers.ts).
+const browserInclude = [
+  'test/browser/**/*.browser.test.ts',
+  'test/atomicity.test.ts',
+  'test/open-database.test.ts',
+  'test/steps.test.ts',
+  'test/walk.test.ts',
+  'test/validation.test.ts',
+  'test/snapshots.test.ts',
+  'test/snapshot-codec.test.ts',
+];
 
 export default defineConfig({
   test: {
@@ -25,6 +35,9 @@ export default defineConfig({
         test: {
           name: 'browser',
           include: browserInclude,
+          setupFiles: ['test/setup-browser.ts'],
+          // Real engines are slower than fake-indexeddb, and property tests open many databases.
+          testTimeout: 60_000,
           browser: {
             enabled: true,
             // No Vitest UI, no failure screenshots: nothing visual to show, and the Firefox

@@ -47,6 +47,10 @@ export class TransactionGuard {
   #failure: IdbEvolveError | undefined;
   #onFailure: (error: IdbEvolveError) => void;
   #quiet = false;
+  #waiters: (() => void)[] = [];
+  // A keepalive request is in flight. None can be while the database has no store; the first request or layout
+  // call of the migration starts one then.
+  #ticking = false;
 
   constructor(db: IDBDatabase, transaction: IDBTransaction, keyRange: typeof IDBKeyRange, onFailure: (error: IdbEvolveError) => void) {
     this.#db = db;
@@ -90,6 +94,11 @@ export class TransactionGuard {
     this.#running = false;
   }
 
+  /** Starts the keepalive if none is in flight; only ever called where the transaction is active. */
+  #ensureTicking(): void {
+    if (this.#running && !this.#ticking) this.#tick();
+  }
+
   #tick(): void {
     if (!this.#running) return;
     const names = this.#db.objectStoreNames;
@@ -101,13 +110,19 @@ export class TransactionGuard {
     } catch {
       return; // The transaction is finishing (aborted, or a request of ours is being dispatched as it ends).
     }
-    request.onsuccess = () => {
+    this.#ticking = true;
+    // An error (its store was deleted or renamed meanwhile) is as good as a success for keeping alive.
+    request.onsuccess = request.onerror = (event) => {
+      this.#ticking = false;
+      if (event.type === 'error') event.preventDefault();
+      // Resumed here, inside IndexedDB's dispatch, their continuations (microtasks) find the transaction active.
+      const waiters = this.#waiters;
+      this.#waiters = [];
+      for (const resume of waiters) resume();
+      // Stopped: the work is done and the transaction may commit; nothing is waiting any more.
+      if (!this.#running) return;
       this.#check();
       this.#tick();
-    };
-    request.onerror = (event) => {
-      // Our keepalive must never be what aborts the upgrade; failures are reported by the requests that cause them.
-      event.preventDefault();
     };
   }
 
@@ -163,6 +178,7 @@ export class TransactionGuard {
   request<T>(request: IDBRequest<T>, context: ErrorContext = {}): Promise<T> {
     this.#pending++;
     this.#started++;
+    this.#ensureTicking();
     return new Promise<T>((resolve, reject) => {
       request.onsuccess = () => {
         this.#pending--;
@@ -178,6 +194,7 @@ export class TransactionGuard {
   /** A write whose result nobody awaits: counted as activity, and its failure still aborts the upgrade. */
   write(request: IDBRequest, context: ErrorContext = {}): void {
     this.#started++;
+    this.#ensureTicking();
     request.onerror = () => {
       this.fail(request.error, context);
     };
@@ -185,11 +202,15 @@ export class TransactionGuard {
 
   /** Runs a synchronous IndexedDB call (put, createIndex, ...), turning its throw into the upgrade's failure. */
   call<T>(operation: () => T, context: ErrorContext = {}): T {
+    let result: T;
     try {
-      return operation();
+      result = operation();
     } catch (error) {
       throw this.fail(error, context);
     }
+    // The call may have created the first store: keep the transaction alive from now on.
+    this.#ensureTicking();
+    return result;
   }
 
   /** Declares library work that legitimately waits outside IndexedDB while the keepalive holds the transaction. */
@@ -204,14 +225,22 @@ export class TransactionGuard {
   }
 
   /**
-   * Resolves inside an IndexedDB success callback, where the transaction is active again. Call it after
-   * {@link TransactionGuard.external} work before issuing requests: continuations of timers and OPFS promises run
-   * outside IndexedDB's dispatch, where the transaction is inactive.
+   * Resolves inside the next keepalive success callback, where the transaction is active again. Await it after
+   * {@link TransactionGuard.external} work before issuing requests: continuations of timers, Blob reads and OPFS
+   * promises run outside IndexedDB's dispatch, where any request throws TransactionInactiveError.
    */
-  async reenter(): Promise<void> {
-    const names = this.#db.objectStoreNames;
-    if (names.length === 0) return;
-    await this.request(this.transaction.objectStore(names[0]!).count(this.#keyRange.only(-Infinity)));
+  reenter(): Promise<void> {
+    if (!this.#running) {
+      return Promise.reject(this.fail(new UpgradeError('transaction_inactive', 'The transaction is no longer kept alive; cannot resume work in it')));
+    }
+    this.#pending++;
+    this.#started++;
+    return new Promise<void>((resolve) => {
+      this.#waiters.push(() => {
+        this.#pending--;
+        resolve();
+      });
+    });
   }
 }
 

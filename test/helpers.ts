@@ -1,4 +1,4 @@
-import { IDBFactory, IDBKeyRange } from 'fake-indexeddb';
+import { IDBFactory as FakeIDBFactory, IDBKeyRange as FakeIDBKeyRange } from 'fake-indexeddb';
 import {
   definePlan,
   memorySnapshotStorage,
@@ -10,17 +10,45 @@ import {
 } from '../src/index.js';
 
 /**
- * A fresh, isolated fake-indexeddb per test, with the options that point the library at it. Snapshots go to an
- * in-memory storage, so every upgrade in the suite also writes (and so exercises) a snapshot.
+ * True when the suite runs in a real browser (vitest browser mode): the same tests then exercise the engine's own
+ * IndexedDB, whose transaction lifetime fake-indexeddb does not model.
+ */
+export const realIndexedDB: boolean =
+  typeof window !== 'undefined' && globalThis.indexedDB !== undefined && !(globalThis.indexedDB instanceof FakeIDBFactory);
+
+let environments = 0;
+
+/**
+ * The browser's IndexedDB seen through a name prefix, so that each environment of a test has databases of its own
+ * (what a fresh fake-indexeddb factory gives in Node).
+ */
+function namespaced(prefix: string): IDBFactory {
+  const native = globalThis.indexedDB;
+  return {
+    open: (name: string, version?: number) => (version === undefined ? native.open(prefix + name) : native.open(prefix + name, version)),
+    deleteDatabase: (name: string) => native.deleteDatabase(prefix + name),
+    cmp: (a: unknown, b: unknown) => native.cmp(a, b),
+    databases: async () =>
+      (await native.databases())
+        .filter((d) => d.name?.startsWith(prefix))
+        .map((d) => ({ ...d, name: d.name!.slice(prefix.length) })),
+  };
+}
+
+/**
+ * The IndexedDB a test uses, with the options that point the library at it: in Node a fresh, isolated
+ * fake-indexeddb per test; in a browser the real one (test/setup-browser.ts deletes every database before each
+ * test). Snapshots go to an in-memory storage, so every upgrade in the suite also writes (and exercises) one.
  */
 export function fakeEnvironment(): {
   factory: IDBFactory;
   storage: SnapshotStorage;
   options: OpenOptions & { indexedDB: IDBFactory; IDBKeyRange: typeof IDBKeyRange; snapshot: { storage: SnapshotStorage } };
 } {
-  const factory = new IDBFactory();
+  const factory = realIndexedDB ? namespaced(`env${++environments}:`) : (new FakeIDBFactory() as unknown as IDBFactory);
+  const keyRange = realIndexedDB ? globalThis.IDBKeyRange : (FakeIDBKeyRange as unknown as typeof IDBKeyRange);
   const storage = memorySnapshotStorage();
-  return { factory, storage, options: { indexedDB: factory, IDBKeyRange, snapshot: { storage } } };
+  return { factory, storage, options: { indexedDB: factory, IDBKeyRange: keyRange, snapshot: { storage } } };
 }
 
 /** Everything observable about a database: version, layout and every record as [primaryKey, value]. */
