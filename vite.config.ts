@@ -6,7 +6,7 @@ export default defineConfig({
   build: {
     target: 'es2022',
     lib: {
-      entry: { index: 'src/index.ts' },
+      entry: { index: 'src/index.ts', testing: 'src/testing.ts' },
       formats: ['es'],
     },
     sourcemap: true,

@@ -60,3 +60,25 @@ export type {
   ValidationIssue,
 } from './errors.js';
 export type { StandardSchemaV1, StandardSchemaV1Issue, StandardSchemaV1Props, StandardSchemaV1Result } from './standard-schema.js';
+export { describePlan } from './describe-plan.js';
+export {
+  SCHEMA_HISTORY_FORMAT,
+  SCHEMA_HISTORY_FORMAT_VERSION,
+  checkSchemaHistory,
+  formatHistoryDifferences,
+  formatHistoryEntry,
+  historyFileName,
+  schemaHistory,
+  schemaHistoryFiles,
+  stepFingerprint,
+} from './schema-history.js';
+export type {
+  HistoryDifference,
+  HistoryDifferenceCode,
+  HistoryEntry,
+  HistoryFiles,
+  HistoryIndex,
+  HistoryStep,
+  HistoryStore,
+  SchemaHistoryCheck,
+} from './schema-history.js';

@@ -315,8 +315,9 @@ export class UpgradeStore<T = any> implements StepStore<T> {
   }
 
   /**
-   * Index and backward walks: one cursor that reads a batch with `continue()` alone (keeping the engine's
-   * read-ahead), then pauses while the batch's writes are queued, then goes on from where it was.
+   * Index and backward walks: a cursor reads one batch with `continue()` alone (keeping the engine's read-ahead);
+   * after the batch's writes, a new cursor starts right after the last record read. Continuing the old cursor over
+   * records the batch rewrote is not reliable: WebKit revisits records of the current index key.
    */
   async #walkCursor(
     source: IDBObjectStore | IDBIndex,
@@ -326,27 +327,64 @@ export class UpgradeStore<T = any> implements StepStore<T> {
     onBatch: (batch: readonly BatchRecord[]) => Promise<void>,
     tracking: IndexTracking | undefined,
   ): Promise<void> {
-    const { guard } = this.#scope;
+    const { guard, keyRange, factory } = this.#scope;
     const context = { store: this.name };
-    const request = guard.call(() => source.openCursor(query, direction), context);
-    let batch: BatchRecord[] = [];
+    const isIndex = source instanceof Object && 'multiEntry' in source;
+    const range = query === null || query instanceof keyRange ? (query as IDBKeyRange | null) : keyRange.only(query);
+    const bounds = {
+      lower: range?.lower as IDBValidKey | undefined,
+      lowerOpen: range?.lowerOpen ?? false,
+      upper: range?.upper as IDBValidKey | undefined,
+      upperOpen: range?.upperOpen ?? false,
+    };
+    let position: BatchRecord | undefined;
     for (;;) {
-      const cursor = await guard.request(request, context);
-      if (cursor === null) break;
-      const moved = tracking?.moved.size ? trackingId(cursor.primaryKey) : undefined;
-      if (moved !== undefined && tracking!.moved.delete(moved)) {
-        // Already visited before this walk moved it here.
-        guard.call(() => cursor.continue(), context);
-        continue;
+      // Start at the last record read: inclusive for an index (other records may share its key), exclusive for a store.
+      if (position !== undefined) {
+        if (direction === 'next') Object.assign(bounds, { lower: position.key, lowerOpen: !isIndex });
+        else Object.assign(bounds, { upper: position.key, upperOpen: !isIndex });
       }
-      batch.push({ key: cursor.key, primaryKey: cursor.primaryKey, value: cursor.value });
-      if (batch.length === batchSize) {
-        await onBatch(batch);
-        batch = [];
+      if (bounds.lower !== undefined && bounds.upper !== undefined) {
+        const order = factory.cmp(bounds.lower, bounds.upper);
+        if (order > 0 || (order === 0 && (bounds.lowerOpen || bounds.upperOpen))) return; // Nothing left in range.
       }
-      guard.call(() => cursor.continue(), context);
+      const page = guard.call(() => makeRange(keyRange, bounds.lower, bounds.lowerOpen, bounds.upper, bounds.upperOpen), context);
+      const request = guard.call(() => source.openCursor(page, direction), context);
+      let cursor = await guard.request(request, context);
+      if (cursor !== null && position !== undefined && isIndex) {
+        // Skip the records sharing the last index key up to and including the last one read. continuePrimaryKey
+        // only moves forward (in the walk's direction), so use it only while the cursor is still before that record.
+        const last = position;
+        const sign = direction === 'next' ? 1 : -1;
+        const before = (c: IDBCursor): boolean =>
+          factory.cmp(c.key, last.key) === 0 && sign * factory.cmp(c.primaryKey, last.primaryKey) < 0;
+        if (before(cursor)) {
+          const open = cursor;
+          guard.call(() => open.continuePrimaryKey(last.key, last.primaryKey), context);
+          cursor = await guard.request(request, context);
+        }
+        if (cursor !== null && factory.cmp(cursor.key, last.key) === 0 && factory.cmp(cursor.primaryKey, last.primaryKey) === 0) {
+          const same = cursor;
+          guard.call(() => same.continue(), context);
+          cursor = await guard.request(request, context);
+        }
+      }
+      const batch: BatchRecord[] = [];
+      while (cursor !== null) {
+        const moved = tracking?.moved.size ? trackingId(cursor.primaryKey) : undefined;
+        // A record this walk rewrote to a key ahead of where it was: already visited.
+        if (moved === undefined || !tracking!.moved.delete(moved)) {
+          batch.push({ key: cursor.key, primaryKey: cursor.primaryKey, value: cursor.value });
+          if (batch.length === batchSize) break;
+        }
+        const current = cursor;
+        guard.call(() => current.continue(), context);
+        cursor = await guard.request(request, context);
+      }
+      if (batch.length > 0) await onBatch(batch);
+      if (cursor === null) return;
+      position = batch[batch.length - 1];
     }
-    if (batch.length > 0) await onBatch(batch);
   }
 
   async #applyBatch(

@@ -17,6 +17,8 @@ export const realIndexedDB: boolean =
   typeof window !== 'undefined' && globalThis.indexedDB !== undefined && !(globalThis.indexedDB instanceof FakeIDBFactory);
 
 let environments = 0;
+// Test files each load this module afresh: the random part keeps their databases apart too.
+const run = Math.random().toString(36).slice(2, 8);
 
 /**
  * The browser's IndexedDB seen through a name prefix, so that each environment of a test has databases of its own
@@ -30,7 +32,8 @@ function namespaced(prefix: string): IDBFactory {
     cmp: (a: unknown, b: unknown) => native.cmp(a, b),
     databases: async () =>
       (await native.databases())
-        .filter((d) => d.name?.startsWith(prefix))
+        // WebKit still lists a database whose creation was rolled back, at version 0, with nothing in it.
+        .filter((d) => d.name?.startsWith(prefix) && d.version !== 0)
         .map((d) => ({ ...d, name: d.name!.slice(prefix.length) })),
   };
 }
@@ -45,7 +48,7 @@ export function fakeEnvironment(): {
   storage: SnapshotStorage;
   options: OpenOptions & { indexedDB: IDBFactory; IDBKeyRange: typeof IDBKeyRange; snapshot: { storage: SnapshotStorage } };
 } {
-  const factory = realIndexedDB ? namespaced(`env${++environments}:`) : (new FakeIDBFactory() as unknown as IDBFactory);
+  const factory = realIndexedDB ? namespaced(`${run}-${++environments}:`) : (new FakeIDBFactory() as unknown as IDBFactory);
   const keyRange = realIndexedDB ? globalThis.IDBKeyRange : (FakeIDBKeyRange as unknown as typeof IDBKeyRange);
   const storage = memorySnapshotStorage();
   return { factory, storage, options: { indexedDB: factory, IDBKeyRange: keyRange, snapshot: { storage } } };
