@@ -15,6 +15,7 @@ const browserInclude = [
   'test/walk.test.ts',
   'test/validation.test.ts',
   'test/snapshots.test.ts',
+  'test/hooks.test.ts',
   'test/snapshot-codec.test.ts',
 ];
 

@@ -10,7 +10,9 @@ export type {
   StoreLayout,
 } from './layout.js';
 export { dryRun, openDatabase } from './open-database.js';
-export type { BlockedInfo, DowngradeInfo, OpenOptions, OpenResult, SnapshotPolicy, VersionChangeInfo } from './open-database.js';
+export type { BlockedInfo, DowngradeInfo, OpenOptions, OpenResult, SnapshotPolicy, UpgradeHooks, UpgradeInfo, VersionChangeInfo } from './open-database.js';
+export { HISTORY_DATABASE, migrationHistory } from './history.js';
+export type { MigrationRecord } from './history.js';
 export { installedVersion } from './environment.js';
 export type { IndexedDBOptions } from './environment.js';
 export {

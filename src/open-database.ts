@@ -1,5 +1,6 @@
 import { installedVersion, resolveIndexedDB, type IndexedDBOptions } from './environment.js';
-import { OpenError, PlanError, SnapshotError, UpgradeError } from './errors.js';
+import { IdbEvolveError, OpenError, PlanError, SnapshotError, UpgradeError } from './errors.js';
+import { migrationRecord, recordMigration } from './history.js';
 import type { Plan } from './plan.js';
 import { pendingRestore, restoreInto, restoreSnapshot } from './restore.js';
 import { writeSnapshot, type SnapshotInfo } from './snapshot-format.js';
@@ -7,7 +8,42 @@ import type { SnapshotStorage } from './snapshot-storage.js';
 import { listSnapshots, pruneSnapshots, snapshotDatabase, storageOf } from './snapshots.js';
 import { remove } from './step-store.js';
 import { TransactionGuard } from './transaction-guard.js';
-import { runUpgrade, type UpgradeProgress, type UpgradeReport } from './upgrade.js';
+import { runUpgrade, type UpgradeProgress, type UpgradeReport, type VersionReport } from './upgrade.js';
+
+/** What the lifecycle hooks learn about an upgrade. */
+export interface UpgradeInfo {
+  readonly database: string;
+  readonly oldVersion: number;
+  readonly newVersion: number;
+}
+
+/**
+ * Lifecycle hooks for monitoring upgrades (staged rollouts, telemetry). They run inside the upgrade and must be
+ * quick and synchronous; one that throws is ignored rather than allowed to fail the upgrade.
+ */
+export interface UpgradeHooks {
+  /** The upgrade starts (inside the versionchange transaction, before the snapshot). */
+  readonly onStart?: (info: UpgradeInfo) => void;
+  /** One version is done (its layout, steps and layout check); the transaction has not committed yet. */
+  readonly onVersion?: (report: VersionReport, info: UpgradeInfo) => void;
+  /** The upgrade committed. */
+  readonly onComplete?: (report: UpgradeReport, info: UpgradeInfo & { readonly snapshot: SnapshotInfo | null }) => void;
+  /** The upgrade was rolled back (or refused): the database is as it was. */
+  readonly onFailed?: (error: IdbEvolveError, info: UpgradeInfo & { readonly ms: number }) => void;
+}
+
+function safely<A extends unknown[]>(hook: ((...args: A) => void) | undefined, ...args: A): void {
+  try {
+    hook?.(...args);
+  } catch {
+    // Monitoring must never change the outcome of an upgrade.
+  }
+}
+
+/** Filled in by `open` once an upgrade starts, so that its end can be reported whichever way it goes. */
+interface Trace {
+  started?: { readonly at: Date; readonly info: UpgradeInfo };
+}
 
 /** How `openDatabase` protects an upgrade with a snapshot. */
 export interface SnapshotPolicy {
@@ -68,6 +104,13 @@ export interface OpenOptions extends IndexedDBOptions {
    * restore the newest snapshot at or below the requested version; then open as usual.
    */
   readonly downgrade?: 'reject' | 'restore-snapshot';
+  /** Lifecycle hooks: start, each version, complete, failed. */
+  readonly hooks?: UpgradeHooks;
+  /**
+   * Keep a record of every upgrade (what ran, when, how long, which snapshot, how it ended) in a database of its
+   * own (`idb-evolve-history`), read with `migrationHistory()`. Off by default: it adds a database to the origin.
+   */
+  readonly history?: boolean;
 }
 
 /** What {@link openDatabase} resolves to. */
@@ -140,12 +183,30 @@ export async function openDatabase(name: string, plan: Plan, options: OpenOption
   }
   let downgraded: DowngradeInfo | null = null;
   let result: Opened;
+  const trace: Trace = {};
   try {
-    result = await open(name, plan, options, false, policy, storage);
+    try {
+      result = await open(name, plan, options, false, policy, storage, trace);
+    } catch (error) {
+      if (!(error instanceof OpenError && error.code === 'downgrade' && options.downgrade === 'restore-snapshot')) throw error;
+      downgraded = await downgrade(name, plan, options, env, error.oldVersion!, storage);
+      result = await open(name, plan, options, false, policy, storage, trace);
+    }
   } catch (error) {
-    if (!(error instanceof OpenError && error.code === 'downgrade' && options.downgrade === 'restore-snapshot')) throw error;
-    downgraded = await downgrade(name, plan, options, env, error.oldVersion!, storage);
-    result = await open(name, plan, options, false, policy, storage);
+    const started = trace.started;
+    if (started !== undefined && error instanceof IdbEvolveError) {
+      safely(options.hooks?.onFailed, error, { ...started.info, ms: Date.now() - started.at.getTime() });
+      if (options.history === true) {
+        await recordMigration(env.factory, migrationRecord(name, started.at, 'failed', null, started.info, null, error));
+      }
+    }
+    throw error;
+  }
+  if (result.report !== null && trace.started !== undefined) {
+    safely(options.hooks?.onComplete, result.report, { ...trace.started.info, snapshot: result.snapshot });
+    if (options.history === true) {
+      await recordMigration(env.factory, migrationRecord(name, trace.started.at, 'upgraded', result.report, trace.started.info, result.snapshot?.id ?? null, null));
+    }
   }
   if (result.snapshot !== null && storage !== undefined) {
     // Retention must never fail an open that succeeded.
@@ -216,7 +277,7 @@ async function downgrade(
  * database that did not exist is not created. Rejects like {@link openDatabase} when the upgrade fails.
  */
 export async function dryRun(name: string, plan: Plan, options: OpenOptions = {}): Promise<UpgradeReport> {
-  const result = await open(name, plan, options, true, undefined, undefined);
+  const result = await open(name, plan, options, true, undefined, undefined, {});
   if (result.report !== null) return result.report;
   // Nothing pending: the database is already at the target version.
   const version = result.db?.version ?? 0;
@@ -238,6 +299,7 @@ function open(
   isDryRun: boolean,
   policy: SnapshotPolicy | undefined,
   storage: SnapshotStorage | undefined,
+  trace: Trace,
 ): Promise<Opened> {
   let env: Environment;
   try {
@@ -286,6 +348,9 @@ function open(
         return;
       }
       const db = request.result;
+      const info: UpgradeInfo = { database: name, oldVersion: event.oldVersion, newVersion: target };
+      trace.started = { at: new Date(), info };
+      if (!isDryRun) safely(options.hooks?.onStart, info);
       guard = new TransactionGuard(db, transaction, keyRange, () => {});
       const running = guard;
       stopWatchingPage = abortOnPageHide(running);
@@ -321,6 +386,7 @@ function open(
           newVersion: target,
           dryRun: isDryRun,
           onProgress: options.onProgress,
+          onVersion: isDryRun ? undefined : (version) => safely(options.hooks?.onVersion, version, info),
         });
       };
       upgrade().then(

@@ -66,6 +66,8 @@ export interface UpgradeRun {
   readonly newVersion: number;
   readonly dryRun: boolean;
   readonly onProgress: ((progress: UpgradeProgress) => void) | undefined;
+  /** Called as each version completes. */
+  readonly onVersion?: ((report: VersionReport) => void) | undefined;
 }
 
 const now = (): number => (typeof performance === 'undefined' ? Date.now() : performance.now());
@@ -84,6 +86,7 @@ export async function runUpgrade(run: UpgradeRun): Promise<UpgradeReport> {
   const versions: VersionReport[] = [];
   if (oldVersion === 0) {
     versions.push(await createFresh(run));
+    run.onVersion?.(versions[0]!);
   } else {
     const installed = plan.get(oldVersion);
     if (installed === undefined) {
@@ -99,6 +102,7 @@ export async function runUpgrade(run: UpgradeRun): Promise<UpgradeReport> {
       if (version.version <= oldVersion || version.version > newVersion) continue;
       guard.position = { version: version.version };
       versions.push(await applyVersion(run, version));
+      run.onVersion?.(versions[versions.length - 1]!);
     }
   }
   guard.throwIfFailed();

@@ -1,0 +1,69 @@
+import { expect, test } from 'vitest';
+import { migrationHistory, openDatabase, updateRecords, type UpgradeHooks } from '../src/index.js';
+import { fakeEnvironment, openAndClose, plan, seedDatabase } from './helpers.js';
+
+const v1 = { version: 1, stores: { notes: { keyPath: 'id' } } } as const;
+const bump = (fail: boolean) =>
+  updateRecords('notes', (n: { id: number; n: number }) => {
+    if (fail && n.id === 2) throw new Error('boom');
+    return { ...n, n: n.n + 1 };
+  }, { name: 'bump' });
+
+function recorder(): { calls: [string, unknown][]; hooks: UpgradeHooks } {
+  const calls: [string, unknown][] = [];
+  return {
+    calls,
+    hooks: {
+      onStart: (info) => calls.push(['start', info]),
+      onVersion: (report) => calls.push(['version', report.version]),
+      onComplete: (report, info) => calls.push(['complete', { versions: report.versions.length, snapshot: info.snapshot?.version }]),
+      onFailed: (error, info) => calls.push(['failed', { code: error.code, version: error.version, ms: typeof info.ms }]),
+    },
+  };
+}
+
+test('hooks see start, each version and completion; the history records the run', async () => {
+  const { factory, options } = fakeEnvironment();
+  const p = plan(v1, { ...v1, version: 2, steps: [bump(false)] }, { ...v1, version: 3, steps: [bump(false)] });
+  await seedDatabase('db', p, 1, { notes: [{ id: 1, n: 0 }, { id: 2, n: 0 }] }, options);
+  const { calls, hooks } = recorder();
+  const { db, snapshot } = await openDatabase('db', p, { ...options, hooks, history: true });
+  db.close();
+  expect(calls).toEqual([
+    ['start', { database: 'db', oldVersion: 1, newVersion: 3 }],
+    ['version', 2],
+    ['version', 3],
+    ['complete', { versions: 2, snapshot: 1 }],
+  ]);
+  const [record, ...rest] = await migrationHistory('db', { indexedDB: factory });
+  expect(rest).toEqual([]);
+  expect(record).toMatchObject({ database: 'db', outcome: 'upgraded', oldVersion: 1, newVersion: 3, snapshot: snapshot!.id, error: null });
+  expect(record!.versions.map((v) => v.steps.map((s) => [s.name, s.visited, s.updated]))).toEqual([[['bump', 2, 2]], [['bump', 2, 2]]]);
+});
+
+test('a failed upgrade calls onFailed and is recorded with its typed error; hooks that throw change nothing', async () => {
+  const { factory, options } = fakeEnvironment();
+  const p = plan(v1, { ...v1, version: 2, steps: [bump(true)] });
+  await seedDatabase('db', p, 1, { notes: [{ id: 1, n: 0 }, { id: 2, n: 0 }] }, options);
+  const { calls, hooks } = recorder();
+  const throwing: UpgradeHooks = { ...hooks, onStart: (info) => { hooks.onStart!(info); throw new Error('monitoring broke'); } };
+  await expect(openDatabase('db', p, { ...options, hooks: throwing, history: true })).rejects.toMatchObject({ code: 'step_failed', key: 2 });
+  expect(calls).toEqual([
+    ['start', { database: 'db', oldVersion: 1, newVersion: 2 }],
+    ['failed', { code: 'step_failed', version: 2, ms: 'number' }],
+  ]);
+  const history = await migrationHistory('db', { indexedDB: factory });
+  expect(history).toHaveLength(1);
+  expect(history[0]).toMatchObject({ outcome: 'failed', oldVersion: 1, newVersion: 2, error: { name: 'UpgradeError', code: 'step_failed', version: 2, step: 'bump', store: 'notes' } });
+});
+
+test('without history: true nothing is recorded, and opens that do not upgrade call no hook', async () => {
+  const { factory, options } = fakeEnvironment();
+  const p = plan(v1, { ...v1, version: 2, steps: [bump(false)] });
+  await seedDatabase('db', p, 1, { notes: [{ id: 1, n: 0 }] }, options);
+  await openAndClose('db', p, options);
+  const { calls, hooks } = recorder();
+  await openAndClose('db', p, { ...options, hooks });
+  expect(calls).toEqual([]);
+  expect((await factory.databases()).map((d) => d.name)).toEqual(['db']);
+});
