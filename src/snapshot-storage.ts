@@ -147,7 +147,8 @@ export function opfsSnapshotStorage(options: OpfsSnapshotStorageOptions = {}): S
         close: async () => {
           try {
             await writable.close();
-            await (handle as FileSystemFileHandle & { move(name: string): Promise<void> }).move(name);
+            // The two-argument form: WebKit rejects move(name) alone with "Not enough arguments".
+            await (handle as FileSystemFileHandle & { move(dir: FileSystemDirectoryHandle, name: string): Promise<void> }).move(folderHandle, name);
           } catch (error) {
             await discard();
             throw wrapWriteError(error, name);

@@ -1,0 +1,135 @@
+import { afterEach, describe, expect, test } from 'vitest';
+import {
+  definePlan,
+  listSnapshots,
+  openDatabase,
+  opfsSnapshotStorage,
+  restoreSnapshot,
+  updateRecords,
+  verifySnapshot,
+  type Step,
+} from '../../src/index.js';
+
+// Real OPFS and real transaction lifetime: what fake-indexeddb and the memory storage cannot show.
+const directory = `test-${Math.random().toString(36).slice(2, 8)}`;
+const storage = () => opfsSnapshotStorage({ directory });
+
+async function clearDirectory(): Promise<void> {
+  const root = await navigator.storage.getDirectory();
+  await root.removeEntry(directory, { recursive: true }).catch(() => {});
+}
+
+afterEach(clearDirectory);
+
+function request<T>(req: IDBRequest<T>): Promise<T> {
+  return new Promise((resolve, reject) => {
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error);
+  });
+}
+
+async function names(): Promise<string[]> {
+  const folder = await (await navigator.storage.getDirectory()).getDirectoryHandle(directory, { create: true });
+  const found: string[] = [];
+  for await (const [name] of folder as unknown as AsyncIterable<[string, FileSystemHandle]>) found.push(name);
+  return found.sort();
+}
+
+describe('opfsSnapshotStorage', () => {
+  test('a file is listed only once closed, and an aborted one leaves nothing', async () => {
+    const s = storage();
+    const sink = await s.create('a.ndjson');
+    await sink.write('hello\n');
+    expect(await s.list()).toEqual([]);
+    await sink.close();
+    expect(await s.list()).toEqual(['a.ndjson']);
+    expect(await (await s.read('a.ndjson'))!.text()).toBe('hello\n');
+    const aborted = await s.create('b.ndjson');
+    await aborted.write('partial');
+    await aborted.abort();
+    expect(await s.list()).toEqual(['a.ndjson']);
+    expect(await names()).toEqual(['a.ndjson']);
+    await s.delete('a.ndjson');
+    await s.delete('never-there.ndjson');
+    expect(await s.list()).toEqual([]);
+  });
+});
+
+describe('upgrades in a real engine', () => {
+  const name = `opfs-${Math.random().toString(36).slice(2, 8)}`;
+  const v1 = { version: 1, stores: { notes: { keyPath: 'id' } } } as const;
+  const upgrade = (step: Step) => definePlan({ versions: [v1, { ...v1, version: 2, steps: [step] }] });
+  const seed = async () => {
+    await indexedDB.deleteDatabase(name);
+    const { db } = await openDatabase(name, definePlan({ versions: [v1] }), { snapshot: false });
+    const tx = db.transaction('notes', 'readwrite');
+    for (let id = 1; id <= 300; id++) tx.objectStore('notes').put({ id, text: `note ${id}`, blob: new Blob([`b${id}`]) });
+    await new Promise((resolve) => (tx.oncomplete = resolve));
+    db.close();
+  };
+  const read = async () => {
+    const db = await request(indexedDB.open(name));
+    try {
+      const all = await request(db.transaction('notes').objectStore('notes').getAll());
+      return { version: db.version, texts: all.map((n: { text: string }) => n.text) };
+    } finally {
+      db.close();
+    }
+  };
+
+  test('the pre-upgrade snapshot goes to OPFS (Blobs included) and restores the old state', async () => {
+    await seed();
+    const before = await read();
+    const { db, snapshot } = await openDatabase(name, upgrade(updateRecords('notes', (n: { text: string }) => ({ ...n, text: n.text.toUpperCase() }), { name: 'upper', batchSize: 64 })), {
+      snapshot: { storage: storage() },
+    });
+    db.close();
+    expect(snapshot).toMatchObject({ version: 1, counts: { notes: 300 } });
+    expect((await listSnapshots({ storage: storage(), database: name })).map((s) => s.id)).toEqual([snapshot!.id]);
+    expect(await verifySnapshot(snapshot!.id, { storage: storage() })).toMatchObject({ counts: { notes: 300 } });
+    expect((await read()).texts[0]).toBe('NOTE 1');
+    await restoreSnapshot(name, snapshot!.id, { storage: storage() });
+    expect(await read()).toEqual(before);
+  });
+
+  test.each([
+    ['a timer', () => new Promise((resolve) => setTimeout(resolve, 30))],
+    ['fetch', () => fetch(location.href).then((r) => r.text())],
+    ['OPFS', async () => (await navigator.storage.getDirectory()).getDirectoryHandle(directory, { create: true })],
+  ])('a step that awaits %s is aborted with transaction_inactive; nothing is half-committed', async (_, wait) => {
+    await seed();
+    const before = await read();
+    const step: Step = {
+      name: 'waits',
+      stores: ['notes'],
+      run: async (ctx) => {
+        await ctx.store('notes').put({ id: 1, text: 'changed' });
+        await wait();
+        await ctx.store('notes').put({ id: 2, text: 'changed' });
+      },
+    };
+    await expect(openDatabase(name, upgrade(step), { snapshot: { storage: storage() } })).rejects.toMatchObject({
+      name: 'UpgradeError',
+      code: 'transaction_inactive',
+      version: 2,
+      step: 'waits',
+    });
+    expect(await read()).toEqual(before);
+  });
+
+  test('an async step that throws after an IndexedDB await is rolled back (IndexedDB alone would commit it)', async () => {
+    await seed();
+    const before = await read();
+    const step: Step = {
+      name: 'late throw',
+      stores: ['notes'],
+      run: async (ctx) => {
+        await ctx.store('notes').put({ id: 1, text: 'changed' });
+        await ctx.store('notes').count();
+        throw new Error('after await');
+      },
+    };
+    await expect(openDatabase(name, upgrade(step), { snapshot: false })).rejects.toMatchObject({ code: 'step_failed', step: 'late throw' });
+    expect(await read()).toEqual(before);
+  });
+});
