@@ -1,8 +1,10 @@
+import { expect } from 'vitest';
 import { IDBFactory as FakeIDBFactory, IDBKeyRange as FakeIDBKeyRange } from 'fake-indexeddb';
 import {
   definePlan,
   memorySnapshotStorage,
   openDatabase,
+  UpgradeError,
   type OpenOptions,
   type Plan,
   type SnapshotStorage,
@@ -151,3 +153,27 @@ export function plan(...versions: VersionDefinition[]): Plan {
 }
 
 export { request };
+
+/**
+ * Seeds `records` at version 1, expects the upgrade to the plan's latest version to reject with an UpgradeError,
+ * and checks the database is exactly as seeded afterwards. Returns the error for further checks.
+ */
+export async function upgradeMustFail(
+  p: Plan,
+  records: Record<string, unknown[] | [IDBValidKey, unknown][]>,
+  { outOfLine = false }: { outOfLine?: boolean } = {},
+): Promise<UpgradeError> {
+  const { factory, options } = fakeEnvironment();
+  await seedDatabase('db', p, 1, records, options, { outOfLine });
+  const before = await dump(factory, 'db');
+  const error = await openDatabase('db', p, options).then(
+    ({ db }) => {
+      db.close();
+      throw new Error('the upgrade was expected to fail');
+    },
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(UpgradeError);
+  expect(await dump(factory, 'db')).toEqual(before);
+  return error as UpgradeError;
+}

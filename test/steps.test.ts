@@ -19,7 +19,7 @@ import {
   type UpgradeProgress,
   type UpgradeReport,
 } from '../src/index.js';
-import { dump, fakeEnvironment, openAndClose, plan, request, seedDatabase, type DatabaseDump } from './helpers.js';
+import { dump, fakeEnvironment, openAndClose, plan, request, seedDatabase, upgradeMustFail, type DatabaseDump } from './helpers.js';
 
 const items: DatabaseLayout = { items: { keyPath: 'id' } };
 
@@ -39,21 +39,7 @@ async function upgrade(p: Plan, records: Record<string, unknown[]>, extra: { onP
 }
 
 /** Seeds v1, expects the upgrade to v2 to reject with an UpgradeError, and checks the database did not change. */
-async function failedUpgrade(p: Plan, records: Record<string, unknown[]>): Promise<UpgradeError> {
-  const { factory, options } = fakeEnvironment();
-  await seedDatabase('db', p, 1, records, options);
-  const before = await dump(factory, 'db');
-  const error = await openDatabase('db', p, options).then(
-    ({ db }) => {
-      db.close();
-      throw new Error('the upgrade was expected to fail');
-    },
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(UpgradeError);
-  expect(await dump(factory, 'db')).toEqual(before);
-  return error as UpgradeError;
-}
+const failedUpgrade = (p: Plan, records: Record<string, unknown[]>): Promise<UpgradeError> => upgradeMustFail(p, records);
 
 /** The only step report of the v2 upgrade. */
 function stepOf(report: UpgradeReport, index = 0): StepReport {

@@ -1,7 +1,6 @@
 import { IDBObjectStore as FakeIDBObjectStore } from 'fake-indexeddb';
 import { describe, expect, test, vi } from 'vitest';
 import {
-  openDatabase,
   remove,
   unchanged,
   UpgradeError,
@@ -13,7 +12,7 @@ import {
   type WalkOptions,
   type WalkResult,
 } from '../src/index.js';
-import { dump, fakeEnvironment, openAndClose, plan, realIndexedDB, seedDatabase, type DatabaseDump } from './helpers.js';
+import { dump, fakeEnvironment, openAndClose, plan, realIndexedDB, seedDatabase, upgradeMustFail, type DatabaseDump } from './helpers.js';
 
 interface Row {
   id: number;
@@ -59,20 +58,7 @@ async function runStep(run: Run, seed: Seed = {}) {
 /** Like {@link runStep} but the upgrade must fail: returns the UpgradeError after checking nothing changed. */
 async function failStep(run: Run, seed: Seed = {}): Promise<UpgradeError> {
   const { layout = inline, records = { items: rows(10) }, outOfLine = false, stores } = seed;
-  const { factory, options } = fakeEnvironment();
-  const p = walkPlan(run, layout, stores);
-  await seedDatabase('db', p, 1, records, options, { outOfLine });
-  const before = await dump(factory, 'db');
-  const error = await openDatabase('db', p, options).then(
-    ({ db }) => {
-      db.close();
-      throw new Error('the upgrade was expected to fail');
-    },
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(UpgradeError);
-  expect(await dump(factory, 'db')).toEqual(before);
-  return error as UpgradeError;
+  return upgradeMustFail(walkPlan(run, layout, stores), records, { outOfLine });
 }
 
 /** Walks `items` marking each record `seen` once more, logging [key, primaryKey] per visit. */
