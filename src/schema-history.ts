@@ -130,6 +130,8 @@ export function stepFingerprint(step: Step): string {
         ? [structure.kind, structure.from, structure.to]
         : [structure.kind, structure.store, structure.transform === undefined ? null : Function.prototype.toString.call(structure.transform)],
     Function.prototype.toString.call(step.run),
+    // Helpers' arguments and functions, which `run` (a closure over them) does not show.
+    ...(step.source === undefined ? [] : [step.source]),
   ];
   return `fnv1a64:${fnv1a64(JSON.stringify(parts))}`;
 }

@@ -114,6 +114,11 @@ export interface Step {
   readonly run: (context: StepContext) => void | Promise<void>;
   /** Set by `renameStore` and `rebuildStore`, which change the layout itself. */
   readonly structure?: RenameStoreStructure | RebuildStoreStructure;
+  /**
+   * What the step does, for its fingerprint in the schema history: the step helpers record their arguments and
+   * the source of the functions they were given, which `run` (a closure) does not show.
+   */
+  readonly source?: string;
 }
 
 /** Counts a step accumulates over all its stores. */

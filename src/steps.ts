@@ -26,6 +26,11 @@ function parentOf(record: unknown, path: Path): Record<string, unknown> | undefi
   return typeof current === 'object' && current !== null ? (current as Record<string, unknown>) : undefined;
 }
 
+/** A helper's arguments as text, functions by their source: what the schema history fingerprints. */
+function sourceOf(helper: string, ...args: unknown[]): string {
+  return `${helper}(${JSON.stringify(args, (_, value: unknown) => (typeof value === 'function' ? Function.prototype.toString.call(value) : value))})`;
+}
+
 function hasOwn(target: object, key: string): boolean {
   return Object.prototype.hasOwnProperty.call(target, key);
 }
@@ -46,11 +51,12 @@ export function updateRecords<T = any>(store: string, visitor: RecordVisitor<T>,
     run: async (context: StepContext) => {
       await context.store<T>(store).walk(visitor, walk);
     },
+    source: sourceOf('updateRecords', store, visitor, walk),
   };
 }
 
-function walkStep(store: string, defaultName: string, options: WalkStepOptions, visitor: RecordVisitor<any>): Step {
-  return updateRecords(store, visitor, { ...options, name: options.name ?? defaultName });
+function walkStep(store: string, defaultName: string, options: WalkStepOptions, source: string, visitor: RecordVisitor<any>): Step {
+  return { ...updateRecords(store, visitor, { ...options, name: options.name ?? defaultName }), source };
 }
 
 /** Options of {@link renameField}. */
@@ -69,7 +75,7 @@ export function renameField(store: string, from: string, to: string, options: Re
   const target = parsePath(to);
   const sourceKey = source[source.length - 1]!;
   const targetKey = target[target.length - 1]!;
-  return walkStep(store, `renameField(${store}: ${from} -> ${to})`, options, (record) => {
+  return walkStep(store, `renameField(${store}: ${from} -> ${to})`, options, sourceOf('renameField', store, from, to, options), (record) => {
     const holder = parentOf(record, source);
     if (holder === undefined || !hasOwn(holder, sourceKey)) return unchanged;
     const destination = parentOf(record, target);
@@ -90,7 +96,7 @@ export function renameField(store: string, from: string, to: string, options: Re
 export function dropField(store: string, field: string, options: WalkStepOptions = {}): Step {
   const path = parsePath(field);
   const key = path[path.length - 1]!;
-  return walkStep(store, `dropField(${store}: ${field})`, options, (record) => {
+  return walkStep(store, `dropField(${store}: ${field})`, options, sourceOf('dropField', store, field, options), (record) => {
     const holder = parentOf(record, path);
     if (holder === undefined || !hasOwn(holder, key)) return unchanged;
     delete holder[key];
@@ -124,7 +130,7 @@ export function convertField<From = any, To = unknown>(
 ): Step {
   const path = parsePath(field);
   const key = path[path.length - 1]!;
-  return walkStep(store, `convertField(${store}: ${field})`, options, (record) => {
+  return walkStep(store, `convertField(${store}: ${field})`, options, sourceOf('convertField', store, field, convert, options), (record) => {
     const holder = parentOf(record, path);
     if (holder === undefined) return unchanged;
     if (!hasOwn(holder, key) && options.convertMissing !== true) return unchanged;
@@ -142,7 +148,7 @@ export function convertField<From = any, To = unknown>(
 export function defaultValue(store: string, field: string, value: unknown | ((record: any) => unknown), options: WalkStepOptions = {}): Step {
   const path = parsePath(field);
   const key = path[path.length - 1]!;
-  return walkStep(store, `defaultValue(${store}: ${field})`, options, (record) => {
+  return walkStep(store, `defaultValue(${store}: ${field})`, options, sourceOf('defaultValue', store, field, value, options), (record) => {
     const holder = parentOf(record, path);
     if (holder === undefined) {
       throw new Error(`Cannot set a default for "${field}": its parent object is missing`);
@@ -163,6 +169,7 @@ export function renameStore(from: string, to: string, options: StepOptions = {})
     stores: [to],
     run: () => {},
     structure: { kind: 'rename-store', from, to },
+    source: sourceOf('renameStore', from, to),
   };
 }
 
@@ -176,6 +183,7 @@ export function copyStore(from: string, to: string, transform?: (value: any, pri
   return {
     name,
     stores: [from, to],
+    source: sourceOf('copyStore', from, to, transform, walk),
     run: async (context) => {
       const target = context.store(to);
       const outOfLine = target.keyPath === null;
@@ -205,5 +213,6 @@ export function rebuildStore(store: string, transform?: (value: any, primaryKey:
     stores: [store],
     run: () => {},
     structure: { kind: 'rebuild-store', store, transform },
+    source: sourceOf('rebuildStore', store, transform),
   };
 }

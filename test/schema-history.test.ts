@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import {
   checkSchemaHistory,
+  convertField,
   definePlan,
   formatHistoryDifferences,
   historyFileName,
@@ -555,5 +556,16 @@ describe('the idb-evolve-history bin', { timeout: 30_000 }, () => {
     expect((await readdir(join(copy, 'history'))).sort()).toEqual(['v0001.json', 'v0002.json', 'v0003.json']);
     await writeFile(join(copy, 'history/v0002.json'), '{}');
     expect(cli('check', `${fixtures}/plan-changed.mjs`, 'history').stderr).toContain('  - v0002.json is not a schema history file');
+  });
+});
+
+describe('fingerprints of helper steps', () => {
+  test('see the arguments and functions a helper closes over, which its run function does not show', () => {
+    const name = { name: 'same name' };
+    expect(stepFingerprint(renameField('notes', 'a', 'b', name))).not.toBe(stepFingerprint(renameField('notes', 'a', 'c', name)));
+    expect(stepFingerprint(convertField('notes', 'n', (v: number) => v * 2, name))).not.toBe(
+      stepFingerprint(convertField('notes', 'n', (v: number) => v * 3, name)),
+    );
+    expect(stepFingerprint(convertField('notes', 'n', (v: number) => v * 2, name))).toBe(stepFingerprint(convertField('notes', 'n', (v: number) => v * 2, name)));
   });
 });
