@@ -47,8 +47,11 @@ export type SnapshotErrorCode =
   | 'database_not_found'
   | 'restore_failed';
 
+/** Codes of the `idb-evolve/testing` errors: fixtures that cannot be written, failed checks. */
+export type TestingErrorCode = 'unknown_store' | 'invalid_fixture' | 'write_failed' | 'migration_check_failed' | 'schema_history_changed';
+
 /** Every code idb-evolve uses. */
-export type ErrorCode = PlanErrorCode | UpgradeErrorCode | OpenErrorCode | SnapshotErrorCode;
+export type ErrorCode = PlanErrorCode | UpgradeErrorCode | OpenErrorCode | SnapshotErrorCode | TestingErrorCode;
 
 /** Context carried by an {@link IdbEvolveError}; fields are present when they are known. */
 export interface ErrorContext {

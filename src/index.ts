@@ -56,6 +56,7 @@ export type {
   OpenErrorContext,
   PlanErrorCode,
   SnapshotErrorCode,
+  TestingErrorCode,
   SnapshotErrorContext,
   UpgradeErrorCode,
   UpgradeErrorContext,

@@ -16,7 +16,7 @@
  * @module
  */
 import { resolveIndexedDB, type IndexedDBOptions } from './environment.js';
-import { isIdbEvolveError, PlanError, type IdbEvolveError, type ValidationIssue } from './errors.js';
+import { IdbEvolveError, isIdbEvolveError, PlanError, type ValidationIssue } from './errors.js';
 import { readLayout, type KeyPath, type NormalizedLayout, type NormalizedStore } from './layout.js';
 import { openDatabase, type SnapshotPolicy } from './open-database.js';
 import type { Plan } from './plan.js';
@@ -140,22 +140,15 @@ export interface FixtureErrorContext {
  * Fixtures could not be written: a store the version does not have, a malformed entry, a record IndexedDB refused
  * (two fixtures with the same key, a value that cannot be cloned) or, with `validate`, an invalid record.
  */
-export class FixtureError extends Error {
+export class FixtureError extends IdbEvolveError {
   override name = 'FixtureError' as const;
-  readonly code: FixtureErrorCode;
-  readonly version: number | undefined;
-  readonly store: string | undefined;
+  declare readonly code: FixtureErrorCode;
   readonly index: number | undefined;
-  readonly key: IDBValidKey | undefined;
   readonly issues: readonly ValidationIssue[] | undefined;
 
   constructor(code: FixtureErrorCode, message: string, context: FixtureErrorContext = {}) {
-    super(message, 'cause' in context ? { cause: context.cause } : undefined);
-    this.code = code;
-    this.version = context.version;
-    this.store = context.store;
+    super(code, message, context);
     this.index = context.index;
-    this.key = context.key;
     this.issues = context.issues;
   }
 }
@@ -538,8 +531,9 @@ export interface MigrationCheckErrorContext {
  * A {@link checkMigration} property failed. The message shows the smallest failing fixtures, why they failed and
  * the `seed` and `path` that replay the run; the same is here as data.
  */
-export class MigrationCheckError extends Error {
+export class MigrationCheckError extends IdbEvolveError {
   override name = 'MigrationCheckError' as const;
+  declare readonly code: 'migration_check_failed';
   readonly from: number;
   readonly to: number;
   /** The smallest fixtures found that fail (after shrinking); undefined when fast-check gave none. */
@@ -556,7 +550,7 @@ export class MigrationCheckError extends Error {
   readonly numShrinks: number;
 
   constructor(message: string, context: MigrationCheckErrorContext) {
-    super(message, { cause: context.failure });
+    super('migration_check_failed', message, { cause: context.failure });
     this.from = context.from;
     this.to = context.to;
     this.fixtures = context.fixtures;
@@ -662,12 +656,13 @@ export async function checkMigration<F extends Fixtures>(plan: Plan, options: Ch
 }
 
 /** The schema history recorded for a plan does not match it; the message is the readable diff. */
-export class SchemaHistoryError extends Error {
+export class SchemaHistoryError extends IdbEvolveError {
   override name = 'SchemaHistoryError' as const;
+  declare readonly code: 'schema_history_changed';
   /** Every difference found. */
   readonly differences: readonly HistoryDifference[];
   constructor(message: string, differences: readonly HistoryDifference[]) {
-    super(message);
+    super('schema_history_changed', message);
     this.differences = differences;
   }
 }

@@ -143,14 +143,14 @@ describe('fixture errors', () => {
       1,
       { tags: [] },
       { code: 'unknown_store', store: 'tags', version: 1 },
-      /^Fixtures for store "tags", which version 1 does not have \(it has: "notes", "settings"\)$/,
+      /^Fixtures for store "tags", which version 1 does not have \(it has: "notes", "settings"\) \(version 1, store "tags"\)$/,
     ],
     [
       'an out-of-line entry that is not a pair',
       1,
       { settings: [['a', 1], { theme: 'dark' }] },
       { code: 'invalid_fixture', store: 'settings', index: 1 },
-      /^Store "settings" has out-of-line keys: give its fixtures as \[key, value\] pairs \(fixture 1 is \{"theme":"dark"\}\)$/,
+      /^Store "settings" has out-of-line keys: give its fixtures as \[key, value\] pairs \(fixture 1 is \{"theme":"dark"\}\) \(version 1, store "settings"\)$/,
     ],
     [
       'two fixtures with one key',
