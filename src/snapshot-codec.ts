@@ -23,6 +23,7 @@ export class CodecError extends Error {
   /** Where the problem is, e.g. `$.tags[2]` or `$["odd key"].v`. `$` is the root. */
   readonly path: string;
 
+  /** `message` says what is wrong; the path is appended to it. */
   constructor(message: string, path: string, options?: ErrorOptions) {
     super(`${message} at ${path}`, options);
     this.path = path;
@@ -72,22 +73,39 @@ export class BlobCollector implements EncodeContext {
     return this.#blobs.length;
   }
 
-  /** Reads every pending Blob and writes its bytes, base64, into its placeholder node. */
+  /**
+   * Reads every pending Blob and writes its bytes, base64, into its placeholder node.
+   *
+   * @throws {@link CodecError} if a Blob is too large for one string (V8 strings stop near 512 MB, so about 380 MB
+   *   of bytes); rejects with the platform's error if a Blob cannot be read.
+   */
   async readAll(): Promise<void> {
     const blobs = this.#blobs;
     const nodes = this.#nodes;
     this.#blobs = [];
     this.#nodes = [];
-    const buffers = await Promise.all(blobs.map((blob) => blob.arrayBuffer()));
-    for (let i = 0; i < buffers.length; i++) {
-      // Both arrays were filled in step, so the indices match.
-      nodes[i]!.v = toBase64(new Uint8Array(buffers[i]!));
+    // The same Blob in several records is read once.
+    const texts = new Map<Blob, Promise<string>>();
+    for (const blob of blobs) {
+      if (!texts.has(blob)) texts.set(blob, blob.arrayBuffer().then((buffer) => blobToBase64(buffer, blob.size)));
     }
+    const encoded = await Promise.all(blobs.map((blob) => texts.get(blob)!));
+    // Both lists were filled in step, so the indices match.
+    for (let i = 0; i < encoded.length; i++) nodes[i]!.v = encoded[i]!;
+  }
+}
+
+function blobToBase64(buffer: ArrayBuffer, size: number): string {
+  try {
+    return toBase64(new Uint8Array(buffer));
+  } catch (error) {
+    throw new CodecError(`cannot encode a Blob of ${size} bytes in one string`, '$', { cause: error });
   }
 }
 
 /** Facts about a decoded Blob or File, passed to a {@link BlobResolver}. */
 export interface BlobInfo {
+  /** Whether the original was a File (with a name and lastModified) or a plain Blob. */
   readonly kind: 'blob' | 'file';
   /** MIME type, as `Blob.type`. */
   readonly type: string;
@@ -132,6 +150,11 @@ function toCodecError(error: unknown): unknown {
   if (error instanceof Fail) return new CodecError(error.message, `$${error.segments.reverse().join('')}`);
   return error;
 }
+
+// Own keys are walked with for-in plus this check rather than Object.keys: V8 drops the check for a for-in key of an
+// object whose prototypes have no enumerable properties, and for-in needs no key array. Object.hasOwn is not
+// optimized that way.
+const hasOwnProperty = Object.prototype.hasOwnProperty;
 
 /** Sets a data property even when the key is `__proto__`, whose assignment would change the prototype instead. */
 function setProperty(target: Record<string, unknown>, key: string, value: unknown): void {
@@ -199,12 +222,8 @@ interface EncodeState {
   // beats creating and filling a Map; `map` takes over past LINEAR_LIMIT.
   readonly list: object[];
   map: Map<object, number> | undefined;
-  blobs: BlobCollector | undefined;
+  readonly blobs: BlobCollector | undefined;
 }
-
-// Reused from call to call, so that a record that needs no change costs no allocation. An encodeValue call made by
-// a getter while another runs finds it taken and makes its own.
-let idleState: EncodeState | undefined;
 
 const LINEAR_LIMIT = 16;
 
@@ -245,19 +264,12 @@ const UNDEFINED: Encoded = Object.freeze({ $: 'u' });
  * ```
  */
 export function encodeValue(value: unknown, blobs?: BlobCollector): Encoded {
-  const state = idleState ?? { list: [], map: undefined, blobs: undefined };
-  idleState = undefined;
-  state.blobs = blobs;
+  // A fresh state per call: measured cheaper in V8 than reusing one and clearing it in a finally block.
+  const state: EncodeState = { list: [], map: undefined, blobs };
   try {
     return encode(value, state, 0);
   } catch (error) {
     throw toCodecError(error);
-  } finally {
-    // Drop the references, so the state keeps no record alive.
-    state.list.length = 0;
-    state.map = undefined;
-    state.blobs = undefined;
-    idleState = state;
   }
 }
 
@@ -308,11 +320,10 @@ function encodeObject(value: object, state: EncodeState, depth: number): Encoded
 
 /** `copy` forces a copy for class instances, whose prototype could give JSON.stringify a toJSON method. */
 function encodePlain(value: Record<string, unknown>, state: EncodeState, depth: number, copy: boolean): Encoded {
-  const keys = Object.keys(value);
   let out: Record<string, Encoded> | undefined = copy ? {} : undefined;
   let escape = false;
-  for (let i = 0; i < keys.length; i++) {
-    const key = keys[i]!;
+  for (const key in value) {
+    if (!hasOwnProperty.call(value, key)) continue;
     const item = value[key];
     let encoded: Encoded;
     if (isJsonPrimitive(item)) {
@@ -328,13 +339,22 @@ function encodePlain(value: Record<string, unknown>, state: EncodeState, depth: 
     if (out === undefined) {
       if (encoded === item) continue;
       // Copy on the first change only: JSON-safe records are returned untouched, without allocating.
-      out = {};
-      for (let j = 0; j < i; j++) setProperty(out, keys[j]!, value[keys[j]!]);
+      out = copyUntil(value, key);
     }
     setProperty(out, key, encoded);
   }
   const result = out ?? (value as Encoded);
   return escape ? { $: 'o', v: result } : result;
+}
+
+/** Copies the own properties before `stop`, which encoded to themselves. */
+function copyUntil(value: Record<string, unknown>, stop: string): Record<string, Encoded> {
+  const out: Record<string, Encoded> = {};
+  for (const key in value) {
+    if (key === stop) break;
+    if (hasOwnProperty.call(value, key)) setProperty(out, key, value[key]);
+  }
+  return out;
 }
 
 function encodeArray(value: unknown[], state: EncodeState, depth: number): Encoded {
@@ -547,7 +567,7 @@ function decode(value: unknown, state: DecodeState, depth: number): unknown {
     return value;
   }
   const tag = (value as Node)['$'];
-  if (tag !== undefined && Object.hasOwn(value, '$')) return decodeTagged(value as Node, tag, state, depth + 1);
+  if (tag !== undefined && hasOwnProperty.call(value, '$')) return decodeTagged(value as Node, tag, state, depth + 1);
   if (depth >= MAX_DEPTH) fail(`nesting deeper than ${MAX_DEPTH}`);
   state.objects.push(value);
   decodeProperties(value as Node, state, depth + 1);
@@ -572,9 +592,8 @@ function decodeArrayItems(array: unknown[], state: DecodeState, depth: number): 
 }
 
 function decodeProperties(object: Node, state: DecodeState, depth: number): void {
-  const keys = Object.keys(object);
-  for (let i = 0; i < keys.length; i++) {
-    const key = keys[i]!;
+  for (const key in object) {
+    if (!hasOwnProperty.call(object, key)) continue;
     const item = object[key];
     if (typeof item === 'object' && item !== null) {
       let decoded: unknown;
@@ -601,7 +620,7 @@ function decodeField(node: Node, key: string, state: DecodeState, depth: number)
 
 function field(node: Node, key: string, type: 'string' | 'number' | 'object'): unknown {
   const value = node[key];
-  if (typeof value !== type || value === null || !Object.hasOwn(node, key)) {
+  if (typeof value !== type || value === null || !hasOwnProperty.call(node, key)) {
     throw prefixed(new Fail(`expected ${type === 'object' ? 'an object' : `a ${type}`}`), `.${key}`);
   }
   return value;
@@ -887,6 +906,11 @@ function defaultBlobResolver(bytes: Uint8Array<ArrayBuffer>, info: BlobInfo): Bl
  * viewed bytes are kept), or an array of keys. The result is also a valid {@link encodeValue} encoding.
  *
  * @throws {@link CodecError} if `key` is not a valid key.
+ *
+ * @example
+ * ```ts
+ * JSON.stringify(encodeKey([1, 'a', new Date(0)])); // '[1,"a",{"$":"d","v":0}]'
+ * ```
  */
 export function encodeKey(key: IDBValidKey): Encoded {
   try {
@@ -988,7 +1012,7 @@ function decodeKeyPart(encoded: unknown, depth: number): IDBValidKey {
 // ---------------------------------------------------------------------------------------------------------------------
 // Base64
 
-// Native since 2025 (Firefox 133, Safari 18.2, Chrome 140); the fallbacks serve older engines and Node 20.
+// Native in Firefox 133, Safari 18.2 and Chrome 140; the fallbacks serve older engines and Node 20.
 interface Base64Native {
   toBase64?: (this: Uint8Array) => string;
 }

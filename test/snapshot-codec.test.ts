@@ -1,6 +1,11 @@
 import { IDBFactory } from 'fake-indexeddb';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+
+// Runs in browsers too (vitest browser mode), where there is no Buffer.
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((byte, i) => byte === b[i]);
+}
 import {
   BlobCollector,
   CodecError,
@@ -80,7 +85,7 @@ function compareGraphs(actual: unknown, expected: unknown, blobPairs: [Blob, Blo
       const o = y as ArrayBuffer & { resizable?: boolean; maxByteLength?: number };
       const p = x as ArrayBuffer & { resizable?: boolean; maxByteLength?: number };
       if (p.resizable !== o.resizable || p.maxByteLength !== o.maxByteLength) fail(path, 'resizability differs');
-      if (Buffer.compare(new Uint8Array(x), new Uint8Array(o)) !== 0) fail(path, 'bytes differ');
+      if (!sameBytes(new Uint8Array(x), new Uint8Array(o))) fail(path, 'bytes differ');
     } else if (ArrayBuffer.isView(x)) {
       const v = y as ArrayBufferView;
       if (x.byteOffset !== v.byteOffset || x.byteLength !== v.byteLength) fail(path, 'view ranges differ');
@@ -134,7 +139,7 @@ async function assertSame(actual: unknown, expected: unknown): Promise<void> {
   compareGraphs(actual, expected, blobPairs);
   for (const [a, b] of blobPairs) {
     const [x, y] = await Promise.all([a.arrayBuffer(), b.arrayBuffer()]);
-    if (Buffer.compare(new Uint8Array(x), new Uint8Array(y)) !== 0) throw new Error('Blob bytes differ');
+    if (!sameBytes(new Uint8Array(x), new Uint8Array(y))) throw new Error('Blob bytes differ');
   }
 }
 
@@ -268,7 +273,7 @@ const specialValues: [string, unknown][] = [
   ['BigUint64Array', new BigUint64Array([2n ** 64n - 1n])],
   ['view into part of a buffer', new Uint16Array(buffer, 4, 3)],
   ['DataView', new DataView(buffer, 3, 5)],
-  ['Node Buffer (a Uint8Array)', Buffer.from('hi')],
+  ...(typeof Buffer === 'undefined' ? [] : [['Node Buffer (a Uint8Array)', Buffer.from('hi')] as [string, unknown]]),
   ['views sharing a buffer', [new Uint8Array(buffer, 1, 2), new Int32Array(buffer, 8, 2), new DataView(buffer), buffer]],
   ['Map with object keys', new Map<unknown, unknown>([[{ k: 1 }, 'v'], [Number.NaN, -0], [undefined, null]])],
   ['Set', new Set([1, '1', 1n, undefined, { a: 1 }])],
@@ -428,8 +433,13 @@ describe('encodeValue rejects what IndexedDB cannot store', () => {
     ['function in a Set', new Set([1, Math.max]), '${item 1}'],
     ['function in a cause', new Error('e', { cause: { f: () => 1 } }), '$.cause.f'],
     ['function in a sparse array', sparse(3, { 2: () => 1 }), '$[2]'],
-    ['SharedArrayBuffer', { s: new SharedArrayBuffer(1) }, '$.s'],
-    ['view on a SharedArrayBuffer', new Uint8Array(new SharedArrayBuffer(1)), '$.buffer'],
+    // Pages that are not cross-origin isolated have no SharedArrayBuffer.
+    ...(typeof SharedArrayBuffer === 'undefined'
+      ? []
+      : ([
+          ['SharedArrayBuffer', { s: new SharedArrayBuffer(1) }, '$.s'],
+          ['view on a SharedArrayBuffer', new Uint8Array(new SharedArrayBuffer(1)), '$.buffer'],
+        ] as [string, unknown, string][])),
   ])('%s', (_name, value, path) => {
     const error = expectCodecError(() => encodeValue(value), path);
     expect(error.message).toContain(`at ${path}`);
@@ -741,6 +751,31 @@ describe('Blob and File', () => {
     expect(texts).toEqual(['a', 'b', 'c']);
   });
 
+  it('reads a Blob met in several records once, and fills every placeholder', async () => {
+    const blob = new Blob(['once']);
+    let reads = 0;
+    const read = blob.arrayBuffer.bind(blob);
+    blob.arrayBuffer = () => {
+      reads++;
+      return read();
+    };
+    const blobs = new BlobCollector();
+    const records = [encodeValue({ blob }, blobs), encodeValue([blob, blob], blobs)];
+    expect(blobs.size).toBe(2);
+    await blobs.readAll();
+    expect(reads).toBe(1);
+    expect(JSON.stringify(records)).toBe('[{"blob":{"$":"blob","t":"","v":"b25jZQ=="}},[{"$":"blob","t":"","v":"b25jZQ=="},{"$":"r","v":1}]]');
+  });
+
+  it('rejects when a Blob cannot be read, leaving its placeholder empty', async () => {
+    const blob = new Blob(['x']);
+    blob.arrayBuffer = () => Promise.reject(new DOMException('gone', 'NotReadableError'));
+    const blobs = new BlobCollector();
+    const encoded = encodeValue([blob], blobs);
+    await expect(blobs.readAll()).rejects.toThrow('gone');
+    expectCodecError(() => decodeValue(JSON.parse(JSON.stringify(encoded))), '$[0].v');
+  });
+
   it('uses a BlobResolver when given one', async () => {
     const seen: unknown[] = [];
     const resolver: BlobResolver = (bytes, info) => {
@@ -825,9 +860,14 @@ describe('decodeValue on untrusted input', () => {
     const started = performance.now();
     for (const [open, close] of [['[', ']'], ['{"a":', '}'], ['{"$":"map","v":[1,', ']}'], ['{"$":"err","n":"Error","c":', '}']]) {
       const line = open!.repeat(100_000) + '0' + close!.repeat(100_000);
-      expectCodecError(() => decodeValue(JSON.parse(line)));
+      expect(expectCodecError(() => decodeValue(JSON.parse(line))).message).toContain('nesting deeper than 1000');
+      // The limit is the encoder's: 1000 levels decode, 1001 do not.
+      expect(() => decodeValue(JSON.parse(open!.repeat(1000) + '0' + close!.repeat(1000)))).not.toThrow();
+      expectCodecError(() => decodeValue(JSON.parse(open!.repeat(1001) + '0' + close!.repeat(1001))));
     }
-    expectCodecError(() => decodeKey(JSON.parse('['.repeat(100_000) + ']'.repeat(100_000))));
+    expect(expectCodecError(() => decodeKey(JSON.parse('['.repeat(100_000) + ']'.repeat(100_000)))).message).toContain(
+      'nesting deeper than 1000',
+    );
     expect(performance.now() - started).toBeLessThan(5000);
   });
 
@@ -860,6 +900,20 @@ describe('decodeValue on untrusted input', () => {
     expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
     expect(Object.keys(Object.prototype)).toEqual([]);
     expect(Object.getOwnPropertyNames(Array.prototype)).not.toContain('polluted');
+  });
+
+  it('ignores enumerable properties someone added to Object.prototype', async () => {
+    const value = { a: { b: 1 }, d: new Date(0) };
+    const expected = lineOf(value);
+    Object.defineProperty(Object.prototype, 'injected', { value: { $: 'u' }, enumerable: true, configurable: true, writable: true });
+    try {
+      const { decoded, line } = await roundTrip(value);
+      expect(line).toBe(expected);
+      expect(Object.keys(decoded as object)).toEqual(['a', 'd']);
+      expect(Object.keys((decoded as { a: object }).a)).toEqual(['b']);
+    } finally {
+      delete (Object.prototype as Record<string, unknown>)['injected'];
+    }
   });
 
   it('round-trips own __proto__, constructor and prototype keys as data', async () => {
@@ -1090,9 +1144,13 @@ describe('values really survive IndexedDB (fake-indexeddb)', () => {
       open.result.createObjectStore('restored');
     };
     const db = await request(open);
-    const values = specialValues.map(([, value]) => value).filter((value) => !(value instanceof File));
+    const shared = { shared: true };
+    const values = [
+      ...specialValues.map(([, value]) => value),
+      { blob: new Blob(['bytes'], { type: 'text/plain' }), again: [shared, shared] },
+    ];
     const write = db.transaction('source', 'readwrite').objectStore('source');
-    for (const [i, value] of values.entries()) write.put(value, [i, specialValues[i]![0]]);
+    for (const [i, value] of values.entries()) write.put(value, [i, specialValues[i]?.[0] ?? 'extra']);
     const read = db.transaction('source').objectStore('source');
     const [keys, stored] = await Promise.all([request(read.getAllKeys()), request(read.getAll())]);
     // Snapshot: encode what IndexedDB returned, as NDJSON lines.
