@@ -194,6 +194,8 @@ export async function openDatabase(name: string, plan: Plan, options: OpenOption
     }
   } catch (error) {
     const started = trace.started;
+    // A failed upgrade may still have written its snapshot: an app retrying at every start must not pile them up.
+    if (started !== undefined && storage !== undefined) await pruneSnapshots(name, policy?.keep ?? 3, { storage }).catch(() => {});
     if (started !== undefined && error instanceof IdbEvolveError) {
       safely(options.hooks?.onFailed, error, { ...started.info, ms: Date.now() - started.at.getTime() });
       if (options.history === true) {

@@ -71,8 +71,54 @@ function isQuota(error: unknown): boolean {
 
 function wrapWriteError(error: unknown, name: string): SnapshotError {
   return isQuota(error)
-    ? new SnapshotError('snapshot_quota', `Not enough storage quota to write snapshot "${name}"`, { cause: error })
-    : new SnapshotError('snapshot_write_failed', `Could not write snapshot "${name}"`, { cause: error });
+    ? new SnapshotError('snapshot_quota', `Not enough storage quota to write snapshot "${name}"`, { snapshot: name, cause: error })
+    : new SnapshotError('snapshot_write_failed', `Could not write snapshot "${name}"`, { snapshot: name, cause: error });
+}
+
+// Temporary files of a writer that may still be running are kept; without Web Locks, "may" means "is recent".
+const STALE_MS = 60 * 60 * 1000;
+const lockName = (directory: string, file: string): string => `idb-evolve-snapshot:${directory}/${file}`;
+
+type Locks = { request(name: string, options: { ifAvailable?: boolean }, callback: (lock: unknown) => Promise<void> | void): Promise<void> };
+const locks = (): Locks | undefined => (globalThis as { navigator?: { locks?: Locks } }).navigator?.locks;
+
+/** Holds a Web Lock on a temporary file until `release` is called; resolves once held (at once without Web Locks). */
+async function holdLock(name: string): Promise<() => void> {
+  const manager = locks();
+  if (manager === undefined) return () => {};
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  await new Promise<void>((held) => {
+    void manager.request(name, {}, () => {
+      held();
+      return released;
+    });
+  });
+  return release;
+}
+
+/**
+ * Deletes temporary files that a crashed or killed writer left behind (ours and Chromium's `.crswap` swap
+ * files): invisible to `list()`, they still count against the quota. A file whose writer is alive is kept: its
+ * Web Lock is held (or, without Web Locks, it is less than an hour old).
+ */
+async function sweep(folder: FileSystemDirectoryHandle, directory: string): Promise<void> {
+  const manager = locks();
+  for await (const [name, handle] of folder as unknown as AsyncIterable<[string, FileSystemHandle]>) {
+    if (handle.kind !== 'file' || !(name.endsWith(PARTIAL) || name.endsWith(`${PARTIAL}.crswap`))) continue;
+    const temporary = name.endsWith('.crswap') ? name.slice(0, -'.crswap'.length) : name;
+    let stale: boolean;
+    if (manager !== undefined) {
+      stale = false;
+      await manager.request(lockName(directory, temporary), { ifAvailable: true }, (lock) => {
+        stale = lock !== null;
+      });
+    } else {
+      const file = await (handle as FileSystemFileHandle).getFile().catch(() => undefined);
+      stale = file !== undefined && Date.now() - file.lastModified > STALE_MS;
+    }
+    if (stale) await folder.removeEntry(name).catch(() => {});
+  }
 }
 
 /**
@@ -118,7 +164,10 @@ export function opfsSnapshotStorage(options: OpfsSnapshotStorageOptions = {}): S
     },
     create: async (name) => {
       const folderHandle = await dir();
+      await sweep(folderHandle, folder).catch(() => {});
       const temporary = `${name}${PARTIAL}`;
+      // Marks the temporary file as being written, so that another tab's sweep leaves it alone.
+      const release = await holdLock(lockName(folder, temporary));
       let handle: FileSystemFileHandle;
       let writable: FileSystemWritableFileStream;
       try {
@@ -129,11 +178,13 @@ export function opfsSnapshotStorage(options: OpfsSnapshotStorageOptions = {}): S
         writable = await handle.createWritable();
       } catch (error) {
         await folderHandle.removeEntry(temporary).catch(() => {});
+        release();
         throw error instanceof SnapshotError ? error : wrapWriteError(error, name);
       }
       const discard = async (): Promise<void> => {
         await writable.abort().catch(() => {});
         await folderHandle.removeEntry(temporary).catch(() => {});
+        release();
       };
       return {
         write: async (chunk) => {
@@ -149,6 +200,7 @@ export function opfsSnapshotStorage(options: OpfsSnapshotStorageOptions = {}): S
             await writable.close();
             // The two-argument form: WebKit rejects move(name) alone with "Not enough arguments".
             await (handle as FileSystemFileHandle & { move(dir: FileSystemDirectoryHandle, name: string): Promise<void> }).move(folderHandle, name);
+            release();
           } catch (error) {
             await discard();
             throw wrapWriteError(error, name);

@@ -97,6 +97,17 @@ describe('snapshot before upgrade', () => {
     expect((await dump(factory, 'db')).version).toBe(2);
   });
 
+  test('failed upgrades do not pile up snapshots beyond the retention', async () => {
+    const { options, storage } = await seeded();
+    const failing = definePlan({
+      versions: [v1, { ...v2, steps: [updateRecords('notes', () => { throw new Error('always'); }, { name: 'fails' })] }],
+    });
+    for (let attempt = 0; attempt < 3; attempt++) {
+      await expect(openDatabase('db', failing, { ...options, snapshot: { storage, keep: 2 } })).rejects.toMatchObject({ code: 'step_failed' });
+    }
+    expect((await listSnapshots({ storage })).map((s) => s.version)).toEqual([1, 1]);
+  });
+
   test('retention keeps the newest N snapshots of the database', async () => {
     const { options, storage } = await seeded();
     const plans = [2, 3].map((n) => ({ ...options, version: n, snapshot: { storage, keep: 1 } }));

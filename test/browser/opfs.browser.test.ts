@@ -55,6 +55,30 @@ describe('opfsSnapshotStorage', () => {
   });
 });
 
+test('temporary files a killed writer left are swept; one whose writer holds its lock is kept', async () => {
+  const folder = await (await navigator.storage.getDirectory()).getDirectoryHandle(directory, { create: true });
+  for (const name of ['dead.ndjson.partial', 'dead.ndjson.partial.crswap', 'alive.ndjson.partial']) {
+    const writable = await (await folder.getFileHandle(name, { create: true })).createWritable();
+    await writable.write('x');
+    await writable.close();
+  }
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => {
+    void navigator.locks.request(`idb-evolve-snapshot:${directory}/alive.ndjson.partial`, () => {
+      resolve();
+      return new Promise<void>((r) => (release = r));
+    });
+  });
+  await held;
+  try {
+    const sink = await storage().create('new.ndjson');
+    await sink.close();
+    expect(await names()).toEqual(['alive.ndjson.partial', 'new.ndjson']);
+  } finally {
+    release();
+  }
+});
+
 describe('upgrades in a real engine', () => {
   const name = `opfs-${Math.random().toString(36).slice(2, 8)}`;
   const v1 = { version: 1, stores: { notes: { keyPath: 'id' } } } as const;
