@@ -17,6 +17,7 @@ const browserInclude = [
   'test/validation.test.ts',
   'test/snapshots.test.ts',
   'test/hooks.test.ts',
+  'test/dexie-interop.test.ts',
 ];
 
 export default defineConfig({
