@@ -1,5 +1,5 @@
 // Rendering of the demo's panels: the plan, upgrade reports, typed errors and the intact check. Plain DOM.
-import type { Plan, UpgradeProgress, UpgradeReport } from '../src/index.js';
+import { describePlan, type Plan, type UpgradeProgress, type UpgradeReport } from '../src/index.js';
 import type { Counts, Outcome } from './api.js';
 import type { ErrorData } from './shared.js';
 
@@ -158,4 +158,6 @@ export function renderPlan(container: HTMLElement, plan: Plan): void {
       ),
     );
   }
+  // What changes from version to version, as the library documents a plan for code review.
+  container.append(h('details', { class: 'plan-markdown' }, h('summary', {}, 'Plan as Markdown (describePlan)'), h('pre', {}, describePlan(plan))));
 }
