@@ -131,27 +131,21 @@ async function sweep(folder: FileSystemDirectoryHandle, directory: string): Prom
  */
 export function opfsSnapshotStorage(options: OpfsSnapshotStorageOptions = {}): SnapshotStorage {
   const folder = options.directory ?? 'idb-evolve-snapshots';
-  let directory: Promise<FileSystemDirectoryHandle> | undefined;
-  const dir = (): Promise<FileSystemDirectoryHandle> => {
-    directory ??= (async () => {
-      const storage = (globalThis as { navigator?: { storage?: StorageManager } }).navigator?.storage;
-      if (typeof storage?.getDirectory !== 'function') {
-        throw new SnapshotError('snapshot_unavailable', 'OPFS (navigator.storage.getDirectory) is not available here');
-      }
-      try {
-        const root = await storage.getDirectory();
-        return await root.getDirectoryHandle(folder, { create: true });
-      } catch (error) {
-        throw new SnapshotError('snapshot_unavailable', `OPFS is not usable here (private window, ephemeral session or opaque origin?)`, {
-          cause: error,
-        });
-      }
-    })();
-    // A failed lookup is not cached: OPFS may become available (or the error was transient).
-    directory.catch(() => {
-      directory = undefined;
-    });
-    return directory;
+  // Looked up on every call, never cached: clearing site data (or a test) removes the folder, and a kept handle
+  // would then fail every later write.
+  const dir = async (): Promise<FileSystemDirectoryHandle> => {
+    const storage = (globalThis as { navigator?: { storage?: StorageManager } }).navigator?.storage;
+    if (typeof storage?.getDirectory !== 'function') {
+      throw new SnapshotError('snapshot_unavailable', 'OPFS (navigator.storage.getDirectory) is not available here');
+    }
+    try {
+      const root = await storage.getDirectory();
+      return await root.getDirectoryHandle(folder, { create: true });
+    } catch (error) {
+      throw new SnapshotError('snapshot_unavailable', `OPFS is not usable here (private window, ephemeral session or opaque origin?)`, {
+        cause: error,
+      });
+    }
   };
   return {
     list: async () => {

@@ -79,6 +79,17 @@ test('temporary files a killed writer left are swept; one whose writer holds its
   }
 });
 
+test('a storage keeps working after its folder was removed (site data cleared while the page is open)', async () => {
+  const s = storage();
+  const first = await s.create('one.ndjson');
+  await first.close();
+  await clearDirectory();
+  const second = await s.create('two.ndjson');
+  await second.write('x');
+  await second.close();
+  expect(await s.list()).toEqual(['two.ndjson']);
+});
+
 describe('upgrades in a real engine', () => {
   const name = `opfs-${Math.random().toString(36).slice(2, 8)}`;
   const v1 = { version: 1, stores: { notes: { keyPath: 'id' } } } as const;
