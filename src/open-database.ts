@@ -2,7 +2,7 @@ import { installedVersion, resolveIndexedDB, type IndexedDBOptions } from './env
 import { IdbEvolveError, OpenError, PlanError, SnapshotError, UpgradeError } from './errors.js';
 import { migrationRecord, recordMigration } from './history.js';
 import type { Plan } from './plan.js';
-import { pendingRestore, restoreInto, restoreSnapshot } from './restore.js';
+import { clearPendingRestore, pendingRestore, restoreInto, restoreSnapshot } from './restore.js';
 import { writeSnapshot, type SnapshotInfo } from './snapshot-format.js';
 import type { SnapshotStorage } from './snapshot-storage.js';
 import { listSnapshots, pruneSnapshots, snapshotDatabase, storageOf } from './snapshots.js';
@@ -179,7 +179,13 @@ export async function openDatabase(name: string, plan: Plan, options: OpenOption
   if (storage !== undefined) {
     // A restore that deleted the database and was interrupted before reloading it: finish it first.
     const pending = await pendingRestore(storage, name);
-    if (pending !== undefined) await restoreSnapshot(name, pending, { ...restoreOptions(options, env), storage });
+    if (pending !== undefined) {
+      await restoreSnapshot(name, pending, { ...restoreOptions(options, env), storage }).catch(async (error: unknown) => {
+        // Its snapshot was deleted since: the restore can never finish, and must not block every open forever.
+        if (!(error instanceof SnapshotError && error.code === 'snapshot_not_found')) throw error;
+        await clearPendingRestore(storage, name);
+      });
+    }
   }
   let downgraded: DowngradeInfo | null = null;
   let result: Opened;

@@ -65,6 +65,11 @@ async function writeJournal(storage: SnapshotStorage, journal: Journal): Promise
   await sink.close();
 }
 
+/** Forgets an interrupted restore (its snapshot is gone, so it can never be finished). */
+export async function clearPendingRestore(storage: SnapshotStorage, database: string): Promise<void> {
+  await storage.delete(journalName(database));
+}
+
 /** The snapshot an interrupted restore of `database` was loading, if one was interrupted. */
 export async function pendingRestore(storage: SnapshotStorage, database: string): Promise<string | undefined> {
   let file: Blob | undefined;

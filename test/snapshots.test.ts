@@ -223,6 +223,17 @@ describe('restore', () => {
     expect((await storage.list()).filter((n) => n.startsWith('journal@'))).toEqual([]);
   });
 
+  test('a journal whose snapshot was deleted is dropped instead of failing every open', async () => {
+    const { factory, options, storage } = await seeded();
+    const journal = await storage.create('journal@db.json');
+    await journal.write(JSON.stringify({ database: 'db', snapshot: 'gone.ndjson', started: new Date().toISOString() }));
+    await journal.close();
+    const { db } = await openDatabase('db', plan12, options);
+    db.close();
+    expect((await dump(factory, 'db')).version).toBe(2);
+    expect((await storage.list()).filter((n) => n.startsWith('journal@'))).toEqual([]);
+  });
+
   test('a snapshot of another database is refused unless asked for', async () => {
     const { options, storage } = await seeded();
     const snapshot = await snapshotDatabase('db', { ...idb(options), storage });
