@@ -95,7 +95,8 @@ describe.skipIf(!inBrowser)('engine smoke', () => {
     test('control: without the loop the upgrade commits half-done during a setTimeout await', async () => {
       const result = await runWithoutKeepalive();
       console.log(`[${engine()}] no keepalive: ${JSON.stringify(result)}`);
-      expect(result.openSucceededBeforeTimer).toBe(true);
+      // Whether open's success event arrives before the 50 ms timer depends on load (Firefox and WebKit under a
+      // busy CI sometimes fire the timer first): only logged. The finished transaction below is what matters.
       expect(result.open).toEqual({ ok: true, version: 1 });
       expect(result.storesAfter).toEqual(['before-await']);
       // The transaction has finished (not merely gone inactive) by the time the timer fires.
