@@ -400,8 +400,6 @@ function ratio(name, { num, den, value, kind, target, unit = 'x', note, metric =
   let status;
   let bound = '';
   let v = value;
-  const parts = [num, den].filter((p) => p !== undefined && typeof p === 'object');
-  const missingPart = parts.find((p) => p === undefined);
   if (v === undefined) {
     if (num === undefined || den === undefined) status = 'pending';
     else if (num.unavailable || den.unavailable) status = 'pending';
@@ -413,14 +411,17 @@ function ratio(name, { num, den, value, kind, target, unit = 'x', note, metric =
       if (den.stoppedAfter !== undefined) bound = bound === '>' ? '?' : '<';
     }
   }
-  void missingPart;
   if (status === undefined) {
     if (v === undefined || Number.isNaN(v)) status = 'error';
     else if (kind === 'info') status = 'info';
     else status = (kind === 'max' ? v <= target : v >= target) ? 'ok' : 'MISS';
   }
   const targetText = kind === 'info' ? '-' : `${kind === 'max' ? '<=' : '>='}${target}${unit === 'x' ? 'x' : unit}`;
-  if (bound !== '' && status === 'ok' && !((kind === 'min' && bound === '>') || (kind === 'max' && bound === '<'))) status = 'unsure';
+  // With a bound, only the verdict the bound implies is certain: a lower bound can prove `>=` and disprove `<=`.
+  if (bound !== '' && (status === 'ok' || status === 'MISS')) {
+    const certain = bound === '>' ? (kind === 'min' ? status === 'ok' : status === 'MISS') : bound === '<' ? (kind === 'max' ? status === 'ok' : status === 'MISS') : false;
+    if (!certain) status = 'unsure';
+  }
   const entry = { name, metric, value: v === undefined ? null : Number(v.toFixed(3)), ...(bound ? { bound } : {}), unit, target: targetText, status, ...(note ? { note } : {}) };
   results.ratios.push(entry);
   // Next to every timed target, the same ratio in CPU seconds (info): a check that load on the machine did not make it.
@@ -548,9 +549,12 @@ async function main() {
     rmSync(outDir, { recursive: true, force: true });
     rmSync(profile, { recursive: true, force: true });
   };
-  process.once('SIGINT', () => {
-    cleanup().finally(() => process.exit(130));
-  });
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]]) {
+    process.once(signal, () => {
+      log(`${signal}: stopping; partial results are in ${options.out}`);
+      cleanup().finally(() => process.exit(code));
+    });
+  }
   try {
     log('building the bench page (vite)');
     await build({ configFile, build: { outDir, emptyOutDir: true } });
