@@ -3,7 +3,7 @@
 // opened connection is handed back, i.e. the versionchange transaction has committed.
 import Dexie from 'dexie';
 import { openDB } from 'idb';
-import { convertField, definePlan, dropField, openDatabase, renameField, updateRecords } from '../src/index.js';
+import { convertField, definePlan, dropField, openDatabase, renameField, snapshotPolicy, updateRecords } from '../src/index.js';
 import { INDEX, KEY_PATH, STORE, makeItem, migrateItem, type ItemV1, type ItemV2 } from './data.js';
 
 export interface MigrateCase {
@@ -92,9 +92,9 @@ export const migrateCases: readonly MigrateCase[] = [
   },
   {
     id: 'evolve-1pass-snap',
-    label: 'idb-evolve updateRecords (1 pass), default options: OPFS snapshot first',
+    label: 'idb-evolve updateRecords (1 pass), snapshotPolicy(): OPFS snapshot first',
     run: async (name) => {
-      const { db, snapshot } = await openDatabase(name, onePassPlan);
+      const { db, snapshot } = await openDatabase(name, onePassPlan, { snapshot: snapshotPolicy() });
       db.close();
       if (snapshot === null) throw new Error('openDatabase took no snapshot');
     },

@@ -11,6 +11,7 @@ import {
   openDatabase,
   restoreSnapshot,
   snapshotDatabase,
+  snapshotPolicy,
   verifySnapshot,
   type UpgradeProgress,
   type UpgradeReport,
@@ -23,6 +24,8 @@ import { errorData, type ErrorData, type MigrateMessage, type MigrateRequest } f
 
 const DATABASE = new URLSearchParams(location.search).get('db') ?? DEFAULT_DB;
 const SNAPSHOT_FOLDER = 'idb-evolve-snapshots';
+/** Before every upgrade the demo runs in the page: a snapshot in OPFS, keeping the newest five. */
+const snapshots = snapshotPolicy({ keep: 5 });
 
 // ---- DOM ---------------------------------------------------------------------------------------------------------
 
@@ -253,7 +256,7 @@ function upgrade(target = LATEST, options: UpgradeOptions = {}): Promise<Outcome
     const result = await openDatabase(DATABASE, makePlan(plan), {
       version: target,
       ...hooks(),
-      snapshot: options.snapshot === false ? false : { keep: 5 },
+      snapshot: options.snapshot === false ? false : snapshots,
     });
     // Kept open like an app's connection: another tab's upgrade makes it close (see onVersionChange).
     state.connection = result.db;

@@ -1,6 +1,6 @@
 // What the page, the dedicated Worker and the Service Worker share: the migration run and the plain-data shapes
 // they exchange with postMessage (errors and reports must cross a structured clone).
-import { isIdbEvolveError, openDatabase, type UpgradeProgress, type UpgradeReport } from '../src/index.js';
+import { isIdbEvolveError, openDatabase, snapshotPolicy, type UpgradeProgress, type UpgradeReport } from '../src/index.js';
 import { makePlan, type DemoPlanOptions } from './plan.js';
 
 /** An error as plain data: every field the library's typed errors carry. */
@@ -87,6 +87,8 @@ export async function runMigration(request: MigrateRequest, where: string, post:
         }
       },
       onBlocked: (info) => post({ type: 'blocked', oldVersion: info.oldVersion, newVersion: info.newVersion }),
+      // Same policy as the page's upgrades (demo/main.ts).
+      snapshot: snapshotPolicy({ keep: 5 }),
     });
     const version = db.version;
     db.close();

@@ -33,7 +33,7 @@ export type UpgradeErrorCode =
   | 'upgrade_aborted';
 
 /** Codes of {@link OpenError}: why `openDatabase` failed outside of a migration step. */
-export type OpenErrorCode = 'downgrade' | 'blocked' | 'open_failed' | 'closed_during_upgrade';
+export type OpenErrorCode = 'downgrade' | 'blocked' | 'open_failed' | 'invalid_options';
 
 /** Codes of {@link SnapshotError}: a snapshot could not be written, read, verified or restored. */
 export type SnapshotErrorCode =

@@ -10,7 +10,9 @@ export type {
   StoreLayout,
 } from './layout.js';
 export { dryRun, openDatabase } from './open-database.js';
-export type { BlockedInfo, DowngradeInfo, OpenOptions, OpenResult, SnapshotPolicy, UpgradeHooks, UpgradeInfo, VersionChangeInfo } from './open-database.js';
+export type { BlockedInfo, DryRunOptions, OpenOptions, OpenResult, UpgradeHooks, UpgradeInfo, VersionChangeInfo } from './open-database.js';
+export { snapshotPolicy } from './snapshot-policy.js';
+export type { DowngradeInfo, PolicyRestoreOptions, SnapshotPolicy, SnapshotPolicyOptions, TakenSnapshot } from './snapshot-policy.js';
 export { HISTORY_DATABASE, migrationHistory } from './history.js';
 export type { MigrationRecord } from './history.js';
 export { installedVersion } from './environment.js';

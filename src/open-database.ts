@@ -1,12 +1,9 @@
 import { installedVersion, resolveIndexedDB, type IndexedDBOptions } from './environment.js';
-import { IdbEvolveError, OpenError, PlanError, SnapshotError, UpgradeError } from './errors.js';
+import { IdbEvolveError, OpenError, PlanError, UpgradeError, type SnapshotError } from './errors.js';
 import { migrationRecord, recordMigration } from './history.js';
 import type { Plan } from './plan.js';
-import { clearPendingRestore, pendingRestore, restoreInto, restoreSnapshot } from './restore.js';
-import { writeSnapshot, type SnapshotInfo } from './snapshot-format.js';
-import type { SnapshotStorage } from './snapshot-storage.js';
-import { listSnapshots, pruneSnapshots, snapshotDatabase, storageOf } from './snapshots.js';
-import { remove } from './step-store.js';
+import type { SnapshotInfo } from './snapshot-format.js';
+import type { DowngradeInfo, PolicyRestoreOptions, SnapshotPolicy } from './snapshot-policy.js';
 import { TransactionGuard } from './transaction-guard.js';
 import { runUpgrade, type UpgradeProgress, type UpgradeReport, type VersionReport } from './upgrade.js';
 
@@ -45,19 +42,6 @@ interface Trace {
   started?: { readonly at: Date; readonly info: UpgradeInfo };
 }
 
-/** How `openDatabase` protects an upgrade with a snapshot. */
-export interface SnapshotPolicy {
-  /** Where snapshots go (default: OPFS, see `opfsSnapshotStorage`). */
-  readonly storage?: SnapshotStorage;
-  /** How many snapshots of this database to keep; older ones are deleted after a successful upgrade (default 3). */
-  readonly keep?: number;
-  /**
-   * What to do when the snapshot cannot be written (no OPFS, quota): `refuse` the upgrade with a SnapshotError,
-   * leaving the database untouched (default), or `proceed` without a snapshot (reported in `snapshotError`).
-   */
-  readonly onFailure?: 'refuse' | 'proceed';
-}
-
 /** Passed to `onBlocked`: other connections keep the database open at `oldVersion`. */
 export interface BlockedInfo {
   readonly oldVersion: number;
@@ -71,8 +55,8 @@ export interface VersionChangeInfo {
   readonly newVersion: number | null;
 }
 
-/** Options of {@link openDatabase} and {@link dryRun}. */
-export interface OpenOptions extends IndexedDBOptions {
+/** Options of {@link dryRun}; {@link openDatabase} takes these and more (see {@link OpenOptions}). */
+export interface DryRunOptions extends IndexedDBOptions {
   /**
    * Version to open at (default: the plan's latest). Lower it for a staged rollout: the database is migrated up to
    * this version only. It must be a version of the plan.
@@ -92,11 +76,17 @@ export interface OpenOptions extends IndexedDBOptions {
    * the database. The library closes first so that the other side is not blocked; reopen (reload) to go on.
    */
   readonly onVersionChange?: (info: VersionChangeInfo) => void;
+}
+
+/** Options of {@link openDatabase}. */
+export interface OpenOptions extends DryRunOptions {
   /**
    * Snapshot taken before upgrading an existing database (never for a fresh one, nor for an open that does not
-   * upgrade). Default: on, in OPFS, keeping 3, refusing the upgrade when it cannot be written. `false` turns it off.
+   * upgrade): `snapshotPolicy()` writes it to OPFS, keeps 3 and refuses the upgrade when it cannot be written;
+   * `false` upgrades without one. Required, so that going without a backup is a decision written in the code; it
+   * is an object rather than a flag so that apps without snapshots do not ship the snapshot code.
    */
-  readonly snapshot?: SnapshotPolicy | false;
+  readonly snapshot: SnapshotPolicy | false;
   /**
    * What to do when the installed database is newer than the requested version (the app was rolled back):
    * `reject` with OpenError `downgrade` (default), or `restore-snapshot`: carry the data down through the plan's
@@ -127,22 +117,13 @@ export interface OpenResult {
   readonly downgraded: DowngradeInfo | null;
 }
 
-/** What `downgrade: 'restore-snapshot'` did. */
-export interface DowngradeInfo {
-  readonly fromVersion: number;
-  readonly toVersion: number;
-  /** `carried-down`: current data went through the plan's `down` transforms; `restored`: an older snapshot was restored. */
-  readonly method: 'carried-down' | 'restored';
-  readonly snapshot: string;
-}
-
 interface Environment {
   readonly factory: IDBFactory;
   readonly keyRange: typeof IDBKeyRange;
   readonly target: number;
 }
 
-function environment(plan: Plan, options: OpenOptions): Environment {
+function environment(plan: Plan, options: DryRunOptions): Environment {
   const { factory, keyRange } = resolveIndexedDB(options);
   const target = options.version ?? plan.latest;
   if (plan.get(target) === undefined) {
@@ -153,7 +134,7 @@ function environment(plan: Plan, options: OpenOptions): Environment {
   return { factory, keyRange, target };
 }
 
-function watchVersionChange(db: IDBDatabase, options: OpenOptions): void {
+function watchVersionChange(db: IDBDatabase, options: DryRunOptions): void {
   db.onversionchange = (event) => {
     db.close();
     options.onVersionChange?.({ oldVersion: event.oldVersion, newVersion: event.newVersion });
@@ -172,36 +153,40 @@ function watchVersionChange(db: IDBDatabase, options: OpenOptions): void {
  * const { db, report } = await openDatabase('app', plan, { onProgress: (p) => bar.update(p.done, p.total) })
  * ```
  */
-export async function openDatabase(name: string, plan: Plan, options: OpenOptions = {}): Promise<OpenResult> {
-  const env = environment(plan, options);
-  const policy = options.snapshot === false ? undefined : (options.snapshot ?? {});
-  const storage = policy === undefined ? undefined : storageOf(policy);
-  if (storage !== undefined) {
-    // A restore that deleted the database and was interrupted before reloading it: finish it first.
-    const pending = await pendingRestore(storage, name);
-    if (pending !== undefined) {
-      await restoreSnapshot(name, pending, { ...restoreOptions(options, env), storage }).catch(async (error: unknown) => {
-        // Its snapshot was deleted since: the restore can never finish, and must not block every open forever.
-        if (!(error instanceof SnapshotError && error.code === 'snapshot_not_found')) throw error;
-        await clearPendingRestore(storage, name);
-      });
-    }
+export async function openDatabase(name: string, plan: Plan, options: OpenOptions): Promise<OpenResult> {
+  const policy = options?.snapshot;
+  if (policy !== false && typeof (policy as Partial<SnapshotPolicy> | undefined)?.takeSnapshot !== 'function') {
+    // JavaScript callers (and options objects of earlier releases) get what TypeScript would have told them.
+    throw new OpenError(
+      'invalid_options',
+      'openDatabase needs `snapshot`: snapshotPolicy() to take a snapshot before upgrading, or false to upgrade without one',
+    );
   }
+  const env = environment(plan, options);
+  const snapshots = policy === false ? undefined : policy;
+  // A restore that deleted the database and was interrupted before reloading it: finish it first.
+  await snapshots?.resumeRestore(name, restoreOptions(options, env));
   let downgraded: DowngradeInfo | null = null;
   let result: Opened;
   const trace: Trace = {};
   try {
     try {
-      result = await open(name, plan, options, false, policy, storage, trace);
+      result = await open(name, plan, options, false, snapshots, trace);
     } catch (error) {
       if (!(error instanceof OpenError && error.code === 'downgrade' && options.downgrade === 'restore-snapshot')) throw error;
-      downgraded = await downgrade(name, plan, options, env, error.oldVersion!, storage);
-      result = await open(name, plan, options, false, policy, storage, trace);
+      if (snapshots === undefined) {
+        throw new OpenError('downgrade', `"${name}" is at version ${error.oldVersion}, newer than ${env.target}, and snapshots are off: nothing to restore`, {
+          oldVersion: error.oldVersion!,
+          newVersion: env.target,
+        });
+      }
+      downgraded = await snapshots.downgrade(name, plan, error.oldVersion!, env.target, restoreOptions(options, env));
+      result = await open(name, plan, options, false, snapshots, trace);
     }
   } catch (error) {
     const started = trace.started;
     // A failed upgrade may still have written its snapshot: an app retrying at every start must not pile them up.
-    if (started !== undefined && storage !== undefined) await pruneSnapshots(name, policy?.keep ?? 3, { storage }).catch(() => {});
+    if (started !== undefined) await snapshots?.prune(name);
     if (started !== undefined && error instanceof IdbEvolveError) {
       safely(options.hooks?.onFailed, error, { ...started.info, ms: Date.now() - started.at.getTime() });
       if (options.history === true) {
@@ -216,14 +201,11 @@ export async function openDatabase(name: string, plan: Plan, options: OpenOption
       await recordMigration(env.factory, migrationRecord(name, trace.started.at, 'upgraded', result.report, trace.started.info, result.snapshot?.id ?? null, null));
     }
   }
-  if (result.snapshot !== null && storage !== undefined) {
-    // Retention must never fail an open that succeeded.
-    await pruneSnapshots(name, policy?.keep ?? 3, { storage }).catch(() => {});
-  }
+  if (result.snapshot !== null) await snapshots?.prune(name);
   return { db: result.db!, report: result.report, snapshot: result.snapshot, snapshotError: result.snapshotError, downgraded };
 }
 
-function restoreOptions(options: OpenOptions, env: Environment) {
+function restoreOptions(options: DryRunOptions, env: Environment): PolicyRestoreOptions {
   return {
     indexedDB: env.factory,
     IDBKeyRange: env.keyRange,
@@ -232,60 +214,13 @@ function restoreOptions(options: OpenOptions, env: Environment) {
   };
 }
 
-/** Brings a database that is newer than the requested version down to it (see `OpenOptions.downgrade`). */
-async function downgrade(
-  name: string,
-  plan: Plan,
-  options: OpenOptions,
-  env: Environment,
-  installed: number,
-  storage: SnapshotStorage | undefined,
-): Promise<DowngradeInfo> {
-  const target = env.target;
-  if (storage === undefined) {
-    throw new OpenError('downgrade', `"${name}" is at version ${installed}, newer than ${target}, and snapshots are off: nothing to restore`, {
-      oldVersion: installed,
-      newVersion: target,
-    });
-  }
-  const chain = plan.versions.filter((v) => v.version > target && v.version <= installed).reverse();
-  const restoring = { ...restoreOptions(options, env), storage };
-  if (plan.get(installed) !== undefined && chain.every((v) => v.down !== undefined)) {
-    // Keep what was written since the upgrade: snapshot the current data, then load it through the down transforms.
-    const current = await snapshotDatabase(name, { indexedDB: env.factory, IDBKeyRange: env.keyRange, storage, reason: 'downgrade' });
-    await restoreInto(name, current.id, restoring, {
-      version: target,
-      layout: plan.get(target)!.layout,
-      map: (store, value, key) => {
-        let carried = value;
-        for (const version of chain) {
-          const down = version.down?.[store];
-          if (down !== undefined) carried = down(carried, key);
-          if (carried === remove) return remove;
-        }
-        return carried;
-      },
-    });
-    return { fromVersion: installed, toVersion: target, method: 'carried-down', snapshot: current.id };
-  }
-  const [newest] = (await listSnapshots({ storage, database: name })).filter((s) => s.version <= target);
-  if (newest === undefined) {
-    throw new OpenError('downgrade', `"${name}" is at version ${installed}, newer than ${target}, and no snapshot at or below version ${target} exists`, {
-      oldVersion: installed,
-      newVersion: target,
-    });
-  }
-  await restoreSnapshot(name, newest.id, restoring);
-  return { fromVersion: installed, toVersion: target, method: 'restored', snapshot: newest.id };
-}
-
 /**
  * Runs the whole pending upgrade, then rolls it back and resolves with its report: the way to learn, on real
  * data, whether an upgrade would succeed and how long it takes. The database is left exactly as it was; a
  * database that did not exist is not created. Rejects like {@link openDatabase} when the upgrade fails.
  */
-export async function dryRun(name: string, plan: Plan, options: OpenOptions = {}): Promise<UpgradeReport> {
-  const result = await open(name, plan, options, true, undefined, undefined, {});
+export async function dryRun(name: string, plan: Plan, options: DryRunOptions = {}): Promise<UpgradeReport> {
+  const result = await open(name, plan, options, true, undefined, {});
   if (result.report !== null) return result.report;
   // Nothing pending: the database is already at the target version.
   const version = result.db?.version ?? 0;
@@ -303,10 +238,9 @@ interface Opened {
 function open(
   name: string,
   plan: Plan,
-  options: OpenOptions,
+  options: DryRunOptions & Partial<Pick<OpenOptions, 'hooks'>>,
   isDryRun: boolean,
-  policy: SnapshotPolicy | undefined,
-  storage: SnapshotStorage | undefined,
+  snapshots: SnapshotPolicy | undefined,
   trace: Trace,
 ): Promise<Opened> {
   let env: Environment;
@@ -364,25 +298,17 @@ function open(
       stopWatchingPage = abortOnPageHide(running);
       running.start();
       const upgrade = async (): Promise<UpgradeReport> => {
-        if (storage !== undefined && event.oldVersion > 0) {
+        if (snapshots !== undefined && event.oldVersion > 0) {
           // Inside the versionchange transaction: no other connection can write between snapshot and upgrade.
-          try {
-            snapshot = await writeSnapshot({
-              db,
-              guard: running,
-              keyRange,
-              factory,
-              storage,
-              database: name,
-              version: event.oldVersion,
-              reason: 'upgrade',
-              onProgress: options.onProgress && ((store, done, total) => options.onProgress!({ phase: 'snapshot', version: event.oldVersion, store, done, total })),
-            });
-          } catch (error) {
-            if (!(error instanceof SnapshotError) || policy?.onFailure !== 'proceed') throw error;
-            snapshotError = error;
-            await running.reenter();
-          }
+          ({ snapshot, error: snapshotError } = await snapshots.takeSnapshot({
+            db,
+            guard: running,
+            keyRange,
+            factory,
+            database: name,
+            version: event.oldVersion,
+            onProgress: options.onProgress && ((store, done, total) => options.onProgress!({ phase: 'snapshot', version: event.oldVersion, store, done, total })),
+          }));
         }
         return runUpgrade({
           db,

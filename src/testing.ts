@@ -18,9 +18,10 @@
 import { resolveIndexedDB, type IndexedDBOptions } from './environment.js';
 import { IdbEvolveError, isIdbEvolveError, PlanError, type ValidationIssue } from './errors.js';
 import { readLayout, type KeyPath, type NormalizedLayout, type NormalizedStore } from './layout.js';
-import { openDatabase, type SnapshotPolicy } from './open-database.js';
+import { openDatabase } from './open-database.js';
 import type { Plan } from './plan.js';
 import { checkSchemaHistory, formatHistoryDifferences, type HistoryDifference, type HistoryFiles } from './schema-history.js';
+import { snapshotPolicy, type SnapshotPolicy, type SnapshotPolicyOptions } from './snapshot-policy.js';
 import { memorySnapshotStorage } from './snapshot-storage.js';
 import type { UpgradeProgress, UpgradeReport } from './upgrade.js';
 
@@ -36,10 +37,10 @@ export type Fixtures = Readonly<Record<string, readonly unknown[]>>;
 /** Where test databases live and how they are upgraded. */
 export interface TestingOptions extends IndexedDBOptions {
   /**
-   * Snapshot policy of the upgrades {@link migrate} runs: off by default. A policy without `storage` gets a fresh
-   * {@link memorySnapshotStorage}, so tests never write to OPFS.
+   * Snapshots before the upgrades {@link migrate} runs: off by default. Given as `snapshotPolicy` options; without
+   * `storage` they go to a fresh {@link memorySnapshotStorage}, so tests never write to OPFS.
    */
-  readonly snapshot?: SnapshotPolicy | false;
+  readonly snapshot?: SnapshotPolicyOptions | false;
 }
 
 /** Options of {@link createDatabaseAt}. */
@@ -334,7 +335,7 @@ export async function createDatabaseAt(plan: Plan, version: number, fixtures: Fi
   const snapshot: SnapshotPolicy | false =
     options.snapshot === undefined || options.snapshot === false
       ? false
-      : { ...options.snapshot, storage: options.snapshot.storage ?? memorySnapshotStorage() };
+      : snapshotPolicy({ ...options.snapshot, storage: options.snapshot.storage ?? memorySnapshotStorage() });
   const database: TestDatabase = { name: options.name ?? uniqueName(), plan, indexedDB: factory, IDBKeyRange: keyRange, snapshot };
   if (options.name !== undefined) await deleteByName(factory, database.name);
   if (version === 0) return database;

@@ -4,6 +4,8 @@ import {
   definePlan,
   memorySnapshotStorage,
   openDatabase,
+  snapshotPolicy,
+  type SnapshotPolicy,
   UpgradeError,
   type OpenOptions,
   type Plan,
@@ -48,12 +50,12 @@ function namespaced(prefix: string): IDBFactory {
 export function fakeEnvironment(): {
   factory: IDBFactory;
   storage: SnapshotStorage;
-  options: OpenOptions & { indexedDB: IDBFactory; IDBKeyRange: typeof IDBKeyRange; snapshot: { storage: SnapshotStorage } };
+  options: OpenOptions & { indexedDB: IDBFactory; IDBKeyRange: typeof IDBKeyRange; snapshot: SnapshotPolicy };
 } {
   const factory = realIndexedDB ? namespaced(`${run}-${++environments}:`) : (new FakeIDBFactory() as unknown as IDBFactory);
   const keyRange = realIndexedDB ? globalThis.IDBKeyRange : (FakeIDBKeyRange as unknown as typeof IDBKeyRange);
   const storage = memorySnapshotStorage();
-  return { factory, storage, options: { indexedDB: factory, IDBKeyRange: keyRange, snapshot: { storage } } };
+  return { factory, storage, options: { indexedDB: factory, IDBKeyRange: keyRange, snapshot: snapshotPolicy({ storage }) } };
 }
 
 /** Everything observable about a database: version, layout and every record as [primaryKey, value]. */

@@ -590,6 +590,35 @@ describe('other connections', () => {
   });
 });
 
+describe('the snapshot option', () => {
+  test('missing or not made by snapshotPolicy: OpenError invalid_options, and the database is not touched', async () => {
+    const { factory, options } = fakeEnvironment();
+    await seedDatabase('db', threeVersions([]), 1, { notes: [{ id: 1, name: 'kept' }] }, options);
+    const before = await dump(factory, 'db');
+    const { snapshot: _policy, ...withoutPolicy } = options;
+    // What JavaScript callers, and callers written against the earlier `{ keep: 3 }` options, pass.
+    for (const wrong of [withoutPolicy, { ...withoutPolicy, snapshot: { keep: 3 } }, { ...withoutPolicy, snapshot: true }]) {
+      const error = await rejection(openDatabase('db', threeVersions([]), wrong as unknown as OpenOptions));
+      expect(error).toBeInstanceOf(OpenError);
+      expect(error).toMatchObject({ code: 'invalid_options', message: expect.stringContaining('snapshotPolicy()') });
+    }
+    expect(await dump(factory, 'db')).toEqual(before);
+  });
+
+  test('false upgrades without a snapshot; the policy takes one', async () => {
+    const { options, storage } = fakeEnvironment();
+    await seedDatabase('db', threeVersions([]), 1, { notes: [{ id: 1, name: 'a' }] }, { ...options, snapshot: false });
+    expect(await storage.list()).toEqual([]);
+    const off = await openDatabase('db', threeVersions([]), { ...options, version: 2, snapshot: false });
+    off.db.close();
+    expect(off.snapshot).toBeNull();
+    expect(await storage.list()).toEqual([]);
+    const on = await openDatabase('db', threeVersions([]), options);
+    on.db.close();
+    expect(on.snapshot).toMatchObject({ database: 'db', version: 2 });
+  });
+});
+
 describe('without IndexedDB', () => {
   test('openDatabase and dryRun reject with OpenError open_failed', async () => {
     const { IDBKeyRange } = fakeEnvironment().options;
@@ -597,7 +626,7 @@ describe('without IndexedDB', () => {
     expect(saved).toBeDefined();
     delete (globalThis as { indexedDB?: unknown }).indexedDB;
     try {
-      const options: OpenOptions = { IDBKeyRange };
+      const options: OpenOptions = { IDBKeyRange, snapshot: false };
       for (const attempt of [openDatabase('db', threeVersions([]), options), dryRun('db', threeVersions([]), options)]) {
         const error = await rejection(attempt);
         expect(error).toBeInstanceOf(OpenError);

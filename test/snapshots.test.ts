@@ -9,6 +9,7 @@ import {
   openDatabase,
   restoreSnapshot,
   snapshotDatabase,
+  snapshotPolicy,
   SnapshotError,
   updateRecords,
   verifySnapshot,
@@ -85,12 +86,12 @@ describe('snapshot before upgrade', () => {
         abort: async () => {},
       }),
     };
-    await expect(openDatabase('db', plan12, { ...options, snapshot: { storage: full } })).rejects.toMatchObject({
+    await expect(openDatabase('db', plan12, { ...options, snapshot: snapshotPolicy({ storage: full }) })).rejects.toMatchObject({
       name: 'SnapshotError',
       code: 'snapshot_quota',
     });
     expect(await dump(factory, 'db')).toEqual(before);
-    const { db, snapshot, snapshotError } = await openDatabase('db', plan12, { ...options, snapshot: { storage: full, onFailure: 'proceed' } });
+    const { db, snapshot, snapshotError } = await openDatabase('db', plan12, { ...options, snapshot: snapshotPolicy({ storage: full, onFailure: 'proceed' }) });
     db.close();
     expect(snapshot).toBeNull();
     expect(snapshotError?.code).toBe('snapshot_quota');
@@ -103,14 +104,14 @@ describe('snapshot before upgrade', () => {
       versions: [v1, { ...v2, steps: [updateRecords('notes', () => { throw new Error('always'); }, { name: 'fails' })] }],
     });
     for (let attempt = 0; attempt < 3; attempt++) {
-      await expect(openDatabase('db', failing, { ...options, snapshot: { storage, keep: 2 } })).rejects.toMatchObject({ code: 'step_failed' });
+      await expect(openDatabase('db', failing, { ...options, snapshot: snapshotPolicy({ storage, keep: 2 }) })).rejects.toMatchObject({ code: 'step_failed' });
     }
     expect((await listSnapshots({ storage })).map((s) => s.version)).toEqual([1, 1]);
   });
 
   test('retention keeps the newest N snapshots of the database', async () => {
     const { options, storage } = await seeded();
-    const plans = [2, 3].map((n) => ({ ...options, version: n, snapshot: { storage, keep: 1 } }));
+    const plans = [2, 3].map((n) => ({ ...options, version: n, snapshot: snapshotPolicy({ storage, keep: 1 }) }));
     await openAndClose('db', plan123, plans[0]!);
     await openAndClose('db', plan123, plans[1]!);
     const left = await listSnapshots({ storage });

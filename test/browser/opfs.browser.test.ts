@@ -5,6 +5,7 @@ import {
   openDatabase,
   opfsSnapshotStorage,
   restoreSnapshot,
+  snapshotPolicy,
   updateRecords,
   verifySnapshot,
   type Step,
@@ -116,7 +117,7 @@ describe('upgrades in a real engine', () => {
     await seed();
     const before = await read();
     const { db, snapshot } = await openDatabase(name, upgrade(updateRecords('notes', (n: { text: string }) => ({ ...n, text: n.text.toUpperCase() }), { name: 'upper', batchSize: 64 })), {
-      snapshot: { storage: storage() },
+      snapshot: snapshotPolicy({ storage: storage() }),
     });
     db.close();
     expect(snapshot).toMatchObject({ version: 1, counts: { notes: 300 } });
@@ -143,7 +144,7 @@ describe('upgrades in a real engine', () => {
         await ctx.store('notes').put({ id: 2, text: 'changed' });
       },
     };
-    await expect(openDatabase(name, upgrade(step), { snapshot: { storage: storage() } })).rejects.toMatchObject({
+    await expect(openDatabase(name, upgrade(step), { snapshot: snapshotPolicy({ storage: storage() }) })).rejects.toMatchObject({
       name: 'UpgradeError',
       code: 'transaction_inactive',
       version: 2,

@@ -1,0 +1,142 @@
+import { OpenError, SnapshotError } from './errors.js';
+import type { Plan } from './plan.js';
+import { clearPendingRestore, pendingRestore, restoreInto, restoreSnapshot, type RestoreOptions } from './restore.js';
+import { writeSnapshot, type SnapshotInfo, type SnapshotWriting } from './snapshot-format.js';
+import type { SnapshotStorage } from './snapshot-storage.js';
+import { listSnapshots, pruneSnapshots, snapshotDatabase, storageOf } from './snapshots.js';
+import { remove } from './step-store.js';
+
+/** Options of {@link snapshotPolicy}. */
+export interface SnapshotPolicyOptions {
+  /** Where snapshots go (default: OPFS, see `opfsSnapshotStorage`). */
+  readonly storage?: SnapshotStorage;
+  /** How many snapshots of a database to keep; older ones are deleted after each upgrade (default 3). */
+  readonly keep?: number;
+  /**
+   * What to do when the snapshot cannot be written (no OPFS, quota): `refuse` the upgrade with a SnapshotError,
+   * leaving the database untouched (default), or `proceed` without a snapshot (reported in `snapshotError`).
+   */
+  readonly onFailure?: 'refuse' | 'proceed';
+}
+
+/** What `downgrade: 'restore-snapshot'` did. */
+export interface DowngradeInfo {
+  readonly fromVersion: number;
+  readonly toVersion: number;
+  /** `carried-down`: current data went through the plan's `down` transforms; `restored`: an older snapshot was restored. */
+  readonly method: 'carried-down' | 'restored';
+  readonly snapshot: string;
+}
+
+/** What a policy's `takeSnapshot` produced: a snapshot, or the error the policy let the upgrade proceed past. */
+export interface TakenSnapshot {
+  readonly snapshot: SnapshotInfo | null;
+  readonly error: SnapshotError | null;
+}
+
+/** Restore options without the storage, which the policy supplies. */
+export type PolicyRestoreOptions = Omit<RestoreOptions, 'storage'>;
+
+/**
+ * How `openDatabase` protects upgrades with snapshots; create one with {@link snapshotPolicy}. It is passed in
+ * rather than built in so that an app that turns snapshots off does not ship the snapshot writer, codec and
+ * restore code. `openDatabase` calls these members; apps do not need to.
+ */
+export interface SnapshotPolicy {
+  readonly storage: SnapshotStorage;
+  readonly keep: number;
+  readonly onFailure: 'refuse' | 'proceed';
+  /** Before opening: finishes a restore of `database` that was interrupted after deleting it. */
+  resumeRestore(database: string, options: PolicyRestoreOptions): Promise<void>;
+  /** Inside the versionchange transaction, before the first version runs. */
+  takeSnapshot(writing: Omit<SnapshotWriting, 'storage' | 'reason'>): Promise<TakenSnapshot>;
+  /** After an upgrade, successful or not: applies `keep`. Never rejects. */
+  prune(database: string): Promise<void>;
+  /** Brings a database newer than `target` down to it (see `OpenOptions.downgrade`). */
+  downgrade(database: string, plan: Plan, installed: number, target: number, options: PolicyRestoreOptions): Promise<DowngradeInfo>;
+}
+
+/**
+ * The snapshot policy to pass to `openDatabase`: before upgrading an existing database, write a lossless snapshot
+ * of it (to OPFS unless `storage` says otherwise), keep the newest `keep`, and refuse the upgrade when the snapshot
+ * cannot be written.
+ *
+ * @example
+ * ```ts
+ * const snapshots = snapshotPolicy({ keep: 5 })
+ * const { db, snapshot } = await openDatabase('app', plan, { snapshot: snapshots })
+ * ```
+ */
+export function snapshotPolicy(options: SnapshotPolicyOptions = {}): SnapshotPolicy {
+  const keep = options.keep ?? 3;
+  const onFailure = options.onFailure ?? 'refuse';
+  return {
+    // Resolved on use: the shared OPFS storage must not be created when the policy is made at import time.
+    get storage() {
+      return storageOf(options);
+    },
+    keep,
+    onFailure,
+    async resumeRestore(database, restoring) {
+      const storage = storageOf(options);
+      const pending = await pendingRestore(storage, database);
+      if (pending === undefined) return;
+      await restoreSnapshot(database, pending, { ...restoring, storage }).catch(async (error: unknown) => {
+        // Its snapshot was deleted since: the restore can never finish, and must not block every open forever.
+        if (!(error instanceof SnapshotError && error.code === 'snapshot_not_found')) throw error;
+        await clearPendingRestore(storage, database);
+      });
+    },
+    async takeSnapshot(writing) {
+      try {
+        return { snapshot: await writeSnapshot({ ...writing, storage: storageOf(options), reason: 'upgrade' }), error: null };
+      } catch (error) {
+        if (!(error instanceof SnapshotError) || onFailure !== 'proceed') throw error;
+        // The failed write awaited OPFS: issue a request again before the upgrade goes on.
+        await writing.guard.reenter();
+        return { snapshot: null, error };
+      }
+    },
+    async prune(database) {
+      // Retention must never fail an open.
+      await pruneSnapshots(database, keep, { storage: storageOf(options) }).catch(() => {});
+    },
+    downgrade: (database, plan, installed, target, restoring) => downgrade(database, plan, installed, target, { ...restoring, storage: storageOf(options) }),
+  };
+}
+
+async function downgrade(name: string, plan: Plan, installed: number, target: number, restoring: RestoreOptions): Promise<DowngradeInfo> {
+  const chain = plan.versions.filter((v) => v.version > target && v.version <= installed).reverse();
+  if (plan.get(installed) !== undefined && chain.every((v) => v.down !== undefined)) {
+    // Keep what was written since the upgrade: snapshot the current data, then load it through the down transforms.
+    const current = await snapshotDatabase(name, {
+      ...(restoring.indexedDB === undefined ? {} : { indexedDB: restoring.indexedDB }),
+      ...(restoring.IDBKeyRange === undefined ? {} : { IDBKeyRange: restoring.IDBKeyRange }),
+      ...(restoring.storage === undefined ? {} : { storage: restoring.storage }),
+      reason: 'downgrade',
+    });
+    await restoreInto(name, current.id, restoring, {
+      version: target,
+      layout: plan.get(target)!.layout,
+      map: (store, value, key) => {
+        let carried = value;
+        for (const version of chain) {
+          const down = version.down?.[store];
+          if (down !== undefined) carried = down(carried, key);
+          if (carried === remove) return remove;
+        }
+        return carried;
+      },
+    });
+    return { fromVersion: installed, toVersion: target, method: 'carried-down', snapshot: current.id };
+  }
+  const [newest] = (await listSnapshots({ ...restoring, database: name })).filter((s) => s.version <= target);
+  if (newest === undefined) {
+    throw new OpenError('downgrade', `"${name}" is at version ${installed}, newer than ${target}, and no snapshot at or below version ${target} exists`, {
+      oldVersion: installed,
+      newVersion: target,
+    });
+  }
+  await restoreSnapshot(name, newest.id, restoring);
+  return { fromVersion: installed, toVersion: target, method: 'restored', snapshot: newest.id };
+}
