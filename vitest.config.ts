@@ -18,6 +18,7 @@ const browserInclude = [
   'test/snapshots.test.ts',
   'test/hooks.test.ts',
   'test/dexie-interop.test.ts',
+  'test/testing.test.ts',
 ];
 
 export default defineConfig({

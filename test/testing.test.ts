@@ -1,4 +1,3 @@
-import { IDBFactory, IDBKeyRange } from 'fake-indexeddb';
 import fc from 'fast-check';
 import { describe, expect, expectTypeOf, test } from 'vitest';
 import { z } from 'zod';
@@ -15,6 +14,7 @@ import {
   type DatabaseContents,
   type MigrationOutcome,
 } from '../src/testing.js';
+import { fakeEnvironment } from './helpers.js';
 
 const welcome: Step = {
   name: 'welcome',
@@ -47,9 +47,12 @@ const notesV1 = { keyPath: 'id', autoIncrement: false, indexes: {} };
 const notesV2 = { keyPath: 'id', autoIncrement: false, indexes: { byTitle: { keyPath: 'title', unique: false, multiEntry: false } } };
 const settings = { keyPath: null, autoIncrement: false, indexes: {} };
 
-/** An isolated fake-indexeddb that records the name of every database opened through it. */
+/**
+ * An isolated IndexedDB (fake-indexeddb in Node, the engine's own in browser mode, see helpers.ts) that records
+ * the name of every database opened through it.
+ */
 function recordingEnvironment() {
-  const factory = new IDBFactory();
+  const { factory, options } = fakeEnvironment();
   const opened: string[] = [];
   const indexedDB = new Proxy(factory, {
     get(target, property) {
@@ -63,7 +66,7 @@ function recordingEnvironment() {
       return typeof value === 'function' ? value.bind(target) : value;
     },
   });
-  return { factory, opened, options: { indexedDB, IDBKeyRange } };
+  return { factory, opened, options: { indexedDB, IDBKeyRange: options.IDBKeyRange } };
 }
 
 async function databaseNames(factory: IDBFactory): Promise<string[]> {
