@@ -1,4 +1,4 @@
-import { UpgradeError, type ValidationIssue } from './errors.js';
+import { UpgradeError, type ErrorContext, type ValidationIssue } from './errors.js';
 import { encodeKey } from './snapshot-codec.js';
 import type { KeyPath } from './layout.js';
 import type { StandardSchemaV1 } from './standard-schema.js';
@@ -199,59 +199,48 @@ export class UpgradeStore<T = any> implements StepStore<T> {
     return this.#scope.guard.transaction.objectStore(this.#storeName);
   }
 
-  #query(query: IDBValidKey | IDBKeyRange | null | undefined): IDBKeyRange | IDBValidKey | null {
-    return query ?? null;
+  /** Makes a request on the store and awaits it; its failure aborts the upgrade, reported with `context`. */
+  #request<R>(make: (store: IDBObjectStore) => IDBRequest<R>, context: ErrorContext = { store: this.name }): Promise<R> {
+    const { guard } = this.#scope;
+    return guard.request(guard.call(() => make(this.#store()), context), context);
   }
 
   get(query: IDBValidKey | IDBKeyRange): Promise<T | undefined> {
-    const { guard } = this.#scope;
-    return guard.request(guard.call(() => this.#store().get(query), { store: this.name }), { store: this.name });
+    return this.#request((store) => store.get(query));
   }
 
   getAll(query?: IDBValidKey | IDBKeyRange | null, count?: number): Promise<T[]> {
-    const { guard } = this.#scope;
-    return guard.request(
-      guard.call(() => this.#store().getAll(this.#query(query), count), { store: this.name }),
-      { store: this.name },
-    );
+    return this.#request((store) => store.getAll(query ?? null, count));
   }
 
   count(query?: IDBValidKey | IDBKeyRange | null): Promise<number> {
-    const { guard } = this.#scope;
-    return guard.request(
-      guard.call(() => this.#store().count(this.#query(query) ?? undefined), { store: this.name }),
-      { store: this.name },
-    );
+    return this.#request((store) => store.count(query ?? undefined));
   }
 
-  async put(value: T, key?: IDBValidKey): Promise<IDBValidKey> {
+  put(value: T, key?: IDBValidKey): Promise<IDBValidKey> {
     return this.#write('put', value, key);
   }
 
-  async add(value: T, key?: IDBValidKey): Promise<IDBValidKey> {
+  add(value: T, key?: IDBValidKey): Promise<IDBValidKey> {
     return this.#write('add', value, key);
   }
 
   async #write(method: 'put' | 'add', value: T, key: IDBValidKey | undefined): Promise<IDBValidKey> {
-    const { guard, counters } = this.#scope;
     const recordKey = key ?? (this.keyPath === null ? undefined : (evaluateKeyPath(value, this.keyPath) as IDBValidKey));
     const context = recordKey === undefined ? { store: this.name } : { store: this.name, key: recordKey };
     const verdict = this.#validate(value, recordKey);
     if (verdict !== undefined) await verdict;
-    const store = this.#store();
-    const request = guard.call(() => (key === undefined ? store[method](value) : store[method](value, key)), context);
-    counters.written++;
-    return guard.request(request, context);
+    const written = this.#request((store) => (key === undefined ? store[method](value) : store[method](value, key)), context);
+    this.#scope.counters.written++;
+    return written;
   }
 
   delete(query: IDBValidKey | IDBKeyRange): Promise<void> {
-    const { guard } = this.#scope;
-    return guard.request(guard.call(() => this.#store().delete(query), { store: this.name }), { store: this.name });
+    return this.#request((store) => store.delete(query));
   }
 
   clear(): Promise<void> {
-    const { guard } = this.#scope;
-    return guard.request(guard.call(() => this.#store().clear(), { store: this.name }), { store: this.name });
+    return this.#request((store) => store.clear());
   }
 
   /** Validates a record about to be written; returns a promise only for async validators. */
