@@ -1,5 +1,4 @@
 import { UpgradeError, type ErrorContext, type ValidationIssue } from './errors.js';
-import { encodeKey } from './snapshot-codec.js';
 import type { KeyPath } from './layout.js';
 import type { StandardSchemaV1 } from './standard-schema.js';
 import type { TransactionGuard } from './transaction-guard.js';
@@ -456,9 +455,18 @@ interface IndexTracking {
   readonly moved: Set<string>;
 }
 
-/** A string standing for a key, for lookups: the lossless key encoding is exact for every key type. */
+/**
+ * A string standing for a key, for lookups: keys IndexedDB tells apart get different strings. Every part starts
+ * with a marker that no other kind of part starts with, so joining them cannot make two keys collide. (Written here
+ * rather than taken from the snapshot codec, which every app would then ship.)
+ */
 function trackingId(key: IDBValidKey): string {
-  return JSON.stringify(encodeKey(key));
+  if (typeof key === 'string') return JSON.stringify(key);
+  if (typeof key === 'number') return `n${key}`;
+  if (key instanceof Date) return `d${key.getTime()}`;
+  if (Array.isArray(key)) return `[${key.map(trackingId).join()}]`;
+  const bytes = ArrayBuffer.isView(key) ? new Uint8Array(key.buffer, key.byteOffset, key.byteLength) : new Uint8Array(key);
+  return `b${bytes.join('.')}`;
 }
 
 /** True when (indexKey, primaryKey) sorts after the cursor's position in the walk's direction. */
