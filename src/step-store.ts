@@ -314,7 +314,7 @@ export class UpgradeStore<T = any> implements StepStore<T> {
    */
   async #walkCursor(
     source: IDBObjectStore | IDBIndex,
-    query: IDBKeyRange | IDBValidKey | null,
+    query: IDBKeyRange | null,
     direction: 'next' | 'prev',
     batchSize: number,
     onBatch: (batch: readonly BatchRecord[]) => Promise<void>,
@@ -323,25 +323,12 @@ export class UpgradeStore<T = any> implements StepStore<T> {
     const { guard, keyRange, factory } = this.#scope;
     const context = { store: this.name };
     const isIndex = source instanceof Object && 'multiEntry' in source;
-    const range = query === null || query instanceof keyRange ? (query as IDBKeyRange | null) : keyRange.only(query);
-    const bounds = {
-      lower: range?.lower as IDBValidKey | undefined,
-      lowerOpen: range?.lowerOpen ?? false,
-      upper: range?.upper as IDBValidKey | undefined,
-      upperOpen: range?.upperOpen ?? false,
-    };
+    const bounds = boundsOf(query);
     let position: BatchRecord | undefined;
     for (;;) {
       // Start at the last record read: inclusive for an index (other records may share its key), exclusive for a store.
-      if (position !== undefined) {
-        if (direction === 'next') Object.assign(bounds, { lower: position.key, lowerOpen: !isIndex });
-        else Object.assign(bounds, { upper: position.key, upperOpen: !isIndex });
-      }
-      if (bounds.lower !== undefined && bounds.upper !== undefined) {
-        const order = factory.cmp(bounds.lower, bounds.upper);
-        if (order > 0 || (order === 0 && (bounds.lowerOpen || bounds.upperOpen))) return; // Nothing left in range.
-      }
-      const page = guard.call(() => makeRange(keyRange, bounds.lower, bounds.lowerOpen, bounds.upper, bounds.upperOpen), context);
+      if (position !== undefined && !moveBounds(factory, bounds, direction, position.key, !isIndex)) return;
+      const page = guard.call(() => makeRange(keyRange, bounds), context);
       const request = guard.call(() => source.openCursor(page, direction), context);
       let cursor = await guard.request(request, context);
       if (cursor !== null && position !== undefined && isIndex) {
@@ -486,7 +473,7 @@ export interface PageReading {
   readonly keyRange: typeof IDBKeyRange;
   readonly factory: IDBFactory;
   readonly store: IDBObjectStore;
-  readonly query: IDBKeyRange | IDBValidKey | null;
+  readonly query: IDBKeyRange | null;
   readonly direction: 'next' | 'prev';
   readonly batchSize: number;
   /** Handles one page; the next page is requested when it resolves (so it must resolve in an active context). */
@@ -501,13 +488,9 @@ export interface PageReading {
 export async function readStorePages(reading: PageReading): Promise<void> {
   const { guard, keyRange, factory, store, query, direction, batchSize, onPage, context } = reading;
   const hasGetAllRecords = typeof (store as { getAllRecords?: unknown }).getAllRecords === 'function';
-  const range = query === null || query instanceof keyRange ? (query as IDBKeyRange | null) : keyRange.only(query);
-  let lower = range?.lower as IDBValidKey | undefined;
-  let lowerOpen = range?.lowerOpen ?? false;
-  let upper = range?.upper as IDBValidKey | undefined;
-  let upperOpen = range?.upperOpen ?? false;
+  const bounds = boundsOf(query);
   for (;;) {
-    const page = makeRange(keyRange, lower, lowerOpen, upper, upperOpen);
+    const page = makeRange(keyRange, bounds);
     let batch: BatchRecord[];
     if (hasGetAllRecords) {
       batch = await guard.request(
@@ -523,27 +506,40 @@ export async function readStorePages(reading: PageReading): Promise<void> {
     }
     if (batch.length === 0) return;
     await onPage(batch);
-    if (batch.length < batchSize) return;
-    const last = batch[batch.length - 1]!.primaryKey;
-    if (direction === 'next') {
-      if (upper !== undefined && factory.cmp(last, upper) >= 0) return;
-      lower = last;
-      lowerOpen = true;
-    } else {
-      if (lower !== undefined && factory.cmp(last, lower) <= 0) return;
-      upper = last;
-      upperOpen = true;
-    }
+    if (batch.length < batchSize || !moveBounds(factory, bounds, direction, batch[batch.length - 1]!.primaryKey, true)) return;
   }
 }
 
-function makeRange(
-  keyRange: typeof IDBKeyRange,
-  lower: IDBValidKey | undefined,
-  lowerOpen: boolean,
-  upper: IDBValidKey | undefined,
-  upperOpen: boolean,
-): IDBKeyRange | null {
+/** The bounds of a key range, to be moved as a walk goes; no bound for a missing range. */
+interface Bounds {
+  lower: IDBValidKey | undefined;
+  lowerOpen: boolean;
+  upper: IDBValidKey | undefined;
+  upperOpen: boolean;
+}
+
+function boundsOf(range: IDBKeyRange | null): Bounds {
+  return {
+    lower: range?.lower as IDBValidKey | undefined,
+    lowerOpen: range?.lowerOpen ?? false,
+    upper: range?.upper as IDBValidKey | undefined,
+    upperOpen: range?.upperOpen ?? false,
+  };
+}
+
+/**
+ * Moves the bound a walk starts from (the lower one going `next`, the upper one going `prev`) to `key`; false when
+ * nothing is left in range.
+ */
+function moveBounds(factory: IDBFactory, bounds: Bounds, direction: 'next' | 'prev', key: IDBValidKey, open: boolean): boolean {
+  if (direction === 'next') Object.assign(bounds, { lower: key, lowerOpen: open });
+  else Object.assign(bounds, { upper: key, upperOpen: open });
+  if (bounds.lower === undefined || bounds.upper === undefined) return true;
+  const order = factory.cmp(bounds.lower, bounds.upper);
+  return order < 0 || (order === 0 && !bounds.lowerOpen && !bounds.upperOpen);
+}
+
+function makeRange(keyRange: typeof IDBKeyRange, { lower, lowerOpen, upper, upperOpen }: Bounds): IDBKeyRange | null {
   if (lower !== undefined && upper !== undefined) return keyRange.bound(lower, upper, lowerOpen, upperOpen);
   if (lower !== undefined) return keyRange.lowerBound(lower, lowerOpen);
   if (upper !== undefined) return keyRange.upperBound(upper, upperOpen);
