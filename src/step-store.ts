@@ -1,6 +1,6 @@
-import { UpgradeError, type ErrorContext, type ValidationIssue } from './errors.js';
+import type { ErrorContext, ValidationIssue } from './errors.js';
 import type { KeyPath } from './layout.js';
-import type { StandardSchemaV1 } from './standard-schema.js';
+import type { StandardSchemaV1, StandardSchemaV1Issue, StandardSchemaV1Result } from './standard-schema.js';
 import type { TransactionGuard } from './transaction-guard.js';
 
 /** Return it from a {@link RecordVisitor} to leave the record as it is: nothing is written. */
@@ -166,7 +166,7 @@ function isThenable<T>(value: unknown): value is PromiseLike<T> {
   return typeof (value as { then?: unknown } | null)?.then === 'function';
 }
 
-function issuesOf(issues: ReadonlyArray<{ message: string; path?: ReadonlyArray<PropertyKey | { key: PropertyKey }> | undefined }>): ValidationIssue[] {
+function issuesOf(issues: readonly StandardSchemaV1Issue[]): ValidationIssue[] {
   return issues.map((issue) => ({
     message: issue.message,
     ...(issue.path === undefined
@@ -246,28 +246,20 @@ export class UpgradeStore<T = any> implements StepStore<T> {
   #validate(value: unknown, key: IDBValidKey | undefined): Promise<void> | undefined {
     const validator = this.#scope.validator;
     if (validator === undefined) return undefined;
-    const fail = (issues: ReadonlyArray<{ message: string; path?: ReadonlyArray<PropertyKey | { key: PropertyKey }> | undefined }>): never => {
+    const check = ({ issues }: StandardSchemaV1Result<unknown>): undefined => {
+      if (issues === undefined) return undefined;
       const list = issuesOf(issues);
       const first = list[0];
       const where = first?.path && first.path.length > 0 ? ` at ${first.path.map(String).join('.')}` : '';
-      throw this.#scope.guard.fail(
-        new UpgradeError('validation_failed', `Record failed validation${where}: ${first?.message ?? 'invalid'}`, {
-          store: this.name,
-          ...(key === undefined ? {} : { key }),
-          issues: list,
-          cause: issues,
-          ...this.#scope.guard.position,
-        }),
-      );
+      throw this.#scope.guard.failWith('validation_failed', `Record failed validation${where}: ${first?.message ?? 'invalid'}`, {
+        store: this.name,
+        ...(key === undefined ? {} : { key }),
+        issues: list,
+        cause: issues,
+      });
     };
     const result = validator['~standard'].validate(value);
-    if (isThenable<Awaited<typeof result>>(result)) {
-      return Promise.resolve(result).then((settled) => {
-        if (settled.issues) fail(settled.issues);
-      });
-    }
-    if (result.issues) fail(result.issues);
-    return undefined;
+    return isThenable<StandardSchemaV1Result<unknown>>(result) ? Promise.resolve(result).then(check) : check(result);
   }
 
   async walk(visitor: RecordVisitor<T>, options: WalkOptions = {}): Promise<WalkResult> {
@@ -275,10 +267,10 @@ export class UpgradeStore<T = any> implements StepStore<T> {
     const { index, direction = 'next', batchSize = DEFAULT_BATCH } = options;
     const context = { store: this.name };
     if (!Number.isSafeInteger(batchSize) || batchSize < 1) {
-      throw guard.fail(guard.error('step_failed', `walk batchSize must be a positive integer, got ${batchSize}`, context));
+      throw guard.failWith('step_failed', `walk batchSize must be a positive integer, got ${batchSize}`, context);
     }
     if (direction !== 'next' && direction !== 'prev') {
-      throw guard.fail(guard.error('step_failed', `walk direction must be "next" or "prev", got ${String(direction)}`, context));
+      throw guard.failWith('step_failed', `walk direction must be "next" or "prev", got ${String(direction)}`, context);
     }
     const query =
       options.range === undefined || options.range instanceof keyRange
@@ -398,7 +390,7 @@ export class UpgradeStore<T = any> implements StepStore<T> {
         continue;
       }
       if (result === undefined) {
-        throw guard.fail(guard.error('invalid_step_result', 'The record visitor returned undefined: return the record, `unchanged` or `remove`', context));
+        throw guard.failWith('invalid_step_result', 'The record visitor returned undefined: return the record, `unchanged` or `remove`', context);
       }
       if (keyPath !== null) {
         const newKey = evaluateKeyPath(result, keyPath);
@@ -409,12 +401,10 @@ export class UpgradeStore<T = any> implements StepStore<T> {
           // Not a valid key at all: reported as a key change below.
         }
         if (!same) {
-          throw guard.fail(
-            guard.error(
-              'key_changed',
-              'The record visitor changed the primary key; that would duplicate the record. Use rebuildStore to re-key a store',
-              context,
-            ),
+          throw guard.failWith(
+            'key_changed',
+            'The record visitor changed the primary key; that would duplicate the record. Use rebuildStore to re-key a store',
+            context,
           );
         }
       }

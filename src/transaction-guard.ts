@@ -1,4 +1,4 @@
-import { IdbEvolveError, UpgradeError, type ErrorContext, type UpgradeErrorCode } from './errors.js';
+import { IdbEvolveError, UpgradeError, type ErrorContext, type UpgradeErrorCode, type UpgradeErrorContext } from './errors.js';
 
 /** Where the upgrade is, so that a failure can say so. */
 export interface Position {
@@ -134,7 +134,7 @@ export class TransactionGuard {
     // Two completed keepalives with no request started in between: the migration awaits something else.
     // One is not enough, because the migration's continuation after its last request may still be queued.
     if (this.#suspect === this.#started) {
-      this.fail(new UpgradeError('transaction_inactive', AWAIT_HINT, this.position));
+      this.failWith('transaction_inactive', AWAIT_HINT);
     } else {
       this.#suspect = this.#started;
     }
@@ -161,9 +161,12 @@ export class TransactionGuard {
     return this.#failure;
   }
 
-  /** An {@link UpgradeError} at the current position (version, step), with `context` added. */
-  error(code: UpgradeErrorCode, message: string, context: ErrorContext = {}): UpgradeError {
-    return new UpgradeError(code, message, { ...this.position, ...context });
+  /**
+   * Fails the upgrade with an {@link UpgradeError} at the current position (version, step), with `context` added;
+   * returns the error that will be reported, as {@link TransactionGuard.fail} does.
+   */
+  failWith(code: UpgradeErrorCode, message: string, context: UpgradeErrorContext = {}): IdbEvolveError {
+    return this.fail(new UpgradeError(code, message, { ...this.position, ...context }));
   }
 
   /** Throws the recorded failure, if any: the migration must not go on after one. */

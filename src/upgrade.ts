@@ -243,9 +243,7 @@ async function runStep(run: UpgradeRun, version: PlannedVersion, step: Step, ind
     transaction: guard.transaction,
     store: <T>(name: string): StepStore<T> => {
       if (!step.stores.includes(name)) {
-        throw guard.fail(
-          new UpgradeError('undeclared_store', `Step used store "${name}" without listing it in its \`stores\``, { ...position, store: name }),
-        );
+        throw guard.failWith('undeclared_store', `Step used store "${name}" without listing it in its \`stores\``, { store: name });
       }
       let store = stores.get(name);
       if (store === undefined) {
@@ -289,7 +287,7 @@ async function rebuild(
   await source.walk((value, { primaryKey }) => {
     const rebuilt = transform === undefined ? value : transform(value, primaryKey);
     if (rebuilt === undefined) {
-      throw guard.error('invalid_step_result', 'The rebuild transform returned undefined: return the record or `remove`', { store, key: primaryKey });
+      throw guard.failWith('invalid_step_result', 'The rebuild transform returned undefined: return the record or `remove`', { store, key: primaryKey });
     }
     if (rebuilt !== remove) void target.add(rebuilt, target.keyPath === null ? primaryKey : undefined).catch(() => {});
     return unchanged;
