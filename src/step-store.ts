@@ -369,7 +369,6 @@ export class UpgradeStore<T = any> implements StepStore<T> {
     const last = batch[batch.length - 1];
     const store = this.#store();
     const keyPath = this.keyPath;
-    const validating = this.#scope.validator !== undefined;
     for (const record of batch) {
       const context = { store: this.name, key: record.primaryKey };
       let result: VisitResult<T>;
@@ -408,10 +407,8 @@ export class UpgradeStore<T = any> implements StepStore<T> {
           );
         }
       }
-      if (validating) {
-        const verdict = this.#validate(result, record.primaryKey);
-        if (verdict !== undefined) await verdict;
-      }
+      const verdict = this.#validate(result, record.primaryKey);
+      if (verdict !== undefined) await verdict;
       guard.write(
         guard.call(() => (keyPath === null ? store.put(result, record.primaryKey) : store.put(result)), context),
         context,
