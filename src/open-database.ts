@@ -171,7 +171,7 @@ export async function openDatabase(name: string, plan: Plan, options: OpenOption
   const trace: Trace = {};
   try {
     try {
-      result = await open(name, plan, options, false, snapshots, trace);
+      result = await open(name, plan, options, env, false, snapshots, trace);
     } catch (error) {
       if (!(error instanceof OpenError && error.code === 'downgrade' && options.downgrade === 'restore-snapshot')) throw error;
       if (snapshots === undefined) {
@@ -181,7 +181,7 @@ export async function openDatabase(name: string, plan: Plan, options: OpenOption
         });
       }
       downgraded = await snapshots.downgrade(name, plan, error.oldVersion!, env.target, restoreOptions(options, env));
-      result = await open(name, plan, options, false, snapshots, trace);
+      result = await open(name, plan, options, env, false, snapshots, trace);
     }
   } catch (error) {
     const started = trace.started;
@@ -220,7 +220,7 @@ function restoreOptions(options: DryRunOptions, env: Environment): PolicyRestore
  * database that did not exist is not created. Rejects like {@link openDatabase} when the upgrade fails.
  */
 export async function dryRun(name: string, plan: Plan, options: DryRunOptions = {}): Promise<UpgradeReport> {
-  const result = await open(name, plan, options, true, undefined, {});
+  const result = await open(name, plan, options, environment(plan, options), true, undefined, {});
   if (result.report !== null) return result.report;
   // Nothing pending: the database is already at the target version.
   const version = result.db?.version ?? 0;
@@ -239,17 +239,11 @@ function open(
   name: string,
   plan: Plan,
   options: DryRunOptions & Partial<Pick<OpenOptions, 'hooks'>>,
+  { factory, keyRange, target }: Environment,
   isDryRun: boolean,
   snapshots: SnapshotPolicy | undefined,
   trace: Trace,
 ): Promise<Opened> {
-  let env: Environment;
-  try {
-    env = environment(plan, options);
-  } catch (error) {
-    return Promise.reject(error);
-  }
-  const { factory, keyRange, target } = env;
   return new Promise<Opened>((resolve, reject) => {
     let request: IDBOpenDBRequest;
     try {
