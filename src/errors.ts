@@ -103,18 +103,20 @@ const BRAND = Symbol.for('idb-evolve.error');
  */
 export class IdbEvolveError extends Error {
   override name: string = 'IdbEvolveError';
+  // Context fields here and in the subclasses are `declare`d: the constructors assign every one of them (in this
+  // order), so class field definitions would only repeat them in the bundle that every app ships.
   /** Machine-readable reason, stable across releases. */
-  readonly code: ErrorCode;
+  declare readonly code: ErrorCode;
   /** Plan version concerned, when known. */
-  readonly version: number | undefined;
+  declare readonly version: number | undefined;
   /** Step name, when a step was running. */
-  readonly step: string | undefined;
+  declare readonly step: string | undefined;
   /** Step position within its version, when a step was running. */
-  readonly stepIndex: number | undefined;
+  declare readonly stepIndex: number | undefined;
   /** Object store concerned, when known. */
-  readonly store: string | undefined;
+  declare readonly store: string | undefined;
   /** Primary key of the record being processed, when the failure is per record. */
-  readonly key: IDBValidKey | undefined;
+  declare readonly key: IDBValidKey | undefined;
 
   constructor(code: ErrorCode, message: string, context: ErrorContext = {}) {
     super(message + contextSuffix(context), 'cause' in context ? { cause: context.cause } : undefined);
@@ -168,9 +170,9 @@ export class UpgradeError extends IdbEvolveError {
   override name = 'UpgradeError' as const;
   declare readonly code: UpgradeErrorCode;
   /** Validator issues, for `validation_failed`. */
-  readonly issues: ReadonlyArray<ValidationIssue> | undefined;
+  declare readonly issues: ReadonlyArray<ValidationIssue> | undefined;
   /** Expected/found pairs, for `layout_mismatch`. */
-  readonly differences: ReadonlyArray<LayoutDifference> | undefined;
+  declare readonly differences: ReadonlyArray<LayoutDifference> | undefined;
   constructor(code: UpgradeErrorCode, message: string, context: UpgradeErrorContext = {}) {
     super(code, message, context);
     this.issues = context.issues;
@@ -192,9 +194,9 @@ export class OpenError extends IdbEvolveError {
   override name = 'OpenError' as const;
   declare readonly code: OpenErrorCode;
   /** Version installed in the browser, when known. */
-  readonly oldVersion: number | undefined;
+  declare readonly oldVersion: number | undefined;
   /** Version that was requested. */
-  readonly newVersion: number | undefined;
+  declare readonly newVersion: number | undefined;
   constructor(code: OpenErrorCode, message: string, context: OpenErrorContext = {}) {
     super(code, message, context);
     this.oldVersion = context.oldVersion;
@@ -219,9 +221,9 @@ export class SnapshotError extends IdbEvolveError {
   override name = 'SnapshotError' as const;
   declare readonly code: SnapshotErrorCode;
   /** The snapshot file concerned, when known. */
-  readonly snapshot: string | undefined;
+  declare readonly snapshot: string | undefined;
   /** 1-based line of the file where reading failed, when known. */
-  readonly line: number | undefined;
+  declare readonly line: number | undefined;
   constructor(code: SnapshotErrorCode, message: string, context: SnapshotErrorContext = {}) {
     super(code, message + (context.line === undefined ? '' : ` (line ${context.line})`), context);
     this.snapshot = context.snapshot;
