@@ -179,44 +179,35 @@ export function readLayout(db: IDBDatabase, transaction: IDBTransaction, fresh?:
 /** Lists every difference between a declared layout and a found one; empty when they match. */
 export function compareLayouts(expected: NormalizedLayout, found: NormalizedLayout): LayoutDifference[] {
   const differences: LayoutDifference[] = [];
-  for (const name of new Set([...Object.keys(expected), ...Object.keys(found)])) {
-    const want = expected[name];
-    const have = found[name];
-    if (want === undefined || have === undefined) {
-      differences.push({ store: name, property: 'store', expected: want !== undefined, found: have !== undefined });
-      continue;
-    }
-    if (!sameKeyPath(want.keyPath, have.keyPath)) {
-      differences.push({ store: name, property: 'keyPath', expected: want.keyPath, found: have.keyPath });
-    }
-    if (want.autoIncrement !== have.autoIncrement) {
-      differences.push({ store: name, property: 'autoIncrement', expected: want.autoIncrement, found: have.autoIncrement });
-    }
-    for (const indexName of new Set([...Object.keys(want.indexes), ...Object.keys(have.indexes)])) {
-      const wantIndex = want.indexes[indexName];
-      const haveIndex = have.indexes[indexName];
-      if (wantIndex === undefined || haveIndex === undefined) {
-        differences.push({
-          store: name,
-          index: indexName,
-          property: 'index',
-          expected: wantIndex !== undefined,
-          found: haveIndex !== undefined,
-        });
-        continue;
-      }
-      for (const property of ['keyPath', 'unique', 'multiEntry'] as const) {
-        const same =
-          property === 'keyPath'
-            ? sameKeyPath(wantIndex.keyPath, haveIndex.keyPath)
-            : wantIndex[property] === haveIndex[property];
-        if (!same) {
-          differences.push({ store: name, index: indexName, property, expected: wantIndex[property], found: haveIndex[property] });
-        }
-      }
+  for (const store of new Set([...Object.keys(expected), ...Object.keys(found)])) {
+    const want = expected[store];
+    const have = found[store];
+    compareEntries(differences, { store }, want, have, ['keyPath', 'autoIncrement']);
+    if (want === undefined || have === undefined) continue;
+    for (const index of new Set([...Object.keys(want.indexes), ...Object.keys(have.indexes)])) {
+      compareEntries(differences, { store, index }, want.indexes[index], have.indexes[index], ['keyPath', 'unique', 'multiEntry']);
     }
   }
   return differences;
+}
+
+/** Adds the differences of one store (`where` is `{ store }`) or index (`{ store, index }`), missing on one side or not. */
+function compareEntries<T extends NormalizedStore | Required<IndexLayout>>(
+  differences: LayoutDifference[],
+  where: { readonly store: string; readonly index?: string },
+  want: T | undefined,
+  have: T | undefined,
+  properties: readonly (keyof T & string)[],
+): void {
+  if (want === undefined || have === undefined) {
+    differences.push({ ...where, property: where.index === undefined ? 'store' : 'index', expected: want !== undefined, found: have !== undefined });
+    return;
+  }
+  for (const property of properties) {
+    const same =
+      property === 'keyPath' ? sameKeyPath(want.keyPath, have.keyPath) : want[property] === have[property];
+    if (!same) differences.push({ ...where, property, expected: want[property], found: have[property] });
+  }
 }
 
 /** Formats layout differences one per line, for error messages. */
