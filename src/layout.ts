@@ -229,8 +229,11 @@ export function createStore(db: IDBDatabase, name: string, layout: NormalizedSto
     keyPath: layout.keyPath === null ? null : (layout.keyPath as string | string[]),
     autoIncrement: layout.autoIncrement,
   });
-  for (const [indexName, index] of Object.entries(layout.indexes)) {
-    store.createIndex(indexName, index.keyPath as string | string[], { unique: index.unique, multiEntry: index.multiEntry });
-  }
+  for (const [indexName, index] of Object.entries(layout.indexes)) createIndex(store, indexName, index);
   return store;
+}
+
+/** Creates an index exactly as declared. */
+export function createIndex(store: IDBObjectStore, name: string, index: Required<IndexLayout>): IDBIndex {
+  return store.createIndex(name, index.keyPath as string | string[], { unique: index.unique, multiEntry: index.multiEntry });
 }

@@ -1,5 +1,5 @@
 import { UpgradeError } from './errors.js';
-import { compareLayouts, createStore, formatDifferences, indexChanged, readLayout, type NormalizedLayout } from './layout.js';
+import { compareLayouts, createIndex, createStore, formatDifferences, indexChanged, readLayout, type NormalizedLayout } from './layout.js';
 import type { Plan, PlannedVersion } from './plan.js';
 import { UpgradeStore, unchanged, remove, type Step, type StepContext, type StepCounters, type StepStore } from './step-store.js';
 import type { TransactionGuard } from './transaction-guard.js';
@@ -121,7 +121,7 @@ async function createFresh(run: UpgradeRun): Promise<VersionReport> {
     storesCreated.push(name);
     for (const index of Object.keys(layout.indexes)) indexesCreated.push(`${name}.${index}`);
   }
-  run.onProgress?.({ phase: 'layout', version: newVersion, done: storesCreated.length, total: storesCreated.length });
+  layoutDone(run, target);
   const steps: StepReport[] = [];
   if (plan.seed !== undefined) steps.push(await runStep(run, target, plan.seed, 0, 'seed'));
   verifyLayout(run, target, 'The layout after the upgrade does not match the plan');
@@ -185,16 +185,13 @@ async function applyVersion(run: UpgradeRun, next: PlannedVersion): Promise<Vers
     }
     for (const [indexName, index] of Object.entries(layout.indexes)) {
       if (!store.indexNames.contains(indexName)) {
-        const handle = guard.call(
-          () => store.createIndex(indexName, index.keyPath as string | string[], { unique: index.unique, multiEntry: index.multiEntry }),
-          { store: name },
-        );
+        const handle = guard.call(() => createIndex(store, indexName, index), { store: name });
         created.set(`${name}\u0000${indexName}`, handle);
         indexesCreated.push(`${name}.${indexName}`);
       }
     }
   }
-  run.onProgress?.({ phase: 'layout', version: next.version, done: Object.keys(next.layout).length, total: Object.keys(next.layout).length });
+  layoutDone(run, next);
 
   const steps: StepReport[] = [];
   for (const [index, step] of next.steps.entries()) {
@@ -209,6 +206,12 @@ async function applyVersion(run: UpgradeRun, next: PlannedVersion): Promise<Vers
   }
   verifyLayout(run, next, `The layout after version ${next.version} does not match the plan`, created);
   return { version: next.version, storesCreated, storesDeleted, storesRenamed, storesRebuilt, indexesCreated, indexesDeleted, steps, ms: now() - started };
+}
+
+/** Reports the layout phase of a version as done: every store is in place. */
+function layoutDone(run: UpgradeRun, version: PlannedVersion): void {
+  const stores = Object.keys(version.layout).length;
+  run.onProgress?.({ phase: 'layout', version: version.version, done: stores, total: stores });
 }
 
 async function runStep(run: UpgradeRun, version: PlannedVersion, step: Step, index: number, phase: 'step' | 'seed'): Promise<StepReport> {
