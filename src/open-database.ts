@@ -202,7 +202,7 @@ export async function openDatabase(name: string, plan: Plan, options: OpenOption
     }
   }
   if (result.snapshot !== null) await snapshots?.prune(name);
-  return { db: result.db!, report: result.report, snapshot: result.snapshot, snapshotError: result.snapshotError, downgraded };
+  return { ...result, db: result.db!, downgraded };
 }
 
 function restoreOptions(options: DryRunOptions, env: Environment): PolicyRestoreOptions {
