@@ -12,8 +12,7 @@ const AWAIT_HINT =
   'IndexedDB commits the versionchange transaction as soon as it has no pending request, which would have ' +
   'left the database half-migrated, so the upgrade was aborted. Do that work before openDatabase() or after it.';
 
-function codeFor(error: unknown): UpgradeErrorCode {
-  const name = (error as { name?: unknown } | null)?.name;
+function codeFor(name: string): UpgradeErrorCode {
   if (name === 'ConstraintError') return 'constraint_violation';
   if (name === 'TransactionInactiveError') return 'transaction_inactive';
   return 'request_failed';
@@ -144,12 +143,13 @@ export class TransactionGuard {
    * Records a failure (first one wins) and aborts the transaction. Returns the error that will be reported.
    */
   fail(error: unknown, context: ErrorContext = {}): IdbEvolveError {
-    if (this.#quiet) return toUpgradeError(error, { ...this.position, ...context });
+    const at = { ...this.position, ...context };
+    if (this.#quiet) return toUpgradeError(error, at);
     if (this.#failure === undefined) {
       // Requests cut short by an abort fail with AbortError; the abort's own reason is on transaction.error.
       const name = (error as { name?: unknown } | null)?.name;
       const reason = name === 'AbortError' && this.transaction.error !== null ? this.transaction.error : error;
-      this.#failure = toUpgradeError(reason, { ...this.position, ...context });
+      this.#failure = toUpgradeError(reason, at);
       this.#running = false;
       try {
         this.transaction.abort();
@@ -270,16 +270,15 @@ export function toUpgradeError(error: unknown, context: ErrorContext): IdbEvolve
   if (error instanceof IdbEvolveError) return error;
   const name = (error as { name?: unknown } | null)?.name;
   const detail = error instanceof Error ? error.message : String(error);
+  const withCause = { ...context, cause: error };
   if (typeof name === 'string' && PLATFORM_ERRORS.has(name)) {
-    const code = codeFor(error);
+    const code = codeFor(name);
     const message =
       code === 'transaction_inactive'
         ? `IndexedDB refused a request because the transaction was inactive. ${AWAIT_HINT}`
         : `IndexedDB ${name}: ${detail}`;
-    return new UpgradeError(code, message, { ...context, cause: error });
+    return new UpgradeError(code, message, withCause);
   }
-  if (context.step !== undefined) {
-    return new UpgradeError('step_failed', `Migration step threw: ${detail}`, { ...context, cause: error });
-  }
-  return new UpgradeError('upgrade_aborted', `Upgrade failed: ${detail}`, { ...context, cause: error });
+  if (context.step !== undefined) return new UpgradeError('step_failed', `Migration step threw: ${detail}`, withCause);
+  return new UpgradeError('upgrade_aborted', `Upgrade failed: ${detail}`, withCause);
 }
