@@ -176,9 +176,7 @@ async function applyVersion(run: UpgradeRun, next: PlannedVersion): Promise<Vers
     const store = transaction.objectStore(name);
     for (const indexName of Array.from(store.indexNames)) {
       const wanted = layout.indexes[indexName];
-      const index = store.index(indexName);
-      const found = { keyPath: index.keyPath, unique: index.unique, multiEntry: index.multiEntry };
-      if (wanted === undefined || indexChanged(wanted, found)) {
+      if (wanted === undefined || indexChanged(wanted, store.index(indexName))) {
         guard.call(() => store.deleteIndex(indexName), { store: name });
         indexesDeleted.push(`${name}.${indexName}`);
       }
