@@ -92,8 +92,14 @@ function normalizeIndex(
   return { keyPath: copyKeyPath(layout.keyPath), unique: layout.unique ?? false, multiEntry };
 }
 
-function copyKeyPath(keyPath: KeyPath): KeyPath {
-  return typeof keyPath === 'string' ? keyPath : Object.freeze([...keyPath]);
+/**
+ * A key path as a string or a frozen copy of its array, declared or read from a database: engines hand back array
+ * key paths as DOMStringList in old WebKit, which Array.from copies too.
+ */
+function copyKeyPath(keyPath: KeyPath): KeyPath;
+function copyKeyPath(keyPath: KeyPath | null): KeyPath | null;
+function copyKeyPath(keyPath: KeyPath | null): KeyPath | null {
+  return keyPath === null || typeof keyPath === 'string' ? keyPath : Object.freeze(Array.from(keyPath));
 }
 
 /**
@@ -129,7 +135,7 @@ export function normalizeLayout(version: number, layout: DatabaseLayout): Normal
       indexes[indexName] = Object.freeze(normalizeIndex(version, name, indexName, declaration));
     }
     stores[name] = Object.freeze({
-      keyPath: keyPath === null ? null : copyKeyPath(keyPath),
+      keyPath: copyKeyPath(keyPath),
       autoIncrement,
       indexes: Object.freeze(indexes),
     });
@@ -153,11 +159,6 @@ export function indexChanged(a: Required<IndexLayout>, b: Required<IndexLayout>)
   return !sameKeyPath(a.keyPath, b.keyPath) || a.unique !== b.unique || a.multiEntry !== b.multiEntry;
 }
 
-function readKeyPath(keyPath: string | string[] | null): KeyPath | null {
-  // Engines hand back array key paths as DOMStringList in old WebKit; copy into a plain frozen array.
-  return keyPath === null || typeof keyPath === 'string' ? keyPath : Object.freeze(Array.from(keyPath));
-}
-
 /**
  * Reads the layout a database really has, through a transaction covering the stores (the upgrade's). `fresh`
  * holds index handles (by `store + NUL + index`) to read instead of asking the store for them.
@@ -169,9 +170,9 @@ export function readLayout(db: IDBDatabase, transaction: IDBTransaction, fresh?:
     const indexes: Record<string, Required<IndexLayout>> = {};
     for (const indexName of Array.from(store.indexNames)) {
       const index = fresh?.get(`${name}\u0000${indexName}`) ?? store.index(indexName);
-      indexes[indexName] = { keyPath: readKeyPath(index.keyPath) ?? '', unique: index.unique, multiEntry: index.multiEntry };
+      indexes[indexName] = { keyPath: copyKeyPath(index.keyPath) ?? '', unique: index.unique, multiEntry: index.multiEntry };
     }
-    stores[name] = { keyPath: readKeyPath(store.keyPath), autoIncrement: store.autoIncrement, indexes };
+    stores[name] = { keyPath: copyKeyPath(store.keyPath), autoIncrement: store.autoIncrement, indexes };
   }
   return stores;
 }
