@@ -1,6 +1,7 @@
 import type { IdbEvolveError } from './errors.js';
 import { resolveIndexedDB, type IndexedDBOptions } from './environment.js';
-import type { UpgradeReport } from './upgrade.js';
+import type { UpgradeInfo } from './open-database.js';
+import type { VersionReport } from './upgrade.js';
 
 /** The database idb-evolve keeps its migration history in, apart from the app's own databases. */
 export const HISTORY_DATABASE = 'idb-evolve-history';
@@ -15,16 +16,25 @@ export interface MigrationRecord {
   /** ISO 8601 start time. */
   readonly startedAt: string;
   readonly ms: number;
-  /** Per version: time and per-step counts (upgrades that completed). */
+  /** Per version: time and per-step counts; for a failed upgrade, the versions that completed before the failure (rolled back). */
   readonly versions: readonly {
     readonly version: number;
     readonly ms: number;
     readonly steps: readonly { readonly name: string; readonly ms: number; readonly visited: number; readonly updated: number; readonly deleted: number; readonly written: number }[];
   }[];
-  /** Id of the snapshot taken before the upgrade, if any. */
+  /** Id of the snapshot taken before the upgrade, if any (also kept when the upgrade then failed). */
   readonly snapshot: string | null;
   /** The typed error of a failed upgrade. */
-  readonly error: { readonly name: string; readonly code: string; readonly message: string; readonly version?: number; readonly step?: string; readonly store?: string } | null;
+  readonly error: {
+    readonly name: string;
+    readonly code: string;
+    readonly message: string;
+    readonly version?: number;
+    readonly step?: string;
+    readonly store?: string;
+    /** The primary key of the record being processed, for per-record failures. */
+    readonly key?: IDBValidKey;
+  } | null;
 }
 
 function openHistory(factory: IDBFactory): Promise<IDBDatabase> {
@@ -44,23 +54,22 @@ function openHistory(factory: IDBFactory): Promise<IDBDatabase> {
   });
 }
 
-/** Summarizes an upgrade's report for the history. */
+/** Summarizes an upgrade for the history. */
 export function migrationRecord(
-  database: string,
-  startedAt: Date,
+  info: UpgradeInfo,
   outcome: MigrationRecord['outcome'],
-  report: UpgradeReport | null,
-  versions: { oldVersion: number; newVersion: number },
+  versions: readonly VersionReport[],
   snapshot: string | null,
   error: IdbEvolveError | null,
 ): MigrationRecord {
   return {
-    database,
+    database: info.database,
     outcome,
-    ...versions,
-    startedAt: startedAt.toISOString(),
-    ms: Date.now() - startedAt.getTime(),
-    versions: (report?.versions ?? []).map((v) => ({
+    oldVersion: info.oldVersion,
+    newVersion: info.newVersion,
+    startedAt: info.startedAt.toISOString(),
+    ms: Date.now() - info.startedAt.getTime(),
+    versions: versions.map((v) => ({
       version: v.version,
       ms: v.ms,
       steps: v.steps.map(({ name, ms, visited, updated, deleted, written }) => ({ name, ms, visited, updated, deleted, written })),
@@ -76,6 +85,7 @@ export function migrationRecord(
             ...(error.version === undefined ? {} : { version: error.version }),
             ...(error.step === undefined ? {} : { step: error.step }),
             ...(error.store === undefined ? {} : { store: error.store }),
+            ...(error.key === undefined ? {} : { key: error.key }),
           },
   };
 }

@@ -10,7 +10,7 @@ export type {
   StoreLayout,
 } from './layout.js';
 export { dryRun, openDatabase } from './open-database.js';
-export type { BlockedInfo, DryRunOptions, OpenOptions, OpenResult, UpgradeHooks, UpgradeInfo, VersionChangeInfo } from './open-database.js';
+export type { BlockedInfo, DryRunOptions, FailedUpgradeInfo, OpenOptions, OpenResult, UpgradeHooks, UpgradeInfo, VersionChangeInfo } from './open-database.js';
 export { snapshotPolicy } from './snapshot-policy.js';
 export type { DowngradeInfo, PolicyRestoreOptions, SnapshotPolicy, SnapshotPolicyOptions, TakenSnapshot } from './snapshot-policy.js';
 export { HISTORY_DATABASE, migrationHistory } from './history.js';

@@ -12,6 +12,20 @@ export interface UpgradeInfo {
   readonly database: string;
   readonly oldVersion: number;
   readonly newVersion: number;
+  /** When the upgrade started (the `versionchange` transaction began). */
+  readonly startedAt: Date;
+  /** The plan versions this upgrade runs, in order (only the target for a fresh database, which gets it directly). */
+  readonly pending: readonly number[];
+}
+
+/** Passed to `onFailed`: how far the upgrade got before it was rolled back. */
+export interface FailedUpgradeInfo extends UpgradeInfo {
+  /** Milliseconds from the start to the failure. */
+  readonly ms: number;
+  /** Reports of the versions that completed before the failure; their work was rolled back with the rest. */
+  readonly completed: readonly VersionReport[];
+  /** The snapshot written before the upgrade, which stays (it is the state the database was rolled back to). */
+  readonly snapshot: SnapshotInfo | null;
 }
 
 /**
@@ -26,7 +40,7 @@ export interface UpgradeHooks {
   /** The upgrade committed. */
   readonly onComplete?: (report: UpgradeReport, info: UpgradeInfo & { readonly snapshot: SnapshotInfo | null }) => void;
   /** The upgrade was rolled back (or refused): the database is as it was. */
-  readonly onFailed?: (error: IdbEvolveError, info: UpgradeInfo & { readonly ms: number }) => void;
+  readonly onFailed?: (error: IdbEvolveError, info: FailedUpgradeInfo) => void;
 }
 
 function safely<A extends unknown[]>(hook: ((...args: A) => void) | undefined, ...args: A): void {
@@ -37,9 +51,11 @@ function safely<A extends unknown[]>(hook: ((...args: A) => void) | undefined, .
   }
 }
 
-/** Filled in by `open` once an upgrade starts, so that its end can be reported whichever way it goes. */
+/** Filled in by `open` as an upgrade goes, so that its end can be reported whichever way it goes. */
 interface Trace {
-  started?: { readonly at: Date; readonly info: UpgradeInfo };
+  started?: UpgradeInfo;
+  snapshot?: SnapshotInfo | null;
+  readonly completed: VersionReport[];
 }
 
 /** Passed to `onBlocked`: other connections keep the database open at `oldVersion`. */
@@ -168,7 +184,7 @@ export async function openDatabase(name: string, plan: Plan, options: OpenOption
   await snapshots?.resumeRestore(name, restoreOptions(options, env));
   let downgraded: DowngradeInfo | null = null;
   let result: Opened;
-  const trace: Trace = {};
+  const trace: Trace = { completed: [] };
   try {
     try {
       result = await open(name, plan, options, env, false, snapshots, trace);
@@ -188,17 +204,18 @@ export async function openDatabase(name: string, plan: Plan, options: OpenOption
     // A failed upgrade may still have written its snapshot: an app retrying at every start must not pile them up.
     if (started !== undefined) await snapshots?.prune(name);
     if (started !== undefined && error instanceof IdbEvolveError) {
-      safely(options.hooks?.onFailed, error, { ...started.info, ms: Date.now() - started.at.getTime() });
+      const snapshot = trace.snapshot ?? null;
+      safely(options.hooks?.onFailed, error, { ...started, ms: Date.now() - started.startedAt.getTime(), completed: trace.completed, snapshot });
       if (options.history === true) {
-        await recordMigration(env.factory, migrationRecord(name, started.at, 'failed', null, started.info, null, error));
+        await recordMigration(env.factory, migrationRecord(started, 'failed', trace.completed, snapshot?.id ?? null, error));
       }
     }
     throw error;
   }
   if (result.report !== null && trace.started !== undefined) {
-    safely(options.hooks?.onComplete, result.report, { ...trace.started.info, snapshot: result.snapshot });
+    safely(options.hooks?.onComplete, result.report, { ...trace.started, snapshot: result.snapshot });
     if (options.history === true) {
-      await recordMigration(env.factory, migrationRecord(name, trace.started.at, 'upgraded', result.report, trace.started.info, result.snapshot?.id ?? null, null));
+      await recordMigration(env.factory, migrationRecord(trace.started, 'upgraded', result.report.versions, result.snapshot?.id ?? null, null));
     }
   }
   if (result.snapshot !== null) await snapshots?.prune(name);
@@ -220,7 +237,7 @@ function restoreOptions(options: DryRunOptions, env: Environment): PolicyRestore
  * database that did not exist is not created. Rejects like {@link openDatabase} when the upgrade fails.
  */
 export async function dryRun(name: string, plan: Plan, options: DryRunOptions = {}): Promise<UpgradeReport> {
-  const result = await open(name, plan, options, environment(plan, options), true, undefined, {});
+  const result = await open(name, plan, options, environment(plan, options), true, undefined, { completed: [] });
   if (result.report !== null) return result.report;
   // Nothing pending: the database is already at the target version.
   const version = result.db?.version ?? 0;
@@ -254,7 +271,6 @@ function open(
     }
     let guard: TransactionGuard | undefined;
     let report: UpgradeReport | undefined;
-    let snapshot: SnapshotInfo | null = null;
     let snapshotError: SnapshotError | null = null;
     let gaveUp = false;
     let blockedTimer: ReturnType<typeof setTimeout> | undefined;
@@ -284,8 +300,14 @@ function open(
         return;
       }
       const db = request.result;
-      const info: UpgradeInfo = { database: name, oldVersion: event.oldVersion, newVersion: target };
-      trace.started = { at: new Date(), info };
+      const info: UpgradeInfo = {
+        database: name,
+        oldVersion: event.oldVersion,
+        newVersion: target,
+        startedAt: new Date(),
+        pending: event.oldVersion === 0 ? [target] : plan.versions.filter((v) => v.version > event.oldVersion && v.version <= target).map((v) => v.version),
+      };
+      trace.started = info;
       if (!isDryRun) safely(options.hooks?.onStart, info);
       guard = new TransactionGuard(db, transaction, keyRange, () => {});
       const running = guard;
@@ -294,7 +316,7 @@ function open(
       const upgrade = async (): Promise<UpgradeReport> => {
         if (snapshots !== undefined && event.oldVersion > 0) {
           // Inside the versionchange transaction: no other connection can write between snapshot and upgrade.
-          ({ snapshot, error: snapshotError } = await snapshots.takeSnapshot({
+          ({ snapshot: trace.snapshot, error: snapshotError } = await snapshots.takeSnapshot({
             db,
             guard: running,
             keyRange,
@@ -314,7 +336,12 @@ function open(
           newVersion: target,
           dryRun: isDryRun,
           onProgress: options.onProgress,
-          onVersion: isDryRun ? undefined : (version) => safely(options.hooks?.onVersion, version, info),
+          onVersion: isDryRun
+            ? undefined
+            : (version) => {
+                trace.completed.push(version);
+                safely(options.hooks?.onVersion, version, info);
+              },
         });
       };
       upgrade().then(
@@ -351,7 +378,7 @@ function open(
         return;
       }
       watchVersionChange(db, options);
-      resolve({ db, report: report ?? null, snapshot, snapshotError });
+      resolve({ db, report: report ?? null, snapshot: trace.snapshot ?? null, snapshotError });
     };
 
     request.onerror = (event) => {

@@ -1,5 +1,5 @@
 import { expect, test } from 'vitest';
-import { migrationHistory, openDatabase, updateRecords, type UpgradeHooks } from '../src/index.js';
+import { listSnapshots, migrationHistory, openDatabase, updateRecords, type UpgradeHooks } from '../src/index.js';
 import { fakeEnvironment, openAndClose, plan, seedDatabase } from './helpers.js';
 
 const v1 = { version: 1, stores: { notes: { keyPath: 'id' } } } as const;
@@ -17,7 +17,8 @@ function recorder(): { calls: [string, unknown][]; hooks: UpgradeHooks } {
       onStart: (info) => calls.push(['start', info]),
       onVersion: (report) => calls.push(['version', report.version]),
       onComplete: (report, info) => calls.push(['complete', { versions: report.versions.length, snapshot: info.snapshot?.version }]),
-      onFailed: (error, info) => calls.push(['failed', { code: error.code, version: error.version, ms: typeof info.ms }]),
+      onFailed: (error, info) =>
+        calls.push(['failed', { code: error.code, version: error.version, ms: typeof info.ms, completed: info.completed.map((v) => v.version), snapshot: info.snapshot?.version }]),
     },
   };
 }
@@ -30,7 +31,7 @@ test('hooks see start, each version and completion; the history records the run'
   const { db, snapshot } = await openDatabase('db', p, { ...options, hooks, history: true });
   db.close();
   expect(calls).toEqual([
-    ['start', { database: 'db', oldVersion: 1, newVersion: 3 }],
+    ['start', { database: 'db', oldVersion: 1, newVersion: 3, startedAt: expect.any(Date), pending: [2, 3] }],
     ['version', 2],
     ['version', 3],
     ['complete', { versions: 2, snapshot: 1 }],
@@ -43,18 +44,28 @@ test('hooks see start, each version and completion; the history records the run'
 
 test('a failed upgrade calls onFailed and is recorded with its typed error; hooks that throw change nothing', async () => {
   const { factory, options } = fakeEnvironment();
-  const p = plan(v1, { ...v1, version: 2, steps: [bump(true)] });
+  const p = plan(v1, { ...v1, version: 2, steps: [bump(false)] }, { ...v1, version: 3, steps: [bump(true)] });
   await seedDatabase('db', p, 1, { notes: [{ id: 1, n: 0 }, { id: 2, n: 0 }] }, options);
   const { calls, hooks } = recorder();
   const throwing: UpgradeHooks = { ...hooks, onStart: (info) => { hooks.onStart!(info); throw new Error('monitoring broke'); } };
   await expect(openDatabase('db', p, { ...options, hooks: throwing, history: true })).rejects.toMatchObject({ code: 'step_failed', key: 2 });
+  // onFailed learns how far it got: version 2 completed (then rolled back), and the snapshot it can be compared with.
   expect(calls).toEqual([
-    ['start', { database: 'db', oldVersion: 1, newVersion: 2 }],
-    ['failed', { code: 'step_failed', version: 2, ms: 'number' }],
+    ['start', { database: 'db', oldVersion: 1, newVersion: 3, startedAt: expect.any(Date), pending: [2, 3] }],
+    ['version', 2],
+    ['failed', { code: 'step_failed', version: 3, ms: 'number', completed: [2], snapshot: 1 }],
   ]);
+  const [snapshot] = await listSnapshots({ storage: options.snapshot.storage });
   const history = await migrationHistory('db', { indexedDB: factory });
   expect(history).toHaveLength(1);
-  expect(history[0]).toMatchObject({ outcome: 'failed', oldVersion: 1, newVersion: 2, error: { name: 'UpgradeError', code: 'step_failed', version: 2, step: 'bump', store: 'notes' } });
+  expect(history[0]).toMatchObject({
+    outcome: 'failed',
+    oldVersion: 1,
+    newVersion: 3,
+    snapshot: snapshot!.id,
+    error: { name: 'UpgradeError', code: 'step_failed', version: 3, step: 'bump', store: 'notes', key: 2 },
+  });
+  expect(history[0]!.versions.map((v) => [v.version, v.steps.map((s) => [s.name, s.updated])])).toEqual([[2, [['bump', 2]]]]);
 });
 
 test('without history: true nothing is recorded, and opens that do not upgrade call no hook', async () => {
