@@ -8,8 +8,10 @@ import { build } from 'vite';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const { sizeBudget } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 const entries = {
-  // What every app pays: open with a plan (which includes the pre-upgrade snapshot and its lossless codec).
+  // What every app pays: open with a plan. Snapshots are passed in (snapshotPolicy) and are not part of it.
   core: "export { definePlan, openDatabase } from './src/index.ts';",
+  // What an app that snapshots before upgrading pays (the usual case).
+  'core+snapshots': "export { definePlan, openDatabase, snapshotPolicy } from './src/index.ts';",
   // Everything the main entry exports.
   full: "export * from './src/index.ts';",
   testing: "export * from './src/testing.ts';",
