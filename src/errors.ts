@@ -95,7 +95,7 @@ const BRAND = Symbol.for('idb-evolve.error');
  *
  * @example
  * ```ts
- * try { await openDatabase('app', plan) }
+ * try { await openDatabase('app', plan, { snapshot: snapshotPolicy() }) }
  * catch (error) {
  *   if (isIdbEvolveError(error)) console.error(error.code, error.version, error.step, error.key)
  * }

@@ -162,11 +162,15 @@ function watchVersionChange(db: IDBDatabase, options: DryRunOptions): void {
  *
  * A fresh database gets the target layout directly. An existing one runs every pending version inside the one
  * versionchange transaction; any failure aborts all of it, the database keeps its old version and data, and the
- * promise rejects with an {@link UpgradeError} naming version, step, store and key.
+ * promise rejects with an {@link UpgradeError} naming version, step, store and key. With `snapshot:
+ * snapshotPolicy()`, an existing database is first written to a snapshot inside that same transaction.
  *
  * @example
  * ```ts
- * const { db, report } = await openDatabase('app', plan, { onProgress: (p) => bar.update(p.done, p.total) })
+ * const { db, report, snapshot } = await openDatabase('app', plan, {
+ *   snapshot: snapshotPolicy(),
+ *   onProgress: (p) => bar.update(p.done, p.total),
+ * })
  * ```
  */
 export async function openDatabase(name: string, plan: Plan, options: OpenOptions): Promise<OpenResult> {
