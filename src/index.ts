@@ -12,7 +12,7 @@ export type {
 export { dryRun, openDatabase } from './open-database.js';
 export type { BlockedInfo, DryRunOptions, FailedUpgradeInfo, OpenOptions, OpenResult, UpgradeHooks, UpgradeInfo, VersionChangeInfo } from './open-database.js';
 export { snapshotPolicy } from './snapshot-policy.js';
-export type { DowngradeInfo, PolicyRestoreOptions, SnapshotPolicy, SnapshotPolicyOptions, TakenSnapshot } from './snapshot-policy.js';
+export type { DowngradeInfo, PolicyRestoreOptions, SnapshotFailurePolicy, SnapshotPolicy, SnapshotPolicyOptions, TakenSnapshot } from './snapshot-policy.js';
 export { HISTORY_DATABASE, migrationHistory } from './history.js';
 export type { MigrationRecord } from './history.js';
 export { installedVersion } from './environment.js';

@@ -14,10 +14,21 @@ export interface SnapshotPolicyOptions {
   readonly keep?: number;
   /**
    * What to do when the snapshot cannot be written (no OPFS, quota): `refuse` the upgrade with a SnapshotError,
-   * leaving the database untouched (default), or `proceed` without a snapshot (reported in `snapshotError`).
+   * leaving the database untouched (default), or `proceed` without a snapshot (reported in `snapshotError`). A
+   * function decides per error: where OPFS does not exist at all (`snapshot_unavailable`: private windows of
+   * Firefox, ephemeral WebKit sessions) refusing would keep the app at its old version for good, while a full
+   * disk (`snapshot_quota`) may be worth waiting for.
+   *
+   * @example
+   * ```ts
+   * snapshotPolicy({ onFailure: (error) => (error.code === 'snapshot_unavailable' ? 'proceed' : 'refuse') })
+   * ```
    */
-  readonly onFailure?: 'refuse' | 'proceed';
+  readonly onFailure?: SnapshotFailurePolicy;
 }
+
+/** See {@link SnapshotPolicyOptions.onFailure}. */
+export type SnapshotFailurePolicy = 'refuse' | 'proceed' | ((error: SnapshotError) => 'refuse' | 'proceed');
 
 /** What `downgrade: 'restore-snapshot'` did. */
 export interface DowngradeInfo {
@@ -45,7 +56,7 @@ export type PolicyRestoreOptions = Omit<RestoreOptions, 'storage'>;
 export interface SnapshotPolicy {
   readonly storage: SnapshotStorage;
   readonly keep: number;
-  readonly onFailure: 'refuse' | 'proceed';
+  readonly onFailure: SnapshotFailurePolicy;
   /** Before opening: finishes a restore of `database` that was interrupted after deleting it. */
   resumeRestore(database: string, options: PolicyRestoreOptions): Promise<void>;
   /** Inside the versionchange transaction, before the first version runs. */
@@ -91,7 +102,7 @@ export function snapshotPolicy(options: SnapshotPolicyOptions = {}): SnapshotPol
       try {
         return { snapshot: await writeSnapshot({ ...writing, storage: storageOf(options), reason: 'upgrade' }), error: null };
       } catch (error) {
-        if (!(error instanceof SnapshotError) || onFailure !== 'proceed') throw error;
+        if (!(error instanceof SnapshotError) || decide(onFailure, error) !== 'proceed') throw error;
         // The failed write awaited OPFS: issue a request again before the upgrade goes on.
         await writing.guard.reenter();
         return { snapshot: null, error };
@@ -103,6 +114,16 @@ export function snapshotPolicy(options: SnapshotPolicyOptions = {}): SnapshotPol
     },
     downgrade: (database, plan, installed, target, restoring) => downgrade(database, plan, installed, target, { ...restoring, storage: storageOf(options) }),
   };
+}
+
+function decide(policy: SnapshotFailurePolicy, error: SnapshotError): 'refuse' | 'proceed' {
+  if (typeof policy !== 'function') return policy;
+  try {
+    return policy(error) === 'proceed' ? 'proceed' : 'refuse';
+  } catch {
+    // A policy that throws cannot be said to allow going on without a backup.
+    return 'refuse';
+  }
 }
 
 async function downgrade(name: string, plan: Plan, installed: number, target: number, restoring: RestoreOptions): Promise<DowngradeInfo> {

@@ -98,6 +98,33 @@ describe('snapshot before upgrade', () => {
     expect((await dump(factory, 'db')).version).toBe(2);
   });
 
+  test('onFailure as a function decides per error; one that throws or answers anything else refuses', async () => {
+    const unavailable = (): SnapshotStorage => ({
+      ...memorySnapshotStorage(),
+      create: async () => {
+        throw new SnapshotError('snapshot_unavailable', 'no OPFS here');
+      },
+    });
+    const seen: string[] = [];
+    const proceedIfUnavailable = (error: SnapshotError) => {
+      seen.push(error.code);
+      return error.code === 'snapshot_unavailable' ? 'proceed' : 'refuse';
+    };
+    for (const onFailure of [() => 'refuse' as const, () => { throw new Error('policy bug'); }, () => 'yes' as unknown as 'proceed']) {
+      const { factory, options } = await seeded();
+      const before = await dump(factory, 'db');
+      await expect(openDatabase('db', plan12, { ...options, snapshot: snapshotPolicy({ storage: unavailable(), onFailure }) })).rejects.toMatchObject({
+        code: 'snapshot_unavailable',
+      });
+      expect(await dump(factory, 'db')).toEqual(before);
+    }
+    const { factory, options } = await seeded();
+    const { db, snapshot, snapshotError } = await openDatabase('db', plan12, { ...options, snapshot: snapshotPolicy({ storage: unavailable(), onFailure: proceedIfUnavailable }) });
+    db.close();
+    expect([snapshot, snapshotError?.code, seen]).toEqual([null, 'snapshot_unavailable', ['snapshot_unavailable']]);
+    expect((await dump(factory, 'db')).version).toBe(2);
+  });
+
   test('failed upgrades do not pile up snapshots beyond the retention', async () => {
     const { options, storage } = await seeded();
     const failing = definePlan({
