@@ -54,8 +54,11 @@ export type PolicyRestoreOptions = Omit<RestoreOptions, 'storage'>;
  * restore code. `openDatabase` calls these members; apps do not need to.
  */
 export interface SnapshotPolicy {
+  /** Where the snapshots go: pass it to `listSnapshots`, `restoreSnapshot`, ... to find them. */
   readonly storage: SnapshotStorage;
+  /** How many snapshots of each database are kept. */
   readonly keep: number;
+  /** What happens when a snapshot cannot be written. */
   readonly onFailure: SnapshotFailurePolicy;
   /** Before opening: finishes a restore of `database` that was interrupted after deleting it. */
   resumeRestore(database: string, options: PolicyRestoreOptions): Promise<void>;
