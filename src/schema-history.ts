@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { describePlan } from './describe-plan.js';
 import type { KeyPath, NormalizedLayout } from './layout.js';
 import type { Plan, PlannedVersion } from './plan.js';
 import type { Step } from './step-store.js';
@@ -424,6 +425,7 @@ export interface SchemaHistoryCommandIo {
 const HELP = `Usage:
   idb-evolve-history write <plan-module> <dir> [--force]
   idb-evolve-history check <plan-module> <dir>
+  idb-evolve-history describe <plan-module>
 
 Records each version of an idb-evolve plan in <dir> (v0001.json, v0002.json, ...) and checks that released
 versions (those with a file) never change: their layout, their steps' names, stores and code fingerprints, and
@@ -434,6 +436,8 @@ their validators. Commit <dir>; run "check" in CI.
           files of versions no longer in the plan are deleted).
   check   Exits 1 with a readable diff when recorded versions changed, were removed or a new version was
           inserted before a recorded one. Versions after the last recorded one may change freely.
+  describe  Prints the plan as Markdown: per version, the stores and indexes it adds, removes or changes,
+          and its steps (for a pull request, or docs/database.md).
 
 <plan-module> is a path to an ES module that exports the plan (the result of definePlan) as "plan" or as its
 default export. It must be JavaScript Node can import (.js or .mjs): Node 20 cannot import TypeScript, so
@@ -475,11 +479,12 @@ export async function runSchemaHistoryCommand(args: readonly string[], io: Schem
     io.err(`idb-evolve-history: ${problem}\n\n${HELP}`);
     return 2;
   };
-  if (command !== 'write' && command !== 'check') {
+  if (command !== 'write' && command !== 'check' && command !== 'describe') {
     return usage(command === undefined ? 'missing command' : `unknown command "${command}"`);
   }
-  if (specifier === undefined || dir === undefined || positional.length > 3) {
-    return usage(`"${command}" takes a plan module and a directory`);
+  const describing = command === 'describe';
+  if (specifier === undefined || positional.length > (describing ? 2 : 3) || (!describing && dir === undefined)) {
+    return usage(describing ? '"describe" takes a plan module' : `"${command}" takes a plan module and a directory`);
   }
   const allowed = command === 'write' ? ['--force'] : [];
   const unknown = flags.find((flag) => !allowed.includes(flag));
@@ -498,14 +503,19 @@ export async function runSchemaHistoryCommand(args: readonly string[], io: Schem
     io.err(`idb-evolve-history: "${specifier}" exports no plan: export the result of definePlan as "plan" or as the default export`);
     return 2;
   }
+  if (describing) {
+    io.out(describePlan(plan));
+    return 0;
+  }
+  const directory = dir!; // Checked above: write and check take one.
 
   try {
-    const names = await io.listFiles(dir);
+    const names = await io.listFiles(directory);
     if (names === undefined && command === 'check') {
-      io.err(`idb-evolve-history: there is no schema history directory "${dir}": create it with "idb-evolve-history write"`);
+      io.err(`idb-evolve-history: there is no schema history directory "${directory}": create it with "idb-evolve-history write"`);
       return 2;
     }
-    const files = await readHistory(io, dir, names ?? []);
+    const files = await readHistory(io, directory, names ?? []);
     const result = checkSchemaHistory(plan, files);
     if (command === 'check') {
       if (!result.ok) {
@@ -528,7 +538,7 @@ export async function runSchemaHistoryCommand(args: readonly string[], io: Schem
       const existing = files[name];
       // Compared as data, so a file reformatted by a formatter is left alone.
       if (existing !== undefined && sameJson(parseJson(existing), entry)) continue;
-      await io.writeFile(dir, name, formatHistoryEntry(entry));
+      await io.writeFile(directory, name, formatHistoryEntry(entry));
       written.push(name);
     }
     const deleted: string[] = [];
@@ -536,7 +546,7 @@ export async function runSchemaHistoryCommand(args: readonly string[], io: Schem
       const keep = new Set(planned.map((entry) => historyFileName(entry.version)));
       for (const name of Object.keys(files)) {
         if (!keep.has(name)) {
-          await io.deleteFile(dir, name);
+          await io.deleteFile(directory, name);
           deleted.push(name);
         }
       }

@@ -9,6 +9,7 @@ import {
   checkSchemaHistory,
   convertField,
   definePlan,
+  describePlan,
   formatHistoryDifferences,
   historyFileName,
   renameField,
@@ -378,6 +379,8 @@ describe('runSchemaHistoryCommand', () => {
     [['write', 'plan.js', 'h', 'extra'], '"write" takes a plan module and a directory'],
     [['check', 'plan.js', 'h', '--force'], 'unknown option "--force" for "check"'],
     [['write', 'plan.js', 'h', '--dry'], 'unknown option "--dry" for "write"'],
+    [['describe'], '"describe" takes a plan module'],
+    [['describe', 'plan.js', 'h'], '"describe" takes a plan module'],
   ])('usage error for %j: exit 2 with the problem and the help', async (args, problem) => {
     const { io, out, err } = memoryIo(modules);
     expect(await runSchemaHistoryCommand(args, io)).toBe(2);
@@ -404,6 +407,14 @@ describe('runSchemaHistoryCommand', () => {
     );
     expect(await runSchemaHistoryCommand(['check', 'nothing.js', 'h'], io)).toBe(2);
     expect(err.pop()).toBe('idb-evolve-history: "nothing.js" exports no plan: export the result of definePlan as "plan" or as the default export');
+  });
+
+  test('describe prints the plan as Markdown', async () => {
+    const { io, out, err } = memoryIo(modules);
+    expect(await runSchemaHistoryCommand(['describe', 'default.js'], io)).toBe(0);
+    expect(err).toEqual([]);
+    expect(out).toEqual([describePlan(committedPlan)]);
+    expect(out[0]).toMatch(/^# Database plan\n/);
   });
 
   test('check needs the directory to exist', async () => {
