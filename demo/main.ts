@@ -13,6 +13,7 @@ import {
   snapshotDatabase,
   snapshotPolicy,
   verifySnapshot,
+  type UpgradeHooks,
   type UpgradeProgress,
   type UpgradeReport,
 } from '../src/index.js';
@@ -247,6 +248,15 @@ function hooks() {
       state.connection = null;
       log('versionchange', `closed this tab's connection: another one wants ${info.newVersion === null ? 'to delete the database' : `v${info.newVersion}`}`);
     },
+    // What an app would send to its telemetry during a staged rollout.
+    hooks: {
+      onStart: (info) => log('hook', `onStart: v${info.oldVersion} → v${info.newVersion}, versions to run: ${info.pending.join(', ')}`),
+      onVersion: (report) =>
+        log('hook', `onVersion: v${report.version} in ${fmtMs(report.ms)}${report.steps.map((s) => `; ${s.name}: ${s.visited} visited, ${s.updated} updated, ${s.deleted} deleted`).join('')}`),
+      onComplete: (report, info) => log('hook', `onComplete: ${report.versions.length} version(s) in ${fmtMs(report.ms)}, snapshot ${info.snapshot?.id ?? 'none'}`),
+      onFailed: (error, info) =>
+        log('hook', `onFailed: ${error.code} after ${fmtMs(info.ms)}; completed before the failure (rolled back): ${info.completed.map((v) => `v${v.version}`).join(', ') || 'none'}`),
+    } satisfies UpgradeHooks,
   };
 }
 
