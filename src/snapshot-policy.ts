@@ -84,6 +84,18 @@ export interface SnapshotPolicy {
 export function snapshotPolicy(options: SnapshotPolicyOptions = {}): SnapshotPolicy {
   const keep = options.keep ?? 3;
   const onFailure = options.onFailure ?? 'refuse';
+  // Checked here, where the mistake is, rather than at the first upgrade: a NaN `keep` would delete every snapshot.
+  const invalid = (message: string): never => {
+    throw new OpenError('invalid_options', `snapshotPolicy: ${message}`);
+  };
+  if (!Number.isSafeInteger(keep) || keep < 1) invalid(`keep must be a whole number of snapshots, at least 1 (got ${String(keep)})`);
+  if (onFailure !== 'refuse' && onFailure !== 'proceed' && typeof onFailure !== 'function') {
+    invalid(`onFailure must be 'refuse', 'proceed' or a function (got ${JSON.stringify(onFailure) ?? String(onFailure)})`);
+  }
+  const storage = options.storage as Partial<SnapshotStorage> | null | undefined;
+  if (storage !== undefined && (typeof storage !== 'object' || storage === null || (['list', 'create', 'read', 'delete'] as const).some((m) => typeof storage[m] !== 'function'))) {
+    invalid('storage must be a SnapshotStorage (list, create, read and delete), such as opfsSnapshotStorage() or memorySnapshotStorage()');
+  }
   return {
     // Resolved on use: the shared OPFS storage must not be created when the policy is made at import time.
     get storage() {

@@ -13,6 +13,7 @@ import {
   SnapshotError,
   updateRecords,
   verifySnapshot,
+  type SnapshotPolicyOptions,
   type SnapshotStorage,
 } from '../src/index.js';
 import { dump, fakeEnvironment, openAndClose, request, seedDatabase } from './helpers.js';
@@ -96,6 +97,17 @@ describe('snapshot before upgrade', () => {
     expect(snapshot).toBeNull();
     expect(snapshotError?.code).toBe('snapshot_quota');
     expect((await dump(factory, 'db')).version).toBe(2);
+  });
+
+  test.each([
+    [{ keep: 0 }, 'keep must be a whole number of snapshots, at least 1 (got 0)'],
+    [{ keep: Number.NaN }, 'keep must be a whole number of snapshots, at least 1 (got NaN)'],
+    [{ keep: 2.5 }, 'keep must be a whole number of snapshots, at least 1 (got 2.5)'],
+    [{ onFailure: 'procede' }, `onFailure must be 'refuse', 'proceed' or a function (got "procede")`],
+    [{ storage: {} }, 'storage must be a SnapshotStorage (list, create, read and delete), such as opfsSnapshotStorage() or memorySnapshotStorage()'],
+    [{ storage: null }, 'storage must be a SnapshotStorage (list, create, read and delete), such as opfsSnapshotStorage() or memorySnapshotStorage()'],
+  ])('snapshotPolicy(%j) is an OpenError invalid_options', (options, message) => {
+    expect(() => snapshotPolicy(options as SnapshotPolicyOptions)).toThrow(expect.objectContaining({ name: 'OpenError', code: 'invalid_options', message: `snapshotPolicy: ${message}` }));
   });
 
   test('onFailure as a function decides per error; one that throws or answers anything else refuses', async () => {
