@@ -139,7 +139,15 @@ interface Environment {
   readonly target: number;
 }
 
-function environment(plan: Plan, options: DryRunOptions): Environment {
+function environment(plan: Plan, options: DryRunOptions & Partial<OpenOptions>): Environment {
+  // What TypeScript would catch, for JavaScript callers: a typo must not quietly mean the default.
+  const { blockedTimeout, downgrade, history } = options;
+  const invalid = (option: string, expected: string, value: unknown): never => {
+    throw new OpenError('invalid_options', `${option} must be ${expected} (got ${typeof value === 'string' ? JSON.stringify(value) : String(value)})`);
+  };
+  if (blockedTimeout !== undefined && !(Number.isFinite(blockedTimeout) && blockedTimeout >= 0)) invalid('blockedTimeout', 'a number of milliseconds', blockedTimeout);
+  if (downgrade !== undefined && downgrade !== 'reject' && downgrade !== 'restore-snapshot') invalid('downgrade', `'reject' or 'restore-snapshot'`, downgrade);
+  if (history !== undefined && typeof history !== 'boolean') invalid('history', 'true or false', history);
   const { factory, keyRange } = resolveIndexedDB(options);
   const target = options.version ?? plan.latest;
   if (plan.get(target) === undefined) {

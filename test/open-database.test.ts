@@ -605,6 +605,21 @@ describe('the snapshot option', () => {
     expect(await dump(factory, 'db')).toEqual(before);
   });
 
+  test.each([
+    [{ blockedTimeout: -1 }, 'blockedTimeout must be a number of milliseconds (got -1)'],
+    [{ blockedTimeout: Number.POSITIVE_INFINITY }, 'blockedTimeout must be a number of milliseconds (got Infinity)'],
+    [{ blockedTimeout: '500' }, 'blockedTimeout must be a number of milliseconds (got "500")'],
+    [{ downgrade: 'restore' }, `downgrade must be 'reject' or 'restore-snapshot' (got "restore")`],
+    [{ history: 'yes' }, 'history must be true or false (got "yes")'],
+  ])('other options JavaScript can get wrong: %j is OpenError invalid_options, for dryRun too', async (wrong, message) => {
+    const { factory, options } = fakeEnvironment();
+    const withWrong = { ...options, ...wrong } as unknown as OpenOptions;
+    for (const attempt of [openDatabase('db', threeVersions([]), withWrong), dryRun('db', threeVersions([]), withWrong)]) {
+      expect(await rejection(attempt)).toMatchObject({ name: 'OpenError', code: 'invalid_options', message });
+    }
+    expect(await dump(factory, 'db')).toEqual({ version: 0, stores: {} });
+  });
+
   test('false upgrades without a snapshot; the policy takes one', async () => {
     const { options, storage } = fakeEnvironment();
     await seedDatabase('db', threeVersions([]), 1, { notes: [{ id: 1, name: 'a' }] }, { ...options, snapshot: false });
