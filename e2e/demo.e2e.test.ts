@@ -356,6 +356,8 @@ describe('idb-evolve demo in Chromium', () => {
       const inServiceWorker = await page.evaluate(() => window.demo.runInServiceWorker(4));
       expect(inServiceWorker.ok, JSON.stringify(inServiceWorker.error)).toBe(true);
       expect(inServiceWorker.after).toEqual({ version: 4, stores: { labels: 12, notes: SMALL } });
+      // OPFS is there in a Service Worker too: the upgrade was protected by a snapshot written from it.
+      expect(inServiceWorker.snapshot).toMatch(/@1@.*@upgrade@/);
       expect(await page.evaluate((key) => window.demo.read('notes', key), uidOf(1))).toEqual(noteAtV4(1));
       expect(await logText(page)).toContain('service worker: reports v4');
       // One per run that reached the snapshot phase: the failed worker run's complete v1 snapshot is kept too.
