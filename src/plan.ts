@@ -18,8 +18,9 @@ export interface VersionDefinition {
   /**
    * How to carry records of this version back to the previous one, by store: used by
    * `openDatabase({ downgrade: 'restore-snapshot' })` so that data written since the upgrade survives a rollback.
-   * Every version being undone must declare `down` (an empty object when records need no change); stores absent
-   * from the older layout are dropped. Return `remove` to drop a record.
+   * Keyed by the store names of this version; a store this version renamed goes back to its old name. Every
+   * version being undone must declare `down` (an empty object when records need no change); records of stores
+   * that do not exist before this version are dropped. Return `remove` to drop a record.
    */
   readonly down?: Readonly<Record<string, DownTransform>>;
 }

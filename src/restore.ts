@@ -49,6 +49,8 @@ export interface LoadTarget {
   readonly version: number;
   readonly layout: NormalizedLayout;
   readonly map?: RecordMapping;
+  /** The target store a store of the snapshot is loaded into (stores renamed since the target version). */
+  readonly storeOf?: (store: string) => string;
 }
 
 interface Journal {
@@ -163,7 +165,7 @@ export async function restoreInto(name: string, id: string, options: RestoreOpti
     await writeJournal(storage, { database: name, snapshot: id, started: new Date().toISOString() });
     await deleteDatabase(factory, name, options);
   }
-  const counts = await load(factory, keyRange, name, reader, header, { version, layout, ...(target?.map ? { map: target.map } : {}) }, options);
+  const counts = await load(factory, keyRange, name, reader, header, { ...target, version, layout }, options);
   // Also clears the journal of an interrupted restore this one redid (the database was absent then: not `recreated`).
   await storage.delete(journalName(name));
   return { snapshot, database: name, version, counts, recreated, ms: Date.now() - started };
@@ -239,8 +241,9 @@ async function fill(
     if (records === null) break;
     await guard.reenter();
     for (const record of records) {
-      const storeName = header.stores[record.store]!.name;
-      const value = target.map === undefined ? record.value : target.map(storeName, record.value, record.key);
+      const from = header.stores[record.store]!.name;
+      const value = target.map === undefined ? record.value : target.map(from, record.value, record.key);
+      const storeName = target.storeOf?.(from) ?? from;
       if (value === remove || !(storeName in target.layout)) continue;
       const context = record.key === undefined ? { store: storeName } : { store: storeName, key: record.key };
       const store = transaction.objectStore(storeName);

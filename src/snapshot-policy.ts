@@ -1,5 +1,5 @@
 import { OpenError, SnapshotError } from './errors.js';
-import type { Plan } from './plan.js';
+import type { Plan, PlannedVersion } from './plan.js';
 import { clearPendingRestore, pendingRestore, restoreInto, restoreSnapshot, type RestoreOptions } from './restore.js';
 import { writeSnapshot, type SnapshotInfo, type SnapshotWriting } from './snapshot-format.js';
 import type { SnapshotStorage } from './snapshot-storage.js';
@@ -131,6 +131,16 @@ export function snapshotPolicy(options: SnapshotPolicyOptions = {}): SnapshotPol
   };
 }
 
+/** The name `store` (as named at `version`) had before that version's `renameStore` steps. */
+function nameBefore(version: PlannedVersion, store: string): string {
+  let name = store;
+  for (let i = version.steps.length - 1; i >= 0; i--) {
+    const structure = version.steps[i]!.structure;
+    if (structure?.kind === 'rename-store' && structure.to === name) name = structure.from;
+  }
+  return name;
+}
+
 function decide(policy: SnapshotFailurePolicy, error: SnapshotError): 'refuse' | 'proceed' {
   if (typeof policy !== 'function') return policy;
   try {
@@ -154,15 +164,19 @@ async function downgrade(name: string, plan: Plan, installed: number, target: nu
     await restoreInto(name, current.id, restoring, {
       version: target,
       layout: plan.get(target)!.layout,
+      // Each version's `down` is keyed by the store's name at that version: follow renames on the way down.
       map: (store, value, key) => {
         let carried = value;
+        let at = store;
         for (const version of chain) {
-          const down = version.down?.[store];
+          const down = version.down?.[at];
           if (down !== undefined) carried = down(carried, key);
           if (carried === remove) return remove;
+          at = nameBefore(version, at);
         }
         return carried;
       },
+      storeOf: (store) => chain.reduce((at, version) => nameBefore(version, at), store),
     });
     return { fromVersion: installed, toVersion: target, method: 'carried-down', snapshot: current.id };
   }

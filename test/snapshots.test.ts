@@ -7,6 +7,8 @@ import {
   listSnapshots,
   memorySnapshotStorage,
   openDatabase,
+  renameField,
+  renameStore,
   restoreSnapshot,
   snapshotDatabase,
   snapshotPolicy,
@@ -371,5 +373,34 @@ describe('downgrade', () => {
       [3, { id: 3, title: 'NEW' }],
     ]);
     expect(after.stores.notes!.indexes).toEqual({ byTitle: { keyPath: 'title', unique: false, multiEntry: false } });
+  });
+
+  test('carried down through renamed stores: each version\'s down is keyed by the name at that version', async () => {
+    const withRenames = definePlan({
+      versions: [
+        v1,
+        {
+          version: 2,
+          stores: { memos: { keyPath: 'id' }, blobs: {} },
+          steps: [renameStore('notes', 'memos'), renameField('memos', 'title', 'text')],
+          down: { memos: (m: { id: number; text: string }) => ({ id: m.id, title: m.text }) },
+        },
+        { version: 3, stores: { items: { keyPath: 'id' }, blobs: {} }, steps: [renameStore('memos', 'items')], down: {} },
+      ],
+    });
+    const { factory, options } = await seeded();
+    const { db } = await openDatabase('db', withRenames, options);
+    await request(db.transaction('items', 'readwrite').objectStore('items').put({ id: 3, text: 'written at v3' }));
+    db.close();
+    const rolled = await openDatabase('db', withRenames, { ...options, version: 1, downgrade: 'restore-snapshot' });
+    rolled.db.close();
+    expect(rolled.downgraded).toMatchObject({ fromVersion: 3, toVersion: 1, method: 'carried-down' });
+    const after = await dump(factory, 'db');
+    expect([after.version, Object.keys(after.stores).sort()]).toEqual([1, ['blobs', 'notes']]);
+    expect(after.stores.notes!.records).toEqual([
+      [1, { id: 1, title: 'a' }],
+      [2, { id: 2, title: 'b' }],
+      [3, { id: 3, title: 'written at v3' }],
+    ]);
   });
 });
