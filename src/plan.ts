@@ -25,7 +25,7 @@ export interface VersionDefinition {
   readonly down?: Readonly<Record<string, DownTransform>>;
 }
 
-/** Turns a record of a version into the record of the version before it, or `remove`. */
+/** Turns a record of a version into the record of the version before it, or `remove`; `primaryKey` is its key. */
 export type DownTransform = (value: any, primaryKey: IDBValidKey | undefined) => unknown;
 
 /** What {@link definePlan} takes. */

@@ -1,10 +1,10 @@
 import { installedVersion, resolveIndexedDB, type IndexedDBOptions } from './environment.js';
 import { OpenError, SnapshotError } from './errors.js';
 import { createStore, type NormalizedLayout } from './layout.js';
-import { headerLayout, SnapshotReader, type SnapshotHeader, type SnapshotInfo } from './snapshot-format.js';
+import { headerLayout, SnapshotReader, type SnapshotHeader, type SnapshotInfo, type SnapshotRecord } from './snapshot-format.js';
 import type { SnapshotStorage } from './snapshot-storage.js';
 import { storageOf, verifySnapshotFile, type SnapshotStorageOption } from './snapshots.js';
-import { remove } from './step-store.js';
+import { evaluateKeyPath, remove } from './step-store.js';
 import { TransactionGuard } from './transaction-guard.js';
 
 /** Progress of a restore: first the whole file is checked, then records are loaded. */
@@ -155,6 +155,7 @@ export async function restoreInto(name: string, id: string, options: RestoreOpti
       { snapshot: id },
     );
   }
+  if (target?.map !== undefined || target?.storeOf !== undefined) await checkMapping(factory, file, id, target);
   const reader = new SnapshotReader(file, id);
   const header = await reader.header();
   const version = target?.version ?? header.version;
@@ -169,6 +170,50 @@ export async function restoreInto(name: string, id: string, options: RestoreOpti
   // Also clears the journal of an interrupted restore this one redid (the database was absent then: not `recreated`).
   await storage.delete(journalName(name));
   return { snapshot, database: name, version, counts, recreated, ms: Date.now() - started };
+}
+
+/** A record's primary key: stored for out-of-line keys, read from the value at the store's key path otherwise. */
+function primaryKeyOf(record: SnapshotRecord, header: SnapshotHeader): IDBValidKey | undefined {
+  const keyPath = header.stores[record.store]!.keyPath;
+  return record.key ?? (keyPath === null ? undefined : (evaluateKeyPath(record.value, keyPath) as IDBValidKey | undefined));
+}
+
+/**
+ * Runs every record through a carry-down mapping before anything is deleted, so that a `down` transform that
+ * throws, or returns a record without a valid key or one IndexedDB cannot store, fails the downgrade while the
+ * database is still as it was (the load itself happens after the database was deleted).
+ */
+async function checkMapping(factory: IDBFactory, file: Blob, id: string, target: LoadTarget): Promise<void> {
+  const reader = new SnapshotReader(file, id);
+  const header = await reader.header();
+  for (let records = await reader.next(1000); records !== null; records = await reader.next(1000)) {
+    for (const record of records) {
+      const from = header.stores[record.store]!.name;
+      const value = target.map === undefined ? record.value : target.map(from, record.value, primaryKeyOf(record, header));
+      const name = target.storeOf?.(from) ?? from;
+      const store = target.layout[name];
+      if (value === remove || store === undefined) continue;
+      const key = primaryKeyOf(record, header);
+      const context = { snapshot: id, store: from, ...(key === undefined ? {} : { key }) };
+      try {
+        structuredClone(value);
+      } catch (error) {
+        throw new SnapshotError('restore_failed', `Carried down, a record of store "${from}" cannot be stored: ${(error as Error).message}`, { ...context, cause: error });
+      }
+      if (store.keyPath === null) continue;
+      const newKey = evaluateKeyPath(value, store.keyPath);
+      if (newKey === undefined && store.autoIncrement) continue;
+      try {
+        factory.cmp(newKey as IDBValidKey, newKey as IDBValidKey);
+      } catch (error) {
+        throw new SnapshotError(
+          'restore_failed',
+          `Carried down, a record of store "${from}" has no valid key at ${JSON.stringify(store.keyPath)} for store "${name}" of version ${target.version}: restore that field in the down transform`,
+          { ...context, cause: error },
+        );
+      }
+    }
+  }
 }
 
 /** Opens `name` at the target version and, inside that one versionchange transaction, recreates and fills it. */
@@ -242,10 +287,11 @@ async function fill(
     await guard.reenter();
     for (const record of records) {
       const from = header.stores[record.store]!.name;
-      const value = target.map === undefined ? record.value : target.map(from, record.value, record.key);
+      const key = primaryKeyOf(record, header);
+      const value = target.map === undefined ? record.value : target.map(from, record.value, key);
       const storeName = target.storeOf?.(from) ?? from;
       if (value === remove || !(storeName in target.layout)) continue;
-      const context = record.key === undefined ? { store: storeName } : { store: storeName, key: record.key };
+      const context = key === undefined ? { store: storeName } : { store: storeName, key };
       const store = transaction.objectStore(storeName);
       const outOfLine = target.layout[storeName]!.keyPath === null;
       guard.write(

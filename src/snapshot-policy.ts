@@ -170,7 +170,18 @@ async function downgrade(name: string, plan: Plan, installed: number, target: nu
         let at = store;
         for (const version of chain) {
           const down = version.down?.[at];
-          if (down !== undefined) carried = down(carried, key);
+          if (down !== undefined) {
+            try {
+              carried = down(carried, key);
+            } catch (error) {
+              throw new SnapshotError('restore_failed', `The down transform of version ${version.version} for store "${at}" threw: ${(error as Error)?.message ?? String(error)}`, {
+                version: version.version,
+                store: at,
+                ...(key === undefined ? {} : { key }),
+                cause: error,
+              });
+            }
+          }
           if (carried === remove) return remove;
           at = nameBefore(version, at);
         }

@@ -151,7 +151,7 @@ export interface BatchRecord {
 }
 
 /** Reads the value at an in-line key path the way IndexedDB does for plain data. */
-function evaluateKeyPath(value: unknown, keyPath: KeyPath): unknown {
+export function evaluateKeyPath(value: unknown, keyPath: KeyPath): unknown {
   if (typeof keyPath !== 'string') return keyPath.map((part) => evaluateKeyPath(value, part));
   if (keyPath === '') return value;
   let current: unknown = value;

@@ -17,12 +17,13 @@
  */
 import { resolveIndexedDB, type IndexedDBOptions } from './environment.js';
 import { IdbEvolveError, isIdbEvolveError, PlanError, type ValidationIssue } from './errors.js';
-import { readLayout, type KeyPath, type NormalizedLayout, type NormalizedStore } from './layout.js';
+import { readLayout, type NormalizedLayout, type NormalizedStore } from './layout.js';
 import { openDatabase } from './open-database.js';
 import type { Plan } from './plan.js';
 import { checkSchemaHistory, formatHistoryDifferences, type HistoryDifference, type HistoryFiles } from './schema-history.js';
 import { snapshotPolicy, type SnapshotPolicy, type SnapshotPolicyOptions } from './snapshot-policy.js';
 import { memorySnapshotStorage } from './snapshot-storage.js';
+import { evaluateKeyPath } from './step-store.js';
 import type { UpgradeProgress, UpgradeReport } from './upgrade.js';
 
 export { runSchemaHistoryCommand } from './schema-history.js';
@@ -175,16 +176,6 @@ function deleteByName(factory: IDBFactory, name: string): Promise<void> {
     req.onsuccess = () => resolve();
     req.onerror = () => reject(req.error);
   });
-}
-
-function evaluateKeyPath(value: unknown, keyPath: KeyPath): unknown {
-  if (typeof keyPath !== 'string') return keyPath.map((part) => evaluateKeyPath(value, part));
-  let current = value;
-  for (const part of keyPath === '' ? [] : keyPath.split('.')) {
-    if (current === null || typeof current !== 'object') return undefined;
-    current = (current as Record<string, unknown>)[part];
-  }
-  return current;
 }
 
 function describe(value: unknown): string {

@@ -375,6 +375,35 @@ describe('downgrade', () => {
     expect(after.stores.notes!.indexes).toEqual({ byTitle: { keyPath: 'title', unique: false, multiEntry: false } });
   });
 
+  test.each([
+    [
+      'throws',
+      (n: { id: number; title: string }) => {
+        if (n.id === 2) throw new Error('cannot undo 2');
+        return n;
+      },
+      { code: 'restore_failed', version: 3, store: 'notes', key: 2, message: expect.stringContaining('The down transform of version 3 for store "notes" threw: cannot undo 2') },
+    ],
+    [
+      'loses the key',
+      ({ id: _id, ...rest }: { id: number; title: string }) => rest,
+      { code: 'restore_failed', store: 'notes', message: expect.stringContaining('has no valid key at "id"') },
+    ],
+    [
+      'returns what IndexedDB cannot store',
+      (n: { id: number }) => ({ ...n, callback: () => n }),
+      { code: 'restore_failed', store: 'notes', message: expect.stringContaining('cannot be stored') },
+    ],
+  ])('a down transform that %s fails the downgrade before anything is deleted', async (_, down, expected) => {
+    const plan = definePlan({ versions: [v1, { ...v2, down: {} }, { ...v3, down: { notes: down } }] });
+    const { factory, options } = await seeded();
+    await openAndClose('db', plan, options);
+    const before = await dump(factory, 'db');
+    await expect(openDatabase('db', plan, { ...options, version: 2, downgrade: 'restore-snapshot' })).rejects.toMatchObject({ name: 'SnapshotError', ...expected });
+    expect(await dump(factory, 'db')).toEqual(before);
+    expect(before.version).toBe(3);
+  });
+
   test('carried down through renamed stores: each version\'s down is keyed by the name at that version', async () => {
     const withRenames = definePlan({
       versions: [
