@@ -4,7 +4,7 @@ import { createStore, type NormalizedLayout } from './layout.js';
 import { headerLayout, SnapshotReader, type SnapshotHeader, type SnapshotInfo, type SnapshotRecord } from './snapshot-format.js';
 import type { SnapshotStorage } from './snapshot-storage.js';
 import { storageOf, verifySnapshotFile, type SnapshotStorageOption } from './snapshots.js';
-import { evaluateKeyPath, remove } from './step-store.js';
+import { evaluateKeyPath, keyId, remove } from './step-store.js';
 import { TransactionGuard } from './transaction-guard.js';
 
 /** Progress of a restore: first the whole file is checked, then records are loaded. */
@@ -180,37 +180,63 @@ function primaryKeyOf(record: SnapshotRecord, header: SnapshotHeader): IDBValidK
 
 /**
  * Runs every record through a carry-down mapping before anything is deleted, so that a `down` transform that
- * throws, or returns a record without a valid key or one IndexedDB cannot store, fails the downgrade while the
- * database is still as it was (the load itself happens after the database was deleted).
+ * throws, or returns a record IndexedDB cannot store, without a valid key, or colliding with another record's
+ * primary key (a put would silently overwrite it) or unique index key, fails the downgrade while the database is
+ * still as it was: the load itself happens after the database was deleted.
  */
 async function checkMapping(factory: IDBFactory, file: Blob, id: string, target: LoadTarget): Promise<void> {
   const reader = new SnapshotReader(file, id);
   const header = await reader.header();
+  // Keys taken so far, by target store and by its unique indexes.
+  const taken = new Map<string, Set<string>>();
+  const isKey = (key: unknown): key is IDBValidKey => {
+    try {
+      factory.cmp(key as IDBValidKey, key as IDBValidKey);
+      return true;
+    } catch {
+      return false;
+    }
+  };
   for (let records = await reader.next(1000); records !== null; records = await reader.next(1000)) {
     for (const record of records) {
       const from = header.stores[record.store]!.name;
-      const value = target.map === undefined ? record.value : target.map(from, record.value, primaryKeyOf(record, header));
+      const key = primaryKeyOf(record, header);
+      const value = target.map === undefined ? record.value : target.map(from, record.value, key);
       const name = target.storeOf?.(from) ?? from;
       const store = target.layout[name];
       if (value === remove || store === undefined) continue;
-      const key = primaryKeyOf(record, header);
       const context = { snapshot: id, store: from, ...(key === undefined ? {} : { key }) };
+      const fail = (problem: string, cause?: unknown): never => {
+        throw new SnapshotError('restore_failed', `Carried down to version ${target.version}, a record of store "${from}" ${problem}`, {
+          ...context,
+          ...(cause === undefined ? {} : { cause }),
+        });
+      };
       try {
         structuredClone(value);
       } catch (error) {
-        throw new SnapshotError('restore_failed', `Carried down, a record of store "${from}" cannot be stored: ${(error as Error).message}`, { ...context, cause: error });
+        fail(`cannot be stored: ${(error as Error).message}`, error);
       }
-      if (store.keyPath === null) continue;
-      const newKey = evaluateKeyPath(value, store.keyPath);
-      if (newKey === undefined && store.autoIncrement) continue;
-      try {
-        factory.cmp(newKey as IDBValidKey, newKey as IDBValidKey);
-      } catch (error) {
-        throw new SnapshotError(
-          'restore_failed',
-          `Carried down, a record of store "${from}" has no valid key at ${JSON.stringify(store.keyPath)} for store "${name}" of version ${target.version}: restore that field in the down transform`,
-          { ...context, cause: error },
-        );
+      const claim = (slot: string, claimed: IDBValidKey, what: string): void => {
+        const ids = taken.get(slot) ?? new Set<string>();
+        taken.set(slot, ids);
+        const claimedId = keyId(claimed);
+        if (ids.has(claimedId)) fail(`has the same ${what} as another one: loading both would lose one`);
+        ids.add(claimedId);
+      };
+      if (store.keyPath !== null) {
+        const newKey = evaluateKeyPath(value, store.keyPath);
+        if (isKey(newKey)) claim(name, newKey, `primary key in store "${name}"`);
+        else if (!(newKey === undefined && store.autoIncrement)) {
+          fail(`has no valid key at ${JSON.stringify(store.keyPath)} for store "${name}": restore that field in the down transform`);
+        }
+      }
+      for (const [indexName, index] of Object.entries(store.indexes)) {
+        if (!index.unique) continue;
+        const indexKey = evaluateKeyPath(value, index.keyPath);
+        // Like IndexedDB: a record whose index key is not a valid key is not in the index; multiEntry indexes each distinct entry.
+        const entries = index.multiEntry && Array.isArray(indexKey) ? [...new Map(indexKey.filter(isKey).map((k) => [keyId(k), k])).values()] : isKey(indexKey) ? [indexKey] : [];
+        for (const entry of entries) claim(`${name}\u0000${indexName}`, entry, `key in unique index "${name}.${indexName}"`);
       }
     }
   }

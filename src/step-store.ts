@@ -343,7 +343,7 @@ export class UpgradeStore<T = any> implements StepStore<T> {
       }
       const batch: BatchRecord[] = [];
       while (cursor !== null) {
-        const moved = tracking?.moved.size ? trackingId(cursor.primaryKey) : undefined;
+        const moved = tracking?.moved.size ? keyId(cursor.primaryKey) : undefined;
         // A record this walk rewrote to a key ahead of where it was: already visited.
         if (moved === undefined || !tracking!.moved.delete(moved)) {
           batch.push({ key: cursor.key, primaryKey: cursor.primaryKey, value: cursor.value });
@@ -416,13 +416,13 @@ export class UpgradeStore<T = any> implements StepStore<T> {
       counts.updated++;
       counters.updated++;
       if (tracking !== undefined && last !== undefined && movesAhead(factory, tracking, evaluateKeyPath(result, tracking.keyPath), record.primaryKey, last)) {
-        tracking.moved.add(trackingId(record.primaryKey));
+        tracking.moved.add(keyId(record.primaryKey));
       }
     }
   }
 }
 
-/** Records an index walk rewrote to a position the cursor has yet to reach, by {@link trackingId}. */
+/** Records an index walk rewrote to a position the cursor has yet to reach, by {@link keyId}. */
 interface IndexTracking {
   readonly keyPath: KeyPath;
   readonly direction: 'next' | 'prev';
@@ -434,11 +434,11 @@ interface IndexTracking {
  * with a marker that no other kind of part starts with, so joining them cannot make two keys collide. (Written here
  * rather than taken from the snapshot codec, which every app would then ship.)
  */
-function trackingId(key: IDBValidKey): string {
+export function keyId(key: IDBValidKey): string {
   if (typeof key === 'string') return JSON.stringify(key);
   if (typeof key === 'number') return `n${key}`;
   if (key instanceof Date) return `d${key.getTime()}`;
-  if (Array.isArray(key)) return `[${key.map(trackingId).join()}]`;
+  if (Array.isArray(key)) return `[${key.map(keyId).join()}]`;
   const bytes = ArrayBuffer.isView(key) ? new Uint8Array(key.buffer, key.byteOffset, key.byteLength) : new Uint8Array(key);
   return `b${bytes.join('.')}`;
 }

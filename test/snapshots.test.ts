@@ -394,6 +394,11 @@ describe('downgrade', () => {
       (n: { id: number }) => ({ ...n, callback: () => n }),
       { code: 'restore_failed', store: 'notes', message: expect.stringContaining('cannot be stored') },
     ],
+    [
+      'gives two records one key (a put would overwrite one)',
+      (n: { id: number; title: string }) => ({ ...n, id: 1 }),
+      { code: 'restore_failed', store: 'notes', key: 2, message: expect.stringContaining('has the same primary key in store "notes" as another one') },
+    ],
   ])('a down transform that %s fails the downgrade before anything is deleted', async (_, down, expected) => {
     const plan = definePlan({ versions: [v1, { ...v2, down: {} }, { ...v3, down: { notes: down } }] });
     const { factory, options } = await seeded();
@@ -402,6 +407,26 @@ describe('downgrade', () => {
     await expect(openDatabase('db', plan, { ...options, version: 2, downgrade: 'restore-snapshot' })).rejects.toMatchObject({ name: 'SnapshotError', ...expected });
     expect(await dump(factory, 'db')).toEqual(before);
     expect(before.version).toBe(3);
+  });
+
+  test('records that would break a unique index of the older version fail the downgrade before anything is deleted', async () => {
+    const people = (unique: boolean) => ({ people: { keyPath: 'id', indexes: { byEmail: { keyPath: 'email', unique } } } });
+    const plan = definePlan({ versions: [{ version: 1, stores: people(true) }, { version: 2, stores: people(false), down: {} }] });
+    const { factory, options } = fakeEnvironment();
+    await seedDatabase('db', plan, 1, { people: [{ id: 1, email: 'a@x' }] }, options);
+    const { db } = await openDatabase('db', plan, options);
+    // Allowed at version 2, where the index is no longer unique.
+    await request(db.transaction('people', 'readwrite').objectStore('people').put({ id: 2, email: 'a@x' }));
+    db.close();
+    const before = await dump(factory, 'db');
+    await expect(openDatabase('db', plan, { ...options, version: 1, downgrade: 'restore-snapshot' })).rejects.toMatchObject({
+      name: 'SnapshotError',
+      code: 'restore_failed',
+      store: 'people',
+      key: 2,
+      message: expect.stringContaining('has the same key in unique index "people.byEmail" as another one'),
+    });
+    expect(await dump(factory, 'db')).toEqual(before);
   });
 
   test('carried down through renamed stores: each version\'s down is keyed by the name at that version', async () => {
