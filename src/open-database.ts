@@ -213,10 +213,10 @@ export async function openDatabase(name: string, plan: Plan, options: OpenOption
     }
   } catch (error) {
     const started = trace.started;
+    const snapshot = trace.snapshot ?? null;
     // A failed upgrade may still have written its snapshot: an app retrying at every start must not pile them up.
-    if (started !== undefined) await snapshots?.prune(name);
+    if (snapshot !== null) await snapshots?.prune(name, { snapshot, failed: true });
     if (started !== undefined && error instanceof IdbEvolveError) {
-      const snapshot = trace.snapshot ?? null;
       safely(options.hooks?.onFailed, error, { ...started, ms: Date.now() - started.startedAt.getTime(), completed: trace.completed, snapshot });
       if (options.history === true) {
         await recordMigration(env.factory, migrationRecord(started, 'failed', trace.completed, snapshot?.id ?? null, error));
@@ -230,7 +230,7 @@ export async function openDatabase(name: string, plan: Plan, options: OpenOption
       await recordMigration(env.factory, migrationRecord(trace.started, 'upgraded', result.report.versions, result.snapshot?.id ?? null, null));
     }
   }
-  if (result.snapshot !== null) await snapshots?.prune(name);
+  if (result.snapshot !== null) await snapshots?.prune(name, { snapshot: result.snapshot, failed: false });
   return { ...result, db: result.db!, downgraded };
 }
 

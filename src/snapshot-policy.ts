@@ -10,7 +10,11 @@ import { remove } from './step-store.js';
 export interface SnapshotPolicyOptions {
   /** Where snapshots go (default: OPFS, see `opfsSnapshotStorage`). */
   readonly storage?: SnapshotStorage;
-  /** How many snapshots of a database to keep; older ones are deleted after each upgrade (default 3). */
+  /**
+   * How many snapshots of a database to keep; older ones are deleted after each successful upgrade (default 3).
+   * After a failed one, only the older upgrade snapshots of the same version are deleted: the database is still at
+   * that version, and the new snapshot holds its current data.
+   */
   readonly keep?: number;
   /**
    * What to do when the snapshot cannot be written (no OPFS, quota): `refuse` the upgrade with a SnapshotError,
@@ -64,8 +68,12 @@ export interface SnapshotPolicy {
   resumeRestore(database: string, options: PolicyRestoreOptions): Promise<void>;
   /** Inside the versionchange transaction, before the first version runs. */
   takeSnapshot(writing: Omit<SnapshotWriting, 'storage' | 'reason'>): Promise<TakenSnapshot>;
-  /** After an upgrade, successful or not: applies `keep`. Never rejects. */
-  prune(database: string): Promise<void>;
+  /**
+   * After an upgrade that wrote `snapshot`: applies `keep` when it succeeded; when it failed, only drops the older
+   * upgrade snapshots of the same version, which the new one supersedes, so that an app retrying at every start
+   * neither piles them up nor pushes out the snapshots of older versions. Never rejects.
+   */
+  prune(database: string, after: { readonly snapshot: SnapshotInfo; readonly failed: boolean }): Promise<void>;
   /** Brings a database newer than `target` down to it (see `OpenOptions.downgrade`). */
   downgrade(database: string, plan: Plan, installed: number, target: number, options: PolicyRestoreOptions): Promise<DowngradeInfo>;
 }
@@ -123,9 +131,23 @@ export function snapshotPolicy(options: SnapshotPolicyOptions = {}): SnapshotPol
         return { snapshot: null, error };
       }
     },
-    async prune(database) {
+    async prune(database, { snapshot, failed }) {
+      const storage = storageOf(options);
       // Retention must never fail an open.
-      await pruneSnapshots(database, keep, { storage: storageOf(options) }).catch(() => {});
+      try {
+        if (!failed) {
+          await pruneSnapshots(database, keep, { storage });
+          return;
+        }
+        // The database is still at this version, with the data this newer snapshot holds: earlier upgrade snapshots
+        // of the same version (the app retrying at every start) are superseded by it.
+        const superseded = (await listSnapshots({ storage, database })).filter(
+          (s) => s.id !== snapshot.id && s.reason === 'upgrade' && s.version === snapshot.version && s.created <= snapshot.created,
+        );
+        for (const old of superseded) await storage.delete(old.id);
+      } catch {
+        // Nothing to do: a snapshot left over is only space.
+      }
     },
     downgrade: (database, plan, installed, target, restoring) => downgrade(database, plan, installed, target, { ...restoring, storage: storageOf(options) }),
   };

@@ -139,15 +139,28 @@ describe('snapshot before upgrade', () => {
     expect((await dump(factory, 'db')).version).toBe(2);
   });
 
-  test('failed upgrades do not pile up snapshots beyond the retention', async () => {
+  test('failed upgrades retried at every start keep one snapshot, and do not push out those of older versions', async () => {
     const { options, storage } = await seeded();
+    const policy = snapshotPolicy({ storage, keep: 2 });
+    const manual = await snapshotDatabase('db', { ...idb(options), storage }); // at version 1, by hand
+    await openAndClose('db', plan12, { ...options, snapshot: policy }); // upgrade snapshot at 1, now at 2
     const failing = definePlan({
-      versions: [v1, { ...v2, steps: [updateRecords('notes', () => { throw new Error('always'); }, { name: 'fails' })] }],
+      versions: [v1, v2, { ...v3, steps: [updateRecords('notes', () => { throw new Error('always'); }, { name: 'fails' })] }],
     });
+    const attempts: string[] = [];
     for (let attempt = 0; attempt < 3; attempt++) {
-      await expect(openDatabase('db', failing, { ...options, snapshot: snapshotPolicy({ storage, keep: 2 }) })).rejects.toMatchObject({ code: 'step_failed' });
+      const error = await openDatabase('db', failing, { ...options, snapshot: policy, hooks: { onFailed: (_, info) => attempts.push(info.snapshot!.id) } }).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'step_failed' });
     }
-    expect((await listSnapshots({ storage })).map((s) => s.version)).toEqual([1, 1]);
+    // With keep 2 counting every file, the third attempt would have left only two snapshots at version 2.
+    const left = await listSnapshots({ storage });
+    expect(left.map((s) => [s.version, s.reason])).toEqual([
+      [2, 'upgrade'],
+      [1, 'upgrade'],
+      [1, 'manual'],
+    ]);
+    expect(left[0]!.id).toBe(attempts[2]);
+    expect(left[2]!.id).toBe(manual.id);
   });
 
   test('retention keeps the newest N snapshots of the database', async () => {
