@@ -380,6 +380,9 @@ export class SnapshotReader {
         throw this.#corrupt(`Store "${store.name}" has ${this.#counts[i]} records; the header says ${store.count}, the trailer ${String(counts[i])}`);
       }
     });
+    // The checksum covers the lines before the trailer, not the trailer: each of its fields is checked on its own.
+    const total = this.#counts.reduce((sum, count) => sum + count, 0);
+    if (records !== total) throw this.#corrupt(`The snapshot trailer says ${records} records; the file holds ${total}`);
     if (checksum !== this.#checksum.digest()) throw this.#corrupt('The snapshot checksum does not match: the file was altered or damaged');
     this.#ended = true;
   }
