@@ -183,7 +183,7 @@ async function downgrade(name: string, plan: Plan, installed: number, target: nu
       ...(restoring.storage === undefined ? {} : { storage: restoring.storage }),
       reason: 'downgrade',
     });
-    await restoreInto(name, current.id, restoring, {
+    const carryDown = restoreInto(name, current.id, restoring, {
       version: target,
       layout: plan.get(target)!.layout,
       // Each version's `down` is keyed by the store's name at that version: follow renames on the way down.
@@ -211,6 +211,16 @@ async function downgrade(name: string, plan: Plan, installed: number, target: nu
       },
       storeOf: (store) => chain.reduce((at, version) => nameBefore(version, at), store),
     });
+    try {
+      await carryDown;
+    } catch (error) {
+      // The load failed after the database was deleted (its journal says so; the checks before the deletion
+      // passed): put the current data back now rather than leave the database absent until the next open.
+      if ((await pendingRestore(storageOf(restoring), name).catch(() => undefined)) === current.id) {
+        await restoreSnapshot(name, current.id, restoring).catch(() => {});
+      }
+      throw error;
+    }
     return { fromVersion: installed, toVersion: target, method: 'carried-down', snapshot: current.id };
   }
   const [newest] = (await listSnapshots({ ...restoring, database: name })).filter((s) => s.version <= target);
