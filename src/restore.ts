@@ -1,6 +1,6 @@
 import { installedVersion, resolveIndexedDB, type IndexedDBOptions } from './environment.js';
 import { OpenError, SnapshotError } from './errors.js';
-import { createStore, type NormalizedLayout } from './layout.js';
+import { createStore, type NormalizedLayout, type NormalizedStore } from './layout.js';
 import { headerLayout, SnapshotReader, type SnapshotHeader, type SnapshotInfo, type SnapshotRecord } from './snapshot-format.js';
 import type { SnapshotStorage } from './snapshot-storage.js';
 import { storageOf, verifySnapshotFile, type SnapshotStorageOption } from './snapshots.js';
@@ -172,10 +172,26 @@ export async function restoreInto(name: string, id: string, options: RestoreOpti
   return { snapshot, database: name, version, counts, recreated, ms: Date.now() - started };
 }
 
-/** A record's primary key: stored for out-of-line keys, read from the value at the store's key path otherwise. */
-function primaryKeyOf(record: SnapshotRecord, header: SnapshotHeader): IDBValidKey | undefined {
-  const keyPath = header.stores[record.store]!.keyPath;
-  return record.key ?? (keyPath === null ? undefined : (evaluateKeyPath(record.value, keyPath) as IDBValidKey | undefined));
+/** A record of the snapshot as it is loaded: its primary key, the value after the mapping, its target store. */
+interface LoadedRecord {
+  /** The store it comes from in the snapshot. */
+  readonly from: string;
+  /** Stored for out-of-line keys, read from the value at the store's key path otherwise. */
+  readonly key: IDBValidKey | undefined;
+  readonly value: unknown;
+  /** The store it goes to, which exists in the target layout. */
+  readonly name: string;
+  readonly store: NormalizedStore;
+}
+
+/** What `record` becomes in `target`, or undefined when it is dropped (mapped to `remove`, or its store is gone). */
+function loadedAs(record: SnapshotRecord, header: SnapshotHeader, target: LoadTarget): LoadedRecord | undefined {
+  const { name: from, keyPath } = header.stores[record.store]!;
+  const key = record.key ?? (keyPath === null ? undefined : (evaluateKeyPath(record.value, keyPath) as IDBValidKey | undefined));
+  const value = target.map === undefined ? record.value : target.map(from, record.value, key);
+  const name = target.storeOf?.(from) ?? from;
+  const store = target.layout[name];
+  return value === remove || store === undefined ? undefined : { from, key, value, name, store };
 }
 
 /**
@@ -199,12 +215,9 @@ async function checkMapping(factory: IDBFactory, file: Blob, id: string, target:
   };
   for (let records = await reader.next(1000); records !== null; records = await reader.next(1000)) {
     for (const record of records) {
-      const from = header.stores[record.store]!.name;
-      const key = primaryKeyOf(record, header);
-      const value = target.map === undefined ? record.value : target.map(from, record.value, key);
-      const name = target.storeOf?.(from) ?? from;
-      const store = target.layout[name];
-      if (value === remove || store === undefined) continue;
+      const loaded = loadedAs(record, header, target);
+      if (loaded === undefined) continue;
+      const { from, key, value, name, store } = loaded;
       const context = { snapshot: id, store: from, ...(key === undefined ? {} : { key }) };
       const fail = (problem: string, cause?: unknown): never => {
         throw new SnapshotError('restore_failed', `Carried down to version ${target.version}, a record of store "${from}" ${problem}`, {
@@ -312,19 +325,17 @@ async function fill(
     if (records === null) break;
     await guard.reenter();
     for (const record of records) {
-      const from = header.stores[record.store]!.name;
-      const key = primaryKeyOf(record, header);
-      const value = target.map === undefined ? record.value : target.map(from, record.value, key);
-      const storeName = target.storeOf?.(from) ?? from;
-      if (value === remove || !(storeName in target.layout)) continue;
-      const context = key === undefined ? { store: storeName } : { store: storeName, key };
-      const store = transaction.objectStore(storeName);
-      const outOfLine = target.layout[storeName]!.keyPath === null;
+      const loaded = loadedAs(record, header, target);
+      if (loaded === undefined) continue;
+      const { key, value, name } = loaded;
+      const context = key === undefined ? { store: name } : { store: name, key };
+      const store = transaction.objectStore(name);
+      const outOfLine = loaded.store.keyPath === null;
       guard.write(
         guard.call(() => (outOfLine ? store.put(value, record.key) : store.put(value)), context),
         context,
       );
-      counts[storeName]!++;
+      counts[name]!++;
     }
     done += records.length;
     options.onProgress?.({ phase: 'restore', done, total });

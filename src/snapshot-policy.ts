@@ -177,12 +177,9 @@ async function downgrade(name: string, plan: Plan, installed: number, target: nu
   const chain = plan.versions.filter((v) => v.version > target && v.version <= installed).reverse();
   if (plan.get(installed) !== undefined && chain.every((v) => v.down !== undefined)) {
     // Keep what was written since the upgrade: snapshot the current data, then load it through the down transforms.
-    const current = await snapshotDatabase(name, {
-      ...(restoring.indexedDB === undefined ? {} : { indexedDB: restoring.indexedDB }),
-      ...(restoring.IDBKeyRange === undefined ? {} : { IDBKeyRange: restoring.IDBKeyRange }),
-      ...(restoring.storage === undefined ? {} : { storage: restoring.storage }),
-      reason: 'downgrade',
-    });
+    // Same IndexedDB and storage; the restore's progress callback does not fit a snapshot's.
+    const { onProgress: _restoreProgress, ...connection } = restoring;
+    const current = await snapshotDatabase(name, { ...connection, reason: 'downgrade' });
     const carryDown = restoreInto(name, current.id, restoring, {
       version: target,
       layout: plan.get(target)!.layout,
