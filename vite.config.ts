@@ -6,7 +6,7 @@ export default defineConfig({
   build: {
     target: 'es2022',
     lib: {
-      entry: { index: 'src/index.ts', testing: 'src/testing.ts' },
+      entry: { index: 'src/index.ts', testing: 'src/testing/index.ts' },
       formats: ['es'],
     },
     rollupOptions: { output: { chunkFileNames: 'shared-[hash].js' } },

@@ -14,7 +14,7 @@ const entries = {
   'core+snapshots': "export { definePlan, openDatabase, snapshotPolicy } from './src/index.ts';",
   // Everything the main entry exports.
   full: "export * from './src/index.ts';",
-  testing: "export * from './src/testing.ts';",
+  testing: "export * from './src/testing/index.ts';",
 };
 let failed = 0;
 for (const [name, code] of Object.entries(entries)) {

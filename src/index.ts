@@ -1,5 +1,5 @@
-export { definePlan } from './plan.js';
-export type { DownTransform, Plan, PlanDefinition, PlannedVersion, VersionDefinition } from './plan.js';
+export { definePlan } from './plan/define-plan.js';
+export type { DownTransform, Plan, PlanDefinition, PlannedVersion, VersionDefinition } from './plan/define-plan.js';
 export type {
   DatabaseLayout,
   IndexDeclaration,
@@ -8,15 +8,15 @@ export type {
   NormalizedLayout,
   NormalizedStore,
   StoreLayout,
-} from './layout.js';
-export { dryRun, openDatabase } from './open-database.js';
-export type { BlockedInfo, DryRunOptions, FailedUpgradeInfo, OpenOptions, OpenResult, UpgradeHooks, UpgradeInfo, VersionChangeInfo } from './open-database.js';
-export { snapshotPolicy } from './snapshot-policy.js';
-export type { DowngradeInfo, PolicyRestoreOptions, SnapshotFailurePolicy, SnapshotPolicy, SnapshotPolicyOptions, TakenSnapshot } from './snapshot-policy.js';
-export { HISTORY_DATABASE, migrationHistory } from './history.js';
-export type { MigrationRecord } from './history.js';
-export { installedVersion } from './environment.js';
-export type { IndexedDBOptions } from './environment.js';
+} from './plan/layout.js';
+export { dryRun, openDatabase } from './upgrade/open-database.js';
+export type { BlockedInfo, DryRunOptions, FailedUpgradeInfo, OpenOptions, OpenResult, UpgradeHooks, UpgradeInfo, VersionChangeInfo } from './upgrade/open-database.js';
+export { snapshotPolicy } from './snapshot/policy.js';
+export type { DowngradeInfo, PolicyRestoreOptions, SnapshotFailurePolicy, SnapshotPolicy, SnapshotPolicyOptions, TakenSnapshot } from './snapshot/policy.js';
+export { HISTORY_DATABASE, migrationHistory } from './upgrade/upgrade-log.js';
+export type { MigrationRecord } from './upgrade/upgrade-log.js';
+export { installedVersion } from './idb/environment.js';
+export type { IndexedDBOptions } from './idb/environment.js';
 export {
   deleteSnapshot,
   exportSnapshot,
@@ -25,16 +25,16 @@ export {
   pruneSnapshots,
   snapshotDatabase,
   verifySnapshot,
-} from './snapshots.js';
-export type { ListSnapshotsOptions, SnapshotDatabaseOptions, SnapshotStorageOption } from './snapshots.js';
-export { restoreSnapshot } from './restore.js';
-export type { RestoreOptions, RestoreProgress, RestoreReport } from './restore.js';
-export { memorySnapshotStorage, opfsSnapshotStorage } from './snapshot-storage.js';
-export type { OpfsSnapshotStorageOptions, SnapshotSink, SnapshotStorage } from './snapshot-storage.js';
-export { SNAPSHOT_FORMAT, SNAPSHOT_FORMAT_VERSION } from './snapshot-format.js';
-export type { SnapshotHeader, SnapshotInfo, SnapshotReason, SnapshotStoreHeader } from './snapshot-format.js';
-export type { StepReport, UpgradeProgress, UpgradeReport, VersionReport } from './upgrade.js';
-export { remove, unchanged } from './step-store.js';
+} from './snapshot/manage.js';
+export type { ListSnapshotsOptions, SnapshotDatabaseOptions, SnapshotStorageOption } from './snapshot/manage.js';
+export { restoreSnapshot } from './snapshot/restore.js';
+export type { RestoreOptions, RestoreProgress, RestoreReport } from './snapshot/restore.js';
+export { memorySnapshotStorage, opfsSnapshotStorage } from './snapshot/storage.js';
+export type { OpfsSnapshotStorageOptions, SnapshotSink, SnapshotStorage } from './snapshot/storage.js';
+export { SNAPSHOT_FORMAT, SNAPSHOT_FORMAT_VERSION } from './snapshot/format.js';
+export type { SnapshotHeader, SnapshotInfo, SnapshotReason, SnapshotStoreHeader } from './snapshot/format.js';
+export type { StepReport, UpgradeProgress, UpgradeReport, VersionReport } from './upgrade/run-upgrade.js';
+export { remove, unchanged } from './upgrade/step-store.js';
 export type {
   RebuildStoreStructure,
   RecordInfo,
@@ -46,9 +46,9 @@ export type {
   VisitResult,
   WalkOptions,
   WalkResult,
-} from './step-store.js';
-export { convertField, copyStore, defaultValue, dropField, rebuildStore, renameField, renameStore, updateRecords } from './steps.js';
-export type { ConvertFieldOptions, RenameFieldOptions, StepOptions, WalkStepOptions } from './steps.js';
+} from './upgrade/step-store.js';
+export { convertField, copyStore, defaultValue, dropField, rebuildStore, renameField, renameStore, updateRecords } from './upgrade/steps.js';
+export type { ConvertFieldOptions, RenameFieldOptions, StepOptions, WalkStepOptions } from './upgrade/steps.js';
 export { IdbEvolveError, OpenError, PlanError, SnapshotError, UpgradeError, isIdbEvolveError } from './errors.js';
 export type {
   ErrorCode,
@@ -64,8 +64,8 @@ export type {
   UpgradeErrorContext,
   ValidationIssue,
 } from './errors.js';
-export type { StandardSchemaV1, StandardSchemaV1Issue, StandardSchemaV1Props, StandardSchemaV1Result } from './standard-schema.js';
-export { describePlan } from './describe-plan.js';
+export type { StandardSchemaV1, StandardSchemaV1Issue, StandardSchemaV1Props, StandardSchemaV1Result } from './plan/standard-schema.js';
+export { describePlan } from './tooling/describe-plan.js';
 export {
   SCHEMA_HISTORY_FORMAT,
   SCHEMA_HISTORY_FORMAT_VERSION,
@@ -76,7 +76,7 @@ export {
   schemaHistory,
   schemaHistoryFiles,
   stepFingerprint,
-} from './schema-history.js';
+} from './tooling/schema-history.js';
 export type {
   HistoryDifference,
   HistoryDifferenceCode,
@@ -86,4 +86,4 @@ export type {
   HistoryStep,
   HistoryStore,
   SchemaHistoryCheck,
-} from './schema-history.js';
+} from './tooling/schema-history.js';

@@ -1,7 +1,7 @@
 import * as zlib from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Checksum } from '../src/checksum.js';
+import { Checksum } from '../src/snapshot/checksum.js';
 
 function crc(...chunks: (string | Uint8Array)[]): string {
   const checksum = new Checksum();

@@ -23,7 +23,7 @@ import {
   type Step,
   type VersionDefinition,
 } from '../src/index.js';
-import { assertSchemaHistory, runSchemaHistoryCommand, SchemaHistoryError, type SchemaHistoryCommandIo } from '../src/testing.js';
+import { assertSchemaHistory, runSchemaHistoryCommand, SchemaHistoryError, type SchemaHistoryCommandIo } from '../src/testing/index.js';
 import { committedPlan, committedVersions } from './fixtures/schema-history/committed-plan.js';
 
 const code = (body: string): Step['run'] => new Function('ctx', body) as Step['run'];

@@ -15,7 +15,7 @@ import {
   encodeValue,
   type BlobResolver,
   type Encoded,
-} from '../src/snapshot-codec.js';
+} from '../src/snapshot/codec.js';
 
 // ---- helpers ---------------------------------------------------------------------------------------------------
 

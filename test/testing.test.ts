@@ -13,7 +13,7 @@ import {
   readAll,
   type DatabaseContents,
   type MigrationOutcome,
-} from '../src/testing.js';
+} from '../src/testing/index.js';
 import { fakeEnvironment } from './helpers.js';
 
 const welcome: Step = {

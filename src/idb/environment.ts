@@ -1,4 +1,4 @@
-import { OpenError } from './errors.js';
+import { OpenError } from '../errors.js';
 
 /** Where IndexedDB comes from: injected for tests and workers, else the global one. */
 export interface IndexedDBOptions {

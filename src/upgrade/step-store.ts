@@ -1,7 +1,7 @@
-import type { ErrorContext, ValidationIssue } from './errors.js';
-import type { KeyPath } from './layout.js';
-import type { StandardSchemaV1, StandardSchemaV1Issue, StandardSchemaV1Result } from './standard-schema.js';
-import type { TransactionGuard } from './transaction-guard.js';
+import type { ErrorContext, ValidationIssue } from '../errors.js';
+import type { KeyPath } from '../plan/layout.js';
+import type { StandardSchemaV1, StandardSchemaV1Issue, StandardSchemaV1Result } from '../plan/standard-schema.js';
+import type { TransactionGuard } from '../idb/transaction-guard.js';
 
 /** Return it from a {@link RecordVisitor} to leave the record as it is: nothing is written. */
 export const unchanged: unique symbol = Symbol('idb-evolve.unchanged');

@@ -1,11 +1,11 @@
-import { installedVersion, resolveIndexedDB, type IndexedDBOptions } from './environment.js';
-import { OpenError, SnapshotError } from './errors.js';
-import { createStore, type NormalizedLayout, type NormalizedStore } from './layout.js';
-import { headerLayout, SnapshotReader, type SnapshotHeader, type SnapshotInfo, type SnapshotRecord } from './snapshot-format.js';
-import type { SnapshotStorage } from './snapshot-storage.js';
-import { storageOf, verifySnapshotFile, type SnapshotStorageOption } from './snapshots.js';
-import { evaluateKeyPath, keyId, remove } from './step-store.js';
-import { TransactionGuard } from './transaction-guard.js';
+import { installedVersion, resolveIndexedDB, type IndexedDBOptions } from '../idb/environment.js';
+import { OpenError, SnapshotError } from '../errors.js';
+import { createStore, type NormalizedLayout, type NormalizedStore } from '../plan/layout.js';
+import { headerLayout, SnapshotReader, type SnapshotHeader, type SnapshotInfo, type SnapshotRecord } from './format.js';
+import type { SnapshotStorage } from './storage.js';
+import { storageOf, verifySnapshotFile, type SnapshotStorageOption } from './manage.js';
+import { evaluateKeyPath, keyId, remove } from '../upgrade/step-store.js';
+import { TransactionGuard } from '../idb/transaction-guard.js';
 
 /** Progress of a restore: first the whole file is checked, then records are loaded. */
 export interface RestoreProgress {

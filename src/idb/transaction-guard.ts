@@ -1,4 +1,4 @@
-import { IdbEvolveError, UpgradeError, type ErrorContext, type UpgradeErrorCode, type UpgradeErrorContext } from './errors.js';
+import { IdbEvolveError, UpgradeError, type ErrorContext, type UpgradeErrorCode, type UpgradeErrorContext } from '../errors.js';
 
 /** Where the upgrade is, so that a failure can say so. */
 export interface Position {

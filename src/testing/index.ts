@@ -15,19 +15,19 @@
  *
  * @module
  */
-import { resolveIndexedDB, type IndexedDBOptions } from './environment.js';
-import { IdbEvolveError, isIdbEvolveError, PlanError, type ValidationIssue } from './errors.js';
-import { readLayout, type NormalizedLayout, type NormalizedStore } from './layout.js';
-import { openDatabase } from './open-database.js';
-import type { Plan } from './plan.js';
-import { checkSchemaHistory, formatHistoryDifferences, type HistoryDifference, type HistoryFiles } from './schema-history.js';
-import { snapshotPolicy, type SnapshotPolicy, type SnapshotPolicyOptions } from './snapshot-policy.js';
-import { memorySnapshotStorage } from './snapshot-storage.js';
-import { evaluateKeyPath } from './step-store.js';
-import type { UpgradeProgress, UpgradeReport } from './upgrade.js';
+import { resolveIndexedDB, type IndexedDBOptions } from '../idb/environment.js';
+import { IdbEvolveError, isIdbEvolveError, PlanError, type ValidationIssue } from '../errors.js';
+import { readLayout, type NormalizedLayout, type NormalizedStore } from '../plan/layout.js';
+import { openDatabase } from '../upgrade/open-database.js';
+import type { Plan } from '../plan/define-plan.js';
+import { checkSchemaHistory, formatHistoryDifferences, type HistoryDifference, type HistoryFiles } from '../tooling/schema-history.js';
+import { snapshotPolicy, type SnapshotPolicy, type SnapshotPolicyOptions } from '../snapshot/policy.js';
+import { memorySnapshotStorage } from '../snapshot/storage.js';
+import { evaluateKeyPath } from '../upgrade/step-store.js';
+import type { UpgradeProgress, UpgradeReport } from '../upgrade/run-upgrade.js';
 
-export { runSchemaHistoryCommand } from './schema-history.js';
-export type { SchemaHistoryCommandIo } from './schema-history.js';
+export { runSchemaHistoryCommand } from '../tooling/schema-history.js';
+export type { SchemaHistoryCommandIo } from '../tooling/schema-history.js';
 
 /**
  * Records to put in a database, by store. Stores with an in-line key (a `keyPath`) take the records themselves;

@@ -5,9 +5,9 @@
  * @module
  */
 import { describePlan } from './describe-plan.js';
-import type { KeyPath, NormalizedLayout } from './layout.js';
-import type { Plan, PlannedVersion } from './plan.js';
-import type { Step } from './step-store.js';
+import type { KeyPath, NormalizedLayout } from '../plan/layout.js';
+import type { Plan, PlannedVersion } from '../plan/define-plan.js';
+import type { Step } from '../upgrade/step-store.js';
 
 /** The `format` field of every schema history file. */
 export const SCHEMA_HISTORY_FORMAT = 'idb-evolve-schema-history';

@@ -1,4 +1,4 @@
-import { PlanError, type LayoutDifference } from './errors.js';
+import { PlanError, type LayoutDifference } from '../errors.js';
 
 /** An IndexedDB key path: a dotted property path, or several of them for a compound key. */
 export type KeyPath = string | readonly string[];

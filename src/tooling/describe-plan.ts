@@ -1,6 +1,6 @@
-import { indexChanged, keyChanged, type IndexLayout, type KeyPath, type NormalizedLayout, type NormalizedStore } from './layout.js';
-import type { Plan, PlannedVersion } from './plan.js';
-import type { Step } from './step-store.js';
+import { indexChanged, keyChanged, type IndexLayout, type KeyPath, type NormalizedLayout, type NormalizedStore } from '../plan/layout.js';
+import type { Plan, PlannedVersion } from '../plan/define-plan.js';
+import type { Step } from '../upgrade/step-store.js';
 
 const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 

@@ -1,10 +1,10 @@
-import { OpenError, SnapshotError } from './errors.js';
-import type { Plan, PlannedVersion } from './plan.js';
+import { OpenError, SnapshotError } from '../errors.js';
+import type { Plan, PlannedVersion } from '../plan/define-plan.js';
 import { clearPendingRestore, pendingRestore, restoreInto, restoreSnapshot, type RestoreOptions } from './restore.js';
-import { writeSnapshot, type SnapshotInfo, type SnapshotWriting } from './snapshot-format.js';
-import type { SnapshotStorage } from './snapshot-storage.js';
-import { listSnapshots, pruneSnapshots, snapshotDatabase, storageOf } from './snapshots.js';
-import { remove } from './step-store.js';
+import { writeSnapshot, type SnapshotInfo, type SnapshotWriting } from './format.js';
+import type { SnapshotStorage } from './storage.js';
+import { listSnapshots, pruneSnapshots, snapshotDatabase, storageOf } from './manage.js';
+import { remove } from '../upgrade/step-store.js';
 
 /** Options of {@link snapshotPolicy}. */
 export interface SnapshotPolicyOptions {

@@ -1,10 +1,10 @@
 import { Checksum } from './checksum.js';
-import { PlanError, SnapshotError } from './errors.js';
-import { normalizeLayout, readLayout, type DatabaseLayout, type NormalizedLayout, type NormalizedStore } from './layout.js';
-import { BlobCollector, CodecError, decodeKey, decodeValue, encodeKey, encodeValue } from './snapshot-codec.js';
-import type { SnapshotSink, SnapshotStorage } from './snapshot-storage.js';
-import { readStorePages } from './step-store.js';
-import type { TransactionGuard } from './transaction-guard.js';
+import { PlanError, SnapshotError } from '../errors.js';
+import { normalizeLayout, readLayout, type DatabaseLayout, type NormalizedLayout, type NormalizedStore } from '../plan/layout.js';
+import { BlobCollector, CodecError, decodeKey, decodeValue, encodeKey, encodeValue } from './codec.js';
+import type { SnapshotSink, SnapshotStorage } from './storage.js';
+import { readStorePages } from '../upgrade/step-store.js';
+import type { TransactionGuard } from '../idb/transaction-guard.js';
 
 /**
  * The snapshot file format, NDJSON:

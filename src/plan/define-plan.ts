@@ -1,7 +1,7 @@
-import { PlanError } from './errors.js';
+import { PlanError } from '../errors.js';
 import { keyChanged, normalizeLayout, type DatabaseLayout, type NormalizedLayout } from './layout.js';
 import { isStandardSchema, type StandardSchemaV1 } from './standard-schema.js';
-import type { Step } from './step-store.js';
+import type { Step } from '../upgrade/step-store.js';
 
 /** One version of a plan as the app declares it. */
 export interface VersionDefinition {

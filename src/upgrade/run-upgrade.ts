@@ -1,8 +1,8 @@
-import { UpgradeError } from './errors.js';
-import { compareLayouts, createIndex, createStore, formatDifferences, indexChanged, readLayout, type NormalizedLayout } from './layout.js';
-import type { Plan, PlannedVersion } from './plan.js';
+import { UpgradeError } from '../errors.js';
+import { compareLayouts, createIndex, createStore, formatDifferences, indexChanged, readLayout, type NormalizedLayout } from '../plan/layout.js';
+import type { Plan, PlannedVersion } from '../plan/define-plan.js';
 import { UpgradeStore, unchanged, remove, type Step, type StepContext, type StepCounters, type StepStore } from './step-store.js';
-import type { TransactionGuard } from './transaction-guard.js';
+import type { TransactionGuard } from '../idb/transaction-guard.js';
 
 /** Where an upgrade is; `done` and `total` count records (or stores, for `layout`). */
 export interface UpgradeProgress {

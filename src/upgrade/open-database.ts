@@ -1,11 +1,11 @@
-import { installedVersion, resolveIndexedDB, type IndexedDBOptions } from './environment.js';
-import { IdbEvolveError, OpenError, PlanError, UpgradeError, type SnapshotError } from './errors.js';
-import { migrationRecord, recordMigration } from './history.js';
-import type { Plan } from './plan.js';
-import type { SnapshotInfo } from './snapshot-format.js';
-import type { DowngradeInfo, PolicyRestoreOptions, SnapshotPolicy } from './snapshot-policy.js';
-import { TransactionGuard } from './transaction-guard.js';
-import { runUpgrade, type UpgradeProgress, type UpgradeReport, type VersionReport } from './upgrade.js';
+import { installedVersion, resolveIndexedDB, type IndexedDBOptions } from '../idb/environment.js';
+import { IdbEvolveError, OpenError, PlanError, UpgradeError, type SnapshotError } from '../errors.js';
+import { migrationRecord, recordMigration } from './upgrade-log.js';
+import type { Plan } from '../plan/define-plan.js';
+import type { SnapshotInfo } from '../snapshot/format.js';
+import type { DowngradeInfo, PolicyRestoreOptions, SnapshotPolicy } from '../snapshot/policy.js';
+import { TransactionGuard } from '../idb/transaction-guard.js';
+import { runUpgrade, type UpgradeProgress, type UpgradeReport, type VersionReport } from './run-upgrade.js';
 
 /** What the lifecycle hooks learn about an upgrade. */
 export interface UpgradeInfo {

@@ -1,4 +1,4 @@
-import { SnapshotError } from './errors.js';
+import { SnapshotError } from '../errors.js';
 
 /** A file being written; nothing is visible under its name until {@link SnapshotSink.close} resolves. */
 export interface SnapshotSink {

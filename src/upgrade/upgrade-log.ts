@@ -1,7 +1,7 @@
-import type { IdbEvolveError } from './errors.js';
-import { resolveIndexedDB, type IndexedDBOptions } from './environment.js';
+import type { IdbEvolveError } from '../errors.js';
+import { resolveIndexedDB, type IndexedDBOptions } from '../idb/environment.js';
 import type { UpgradeInfo } from './open-database.js';
-import type { VersionReport } from './upgrade.js';
+import type { VersionReport } from './run-upgrade.js';
 
 /** The database idb-evolve keeps its migration history in, apart from the app's own databases. */
 export const HISTORY_DATABASE = 'idb-evolve-history';

@@ -1,8 +1,8 @@
-import { resolveIndexedDB, type IndexedDBOptions } from './environment.js';
-import { OpenError, SnapshotError } from './errors.js';
-import { parseSnapshotFileName, snapshotFileName, SnapshotReader, writeSnapshot, type SnapshotInfo, type SnapshotReason } from './snapshot-format.js';
-import { opfsSnapshotStorage, type SnapshotStorage } from './snapshot-storage.js';
-import { TransactionGuard } from './transaction-guard.js';
+import { resolveIndexedDB, type IndexedDBOptions } from '../idb/environment.js';
+import { OpenError, SnapshotError } from '../errors.js';
+import { parseSnapshotFileName, snapshotFileName, SnapshotReader, writeSnapshot, type SnapshotInfo, type SnapshotReason } from './format.js';
+import { opfsSnapshotStorage, type SnapshotStorage } from './storage.js';
+import { TransactionGuard } from '../idb/transaction-guard.js';
 
 /** Options shared by the snapshot functions. */
 export interface SnapshotStorageOption {
