@@ -31,7 +31,20 @@ export interface ItemV2 {
   tags: string[];
 }
 
-const WORDS = ['amber', 'birch', 'cedar', 'delta', 'ember', 'fjord', 'grove', 'harbor', 'iris', 'juniper', 'kelp', 'lumen'];
+const WORDS = [
+  'amber',
+  'birch',
+  'cedar',
+  'delta',
+  'ember',
+  'fjord',
+  'grove',
+  'harbor',
+  'iris',
+  'juniper',
+  'kelp',
+  'lumen',
+];
 const TAGS = ['new', 'sale', 'eco', 'gift', 'bulk', 'rare', 'kids', 'home'];
 const BASE_TIME = Date.UTC(2024, 0, 1);
 
@@ -66,10 +79,10 @@ export function makeItem(i: number): ItemV1 {
  */
 export function migrateItem(record: ItemV1 | ItemV2): ItemV2 {
   const r = record as unknown as Record<string, unknown>;
-  r['name'] = r['title'];
-  delete r['title'];
-  r['price'] = Number(r['price']);
-  delete r['legacy'];
+  r.name = r.title;
+  delete r.title;
+  r.price = Number(r.price);
+  delete r.legacy;
   return r as unknown as ItemV2;
 }
 
@@ -104,7 +117,9 @@ export function sameValue(a: unknown, b: unknown): boolean {
     const kb = Object.keys(b);
     return (
       ka.length === kb.length &&
-      ka.every((k) => Object.prototype.hasOwnProperty.call(b, k) && sameValue((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]))
+      ka.every(
+        (k) => Object.hasOwn(b, k) && sameValue((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]),
+      )
     );
   }
   return Object.is(a, b);

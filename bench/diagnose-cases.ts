@@ -19,7 +19,12 @@ interface Variant {
   readonly keepalive?: boolean;
 }
 
-type RecordsStore = IDBObjectStore & { getAllRecords(options: { query: IDBKeyRange | null; count: number }): IDBRequest<{ key: IDBValidKey; primaryKey: IDBValidKey; value: unknown }[]> };
+type RecordsStore = IDBObjectStore & {
+  getAllRecords(options: {
+    query: IDBKeyRange | null;
+    count: number;
+  }): IDBRequest<{ key: IDBValidKey; primaryKey: IDBValidKey; value: unknown }[]>;
+};
 
 function upgrade(name: string, variant: Variant): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -36,7 +41,8 @@ function upgrade(name: string, variant: Variant): Promise<void> {
         };
         tick();
       }
-      const range = (after: number | undefined): IDBKeyRange | null => (after === undefined ? null : IDBKeyRange.lowerBound(after, true));
+      const range = (after: number | undefined): IDBKeyRange | null =>
+        after === undefined ? null : IDBKeyRange.lowerBound(after, true);
       const read = (after: number | undefined): IDBRequest<unknown[]> =>
         variant.records
           ? ((store as RecordsStore).getAllRecords({ query: range(after), count: BATCH }) as IDBRequest<unknown[]>)
@@ -91,7 +97,11 @@ function upgrade(name: string, variant: Variant): Promise<void> {
   });
 }
 
-const variant = (id: string, label: string, v: Variant): MigrateCase => ({ id, label, run: (name) => upgrade(name, v) });
+const variant = (id: string, label: string, v: Variant): MigrateCase => ({
+  id,
+  label,
+  run: (name) => upgrade(name, v),
+});
 
 export const diagnoseCases: readonly MigrateCase[] = [
   variant('diag-base', 'raw getAll + put (callbacks)', {}),
@@ -100,5 +110,11 @@ export const diagnoseCases: readonly MigrateCase[] = [
   variant('diag-onerror', '+ onerror handler per put', { onerror: true }),
   variant('diag-cmp', '+ indexedDB.cmp per record', { cmp: true }),
   variant('diag-keepalive', '+ keepalive count() chain', { keepalive: true }),
-  variant('diag-all', 'all of the above (what the walk does)', { async: true, records: true, onerror: true, cmp: true, keepalive: true }),
+  variant('diag-all', 'all of the above (what the walk does)', {
+    async: true,
+    records: true,
+    onerror: true,
+    cmp: true,
+    keepalive: true,
+  }),
 ];

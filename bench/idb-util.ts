@@ -23,7 +23,10 @@ export function done(tx: IDBTransaction): Promise<void> {
 export function deleteDatabase(name: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const req = indexedDB.deleteDatabase(name);
-    const timer = setTimeout(() => reject(new Error(`deleting "${name}" stayed blocked by an open connection for 30 s`)), 30_000);
+    const timer = setTimeout(
+      () => reject(new Error(`deleting "${name}" stayed blocked by an open connection for 30 s`)),
+      30_000,
+    );
     req.onsuccess = () => {
       clearTimeout(timer);
       resolve();
@@ -36,7 +39,11 @@ export function deleteDatabase(name: string): Promise<void> {
 }
 
 /** Opens at `version` (or the installed one) without any upgrade work beyond `onUpgrade`. */
-export function openRaw(name: string, version?: number, onUpgrade?: (db: IDBDatabase, tx: IDBTransaction) => void): Promise<IDBDatabase> {
+export function openRaw(
+  name: string,
+  version?: number,
+  onUpgrade?: (db: IDBDatabase, tx: IDBTransaction) => void,
+): Promise<IDBDatabase> {
   return new Promise((resolve, reject) => {
     const req = version === undefined ? indexedDB.open(name) : indexedDB.open(name, version);
     req.onupgradeneeded = () => onUpgrade?.(req.result, req.transaction!);
@@ -74,10 +81,16 @@ export async function populate(name: string, count: number): Promise<void> {
 }
 
 /** Checks count and sample records of a database against `expected`; throws with details on mismatch. */
-export async function verify(name: string, count: number, expected: (i: number) => unknown, version?: number): Promise<void> {
+export async function verify(
+  name: string,
+  count: number,
+  expected: (i: number) => unknown,
+  version?: number,
+): Promise<void> {
   const db = await openRaw(name);
   try {
-    if (version !== undefined && db.version !== version) throw new Error(`"${name}" is at version ${db.version}, expected ${version}`);
+    if (version !== undefined && db.version !== version)
+      throw new Error(`"${name}" is at version ${db.version}, expected ${version}`);
     const tx = db.transaction(STORE, 'readonly');
     const store = tx.objectStore(STORE);
     const found = await request(store.count());
@@ -87,7 +100,9 @@ export async function verify(name: string, count: number, expected: (i: number) 
     for (const key of sampleKeys(count)) {
       const value = await request(store.get(key));
       if (!sameValue(value, expected(key))) {
-        throw new Error(`"${name}" record ${key} is ${JSON.stringify(value)}, expected ${JSON.stringify(expected(key))}`);
+        throw new Error(
+          `"${name}" record ${key} is ${JSON.stringify(value)}, expected ${JSON.stringify(expected(key))}`,
+        );
       }
     }
   } finally {

@@ -3,7 +3,15 @@
 // opened connection is handed back, i.e. the versionchange transaction has committed.
 import Dexie from 'dexie';
 import { openDB } from 'idb';
-import { convertField, definePlan, dropField, openDatabase, renameField, snapshotPolicy, updateRecords } from '../src/index.js';
+import {
+  convertField,
+  definePlan,
+  dropField,
+  openDatabase,
+  renameField,
+  snapshotPolicy,
+  updateRecords,
+} from '../src/index.js';
 import { INDEX, KEY_PATH, STORE, makeItem, migrateItem, type ItemV1, type ItemV2 } from './data.js';
 
 export interface MigrateCase {
@@ -39,7 +47,11 @@ const threePassPlan = definePlan({
     {
       version: 2,
       stores: layout,
-      steps: [renameField(STORE, 'title', 'name'), convertField(STORE, 'price', (price: string) => Number(price)), dropField(STORE, 'legacy')],
+      steps: [
+        renameField(STORE, 'title', 'name'),
+        convertField(STORE, 'price', (price: string) => Number(price)),
+        dropField(STORE, 'legacy'),
+      ],
     },
   ],
 });
@@ -47,7 +59,11 @@ const threePassPlan = definePlan({
 const onePassPlan = definePlan({
   versions: [
     { version: 1, stores: layout },
-    { version: 2, stores: layout, steps: [updateRecords<ItemV1 | ItemV2>(STORE, migrateItem, { name: 'migrate items' })] },
+    {
+      version: 2,
+      stores: layout,
+      steps: [updateRecords<ItemV1 | ItemV2>(STORE, migrateItem, { name: 'migrate items' })],
+    },
   ],
 });
 

@@ -17,7 +17,9 @@ function find<T extends { id: string }>(list: readonly T[], id: string): T {
 
 let prepared: unknown;
 
-const describe = (c: MigrateCase | SnapshotCase | RestoreCase): { id: string; label: string; unavailable: string | null } => ({
+const describe = (
+  c: MigrateCase | SnapshotCase | RestoreCase,
+): { id: string; label: string; unavailable: string | null } => ({
   id: c.id,
   label: c.label,
   unavailable: ('unavailable' in c ? c.unavailable?.() : undefined) ?? null,
@@ -53,11 +55,16 @@ const bench = {
     prepared = find(migrateCases, id).setup?.(count);
   },
   /** Resolves with the time, and for capped cases that hit `limit` (ms), the records done before stopping. */
-  runMigrate: async (id: string, name: string, count: number, limit?: number): Promise<{ ms: number; stoppedAfter?: number }> => {
+  runMigrate: async (
+    id: string,
+    name: string,
+    count: number,
+    limit?: number,
+  ): Promise<{ ms: number; stoppedAfter?: number }> => {
     const c = find(migrateCases, id);
-    let stopped: Stopped | void = undefined;
+    let stopped: Stopped | undefined;
     const ms = await timed(async () => {
-      stopped = await c.run(name, count, prepared, limit);
+      stopped = (await c.run(name, count, prepared, limit)) ?? undefined;
     });
     const after = (stopped as Stopped | undefined)?.stoppedAfter;
     return after === undefined ? { ms } : { ms, stoppedAfter: after };

@@ -19,7 +19,19 @@ const started = Date.now();
 // ---- options --------------------------------------------------------------------------------------------------
 
 function parseArgs(argv) {
-  const options = { diagnose: false, heapInterval: 50, cursorLimit: undefined, largeRuns: 1, runs: 3, quick: false, size: undefined, large: undefined, cursorSize: undefined, only: undefined, out: path.join(here, 'results.json') };
+  const options = {
+    diagnose: false,
+    heapInterval: 50,
+    cursorLimit: undefined,
+    largeRuns: 1,
+    runs: 3,
+    quick: false,
+    size: undefined,
+    large: undefined,
+    cursorSize: undefined,
+    only: undefined,
+    out: path.join(here, 'results.json'),
+  };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = () => {
@@ -41,13 +53,17 @@ function parseArgs(argv) {
     else if (arg === '--cursor-limit') {
       options.cursorLimit = Number(value());
       if (!(options.cursorLimit >= 0)) throw new Error('--cursor-limit needs seconds >= 0 (0: no limit)');
-    }
-    else if (arg === '--large') options.large = int();
+    } else if (arg === '--large') options.large = int();
     else if (arg === '--cursor-size') options.cursorSize = int();
     else if (arg === '--only') options.only = value().split(',');
     else if (arg === '--out') options.out = path.resolve(value());
     else if (arg === '--help' || arg === '-h') {
-      console.log(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 7).join('\n'));
+      console.log(
+        readFileSync(fileURLToPath(import.meta.url), 'utf8')
+          .split('\n')
+          .slice(1, 7)
+          .join('\n'),
+      );
       process.exit(0);
     } else throw new Error(`Unknown option ${arg} (see bench/README.md)`);
   }
@@ -59,7 +75,8 @@ function parseArgs(argv) {
 }
 
 const options = parseArgs(process.argv.slice(2));
-const selected = (section, id) => options.only === undefined || options.only.includes(section) || options.only.includes(id);
+const selected = (section, id) =>
+  options.only === undefined || options.only.includes(section) || options.only.includes(id);
 
 // Cases whose cost grows superlinearly with the store size (platform.md: 224 s at 100k): one run only.
 const SINGLE_RUN = new Set(['raw-cursor', 'idb-cursor']);
@@ -167,7 +184,14 @@ function chromiumCpu() {
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const seconds = (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
     const type = /--type=([a-z-]+)/.exec(cmdline)?.[1];
-    const kind = type === undefined ? 'browser' : type === 'utility' ? (/StorageService/.test(cmdline) ? 'storage' : 'utility') : type;
+    const kind =
+      type === undefined
+        ? 'browser'
+        : type === 'utility'
+          ? /StorageService/.test(cmdline)
+            ? 'storage'
+            : 'utility'
+          : type;
     totals[kind] = (totals[kind] ?? 0) + seconds;
     totals.total += seconds;
   }
@@ -190,7 +214,16 @@ const results = {
     loadAverageAtStart: os.loadavg().map((l) => Number(l.toFixed(2))),
   },
   browser: {},
-  options: { runs: options.runs, largeRuns: options.largeRuns, quick: options.quick, size: options.size, large: options.large, cursorSize: options.cursorSize, cursorLimitSeconds: options.cursorLimit, heapIntervalMs: options.heapInterval },
+  options: {
+    runs: options.runs,
+    largeRuns: options.largeRuns,
+    quick: options.quick,
+    size: options.size,
+    large: options.large,
+    cursorSize: options.cursorSize,
+    cursorLimitSeconds: options.cursorLimit,
+    heapIntervalMs: options.heapInterval,
+  },
   record: {},
   heapMethod:
     'CDP HeapProfiler.collectGarbage, then baseline = Runtime.getHeapUsage().usedSize; samples every 50 ms from Node during the timed call; peak growth = max(sample) - baseline (garbage not yet collected counts: it is heap the page really held)',
@@ -200,7 +233,20 @@ const results = {
 };
 
 function record(section, c, size, runs) {
-  const entry = { section, id: c.id, label: c.label, size, plannedRuns: runs, samplesMs: [], cpuSeconds: [], heapGrowthBytes: [], loadAverage1m: [], bytes: undefined, error: undefined, unavailable: c.unavailable ?? undefined };
+  const entry = {
+    section,
+    id: c.id,
+    label: c.label,
+    size,
+    plannedRuns: runs,
+    samplesMs: [],
+    cpuSeconds: [],
+    heapGrowthBytes: [],
+    loadAverage1m: [],
+    bytes: undefined,
+    error: undefined,
+    unavailable: c.unavailable ?? undefined,
+  };
   results.cases.push(entry);
   return entry;
 }
@@ -214,11 +260,14 @@ function finish(entry) {
   entry.heapGrowthMaxMB = entry.heapGrowthBytes.length ? Math.max(...entry.heapGrowthBytes) / MB : undefined;
 }
 
-const findCase = (section, id, size) => results.cases.find((c) => c.section === section && c.id === id && c.size === size);
+const findCase = (section, id, size) =>
+  results.cases.find((c) => c.section === section && c.id === id && c.size === size);
 
 function save() {
   results.totalSeconds = (Date.now() - started) / 1000;
-  results.machine.loadAverage1mDuringRuns = loadSamples.length ? { min: Math.min(...loadSamples), median: median(loadSamples), max: Math.max(...loadSamples) } : undefined;
+  results.machine.loadAverage1mDuringRuns = loadSamples.length
+    ? { min: Math.min(...loadSamples), median: median(loadSamples), max: Math.max(...loadSamples) }
+    : undefined;
   writeFileSync(options.out, `${JSON.stringify(results, null, 2)}\n`);
 }
 
@@ -264,16 +313,28 @@ async function openOrigin() {
 async function runMigrations(info) {
   // --diagnose: the diagnostic variants plus the peers they explain, at the main size only.
   const cases = options.diagnose
-    ? [...info.cases.migrate.filter((c) => ['evolve-1pass', 'raw-getall-put', 'write-floor'].includes(c.id)), ...info.cases.diagnose].filter((c) => selected('migrate', c.id))
+    ? [
+        ...info.cases.migrate.filter((c) => ['evolve-1pass', 'raw-getall-put', 'write-floor'].includes(c.id)),
+        ...info.cases.diagnose,
+      ].filter((c) => selected('migrate', c.id))
     : info.cases.migrate.filter((c) => selected('migrate', c.id));
   // Groups run one after the other; inside a group, runs go round-robin over its cases so that drift (disk,
   // other load) spreads over all of them. The capped cursor cases come last, once each.
   const plan = [];
-  for (const c of cases) if (!SINGLE_RUN.has(c.id)) plan.push({ c, size: options.size, runs: options.runs, group: 'main' });
-  for (const c of cases) if (LARGE_MIGRATE.includes(c.id) && !options.diagnose) plan.push({ c, size: options.large, runs: options.largeRuns, group: 'large' });
+  for (const c of cases)
+    if (!SINGLE_RUN.has(c.id)) plan.push({ c, size: options.size, runs: options.runs, group: 'main' });
+  for (const c of cases)
+    if (LARGE_MIGRATE.includes(c.id) && !options.diagnose)
+      plan.push({ c, size: options.large, runs: options.largeRuns, group: 'large' });
   for (const c of cases) if (SINGLE_RUN.has(c.id)) plan.push({ c, size: options.cursorSize, runs: 1, group: 'cursor' });
 
-  const entries = plan.map(({ c, size, runs, group }) => ({ entry: record('migrate', c, size, runs), c, size, runs, group }));
+  const entries = plan.map(({ c, size, runs, group }) => ({
+    entry: record('migrate', c, size, runs),
+    c,
+    size,
+    runs,
+    group,
+  }));
   for (const group of ['main', 'large', 'cursor']) {
     const members = entries.filter((e) => e.group === group);
     const maxRuns = Math.max(0, ...members.map((e) => e.runs));
@@ -288,19 +349,28 @@ async function runMigrations(info) {
           await page.evaluate(([id, n, count]) => globalThis.bench.prepareMigrate(id, n, count), [c.id, name, size]);
           let stoppedAfter;
           const m = await measured(cdp, async () => {
-            const result = await page.evaluate(([id, n, count, l]) => globalThis.bench.runMigrate(id, n, count, l ?? undefined), [c.id, name, size, limit ?? null]);
+            const result = await page.evaluate(
+              ([id, n, count, l]) => globalThis.bench.runMigrate(id, n, count, l ?? undefined),
+              [c.id, name, size, limit ?? null],
+            );
             stoppedAfter = result.stoppedAfter;
             return result.ms;
           });
-          if (stoppedAfter === undefined) await page.evaluate(([n, count]) => globalThis.bench.finishMigrate(n, count), [name, size]);
+          if (stoppedAfter === undefined)
+            await page.evaluate(([n, count]) => globalThis.bench.finishMigrate(n, count), [name, size]);
           else await page.evaluate(([n, count]) => globalThis.bench.finishStopped(n, count), [name, size]);
           entry.samplesMs.push(m.ms);
           entry.heapGrowthBytes.push(m.heapGrowth);
           entry.loadAverage1m.push(Number(m.load.toFixed(2)));
           entry.cpuSeconds.push(Object.fromEntries(Object.entries(m.cpu).map(([k, v]) => [k, Number(v.toFixed(2))])));
           if (stoppedAfter !== undefined) entry.stoppedAfter = stoppedAfter;
-          const stopNote = stoppedAfter === undefined ? '' : ` STOPPED at the ${options.cursorLimit} s limit after ${stoppedAfter} of ${size} records (rolled back)`;
-          log(`migrate ${c.id} ${size}: ${(m.ms / 1000).toFixed(2)} s${stopNote}, heap +${(m.heapGrowth / MB).toFixed(1)} MB (run ${run + 1}/${runs})`);
+          const stopNote =
+            stoppedAfter === undefined
+              ? ''
+              : ` STOPPED at the ${options.cursorLimit} s limit after ${stoppedAfter} of ${size} records (rolled back)`;
+          log(
+            `migrate ${c.id} ${size}: ${(m.ms / 1000).toFixed(2)} s${stopNote}, heap +${(m.heapGrowth / MB).toFixed(1)} MB (run ${run + 1}/${runs})`,
+          );
         } catch (error) {
           entry.error = String(error?.message ?? error).split('\n')[0];
           log(`migrate ${c.id} ${size}: ERROR ${entry.error}`);
@@ -338,7 +408,9 @@ async function snapshotGroup({ page, cdp }, cases, restores, size) {
       if (entry.error || entry.unavailable) continue;
       try {
         await page.evaluate((id) => globalThis.bench.cleanSnapshot(id), c.id);
-        const m = await measured(cdp, () => page.evaluate(([id, n]) => globalThis.bench.runSnapshot(id, n), [c.id, SNAP_DB]));
+        const m = await measured(cdp, () =>
+          page.evaluate(([id, n]) => globalThis.bench.runSnapshot(id, n), [c.id, SNAP_DB]),
+        );
         const output = await page.evaluate((id) => globalThis.bench.snapshotOutput(id), c.id);
         refs[c.id] = output.ref;
         entry.bytes = output.bytes;
@@ -346,7 +418,9 @@ async function snapshotGroup({ page, cdp }, cases, restores, size) {
         entry.heapGrowthBytes.push(m.heapGrowth);
         entry.loadAverage1m.push(Number(m.load.toFixed(2)));
         entry.cpuSeconds.push(Object.fromEntries(Object.entries(m.cpu).map(([k, v]) => [k, Number(v.toFixed(2))])));
-        log(`snapshot ${c.id} ${size}: ${(m.ms / 1000).toFixed(2)} s, ${(output.bytes / 1e6).toFixed(1)} MB, heap +${(m.heapGrowth / MB).toFixed(1)} MB (run ${run + 1}/${options.runs})`);
+        log(
+          `snapshot ${c.id} ${size}: ${(m.ms / 1000).toFixed(2)} s, ${(output.bytes / 1e6).toFixed(1)} MB, heap +${(m.heapGrowth / MB).toFixed(1)} MB (run ${run + 1}/${options.runs})`,
+        );
       } catch (error) {
         entry.error = String(error?.message ?? error).split('\n')[0];
         log(`snapshot ${c.id} ${size}: ERROR ${entry.error}`);
@@ -359,7 +433,11 @@ async function snapshotGroup({ page, cdp }, cases, restores, size) {
   await page.evaluate(([n, count]) => globalThis.bench.verifyOriginal(n, count), [SNAP_DB, size]);
 
   // Restore each peer's last snapshot into a new database (a new name per run: nothing is deleted in this origin).
-  const snapshotOf = { 'evolve-restore': 'evolve-snapshot', 'dexie-import': 'dexie-export', 'restore-floor': 'raw-ndjson' };
+  const snapshotOf = {
+    'evolve-restore': 'evolve-snapshot',
+    'dexie-import': 'dexie-export',
+    'restore-floor': 'raw-ndjson',
+  };
   const restoreEntries = restores.map((c) => ({ c, entry: record('restore', c, size, options.runs) }));
   for (let run = 0; run < options.runs; run++) {
     for (const { c, entry } of restoreEntries) {
@@ -372,13 +450,17 @@ async function snapshotGroup({ page, cdp }, cases, restores, size) {
       const target = `bench-restore-${c.id}-${run + 1}`;
       try {
         await page.evaluate(([id, count]) => globalThis.bench.prepareRestore(id, count), [c.id, size]);
-        const m = await measured(cdp, () => page.evaluate(([id, n, r]) => globalThis.bench.runRestore(id, n, r), [c.id, target, ref]));
+        const m = await measured(cdp, () =>
+          page.evaluate(([id, n, r]) => globalThis.bench.runRestore(id, n, r), [c.id, target, ref]),
+        );
         await page.evaluate(([n, count]) => globalThis.bench.finishRestore(n, count), [target, size]);
         entry.samplesMs.push(m.ms);
         entry.heapGrowthBytes.push(m.heapGrowth);
         entry.loadAverage1m.push(Number(m.load.toFixed(2)));
         entry.cpuSeconds.push(Object.fromEntries(Object.entries(m.cpu).map(([k, v]) => [k, Number(v.toFixed(2))])));
-        log(`restore ${c.id} ${size}: ${(m.ms / 1000).toFixed(2)} s, heap +${(m.heapGrowth / MB).toFixed(1)} MB (run ${run + 1}/${options.runs})`);
+        log(
+          `restore ${c.id} ${size}: ${(m.ms / 1000).toFixed(2)} s, heap +${(m.heapGrowth / MB).toFixed(1)} MB (run ${run + 1}/${options.runs})`,
+        );
       } catch (error) {
         entry.error = String(error?.message ?? error).split('\n')[0];
         log(`restore ${c.id} ${size}: ERROR ${entry.error}`);
@@ -396,7 +478,8 @@ async function snapshotGroup({ page, cdp }, cases, restores, size) {
  * `num`/`den` are case entries (or numbers); the value is num/den of medians unless `value` is given.
  */
 function ratio(name, { num, den, value, kind, target, unit = 'x', note, metric = 'wall' }) {
-  const pick = (entry) => (metric === 'cpu' ? (entry.medianCpuSeconds > 0 ? entry.medianCpuSeconds : undefined) : entry.medianMs);
+  const pick = (entry) =>
+    metric === 'cpu' ? (entry.medianCpuSeconds > 0 ? entry.medianCpuSeconds : undefined) : entry.medianMs;
   let status;
   let bound = '';
   let v = value;
@@ -419,13 +502,38 @@ function ratio(name, { num, den, value, kind, target, unit = 'x', note, metric =
   const targetText = kind === 'info' ? '-' : `${kind === 'max' ? '<=' : '>='}${target}${unit === 'x' ? 'x' : unit}`;
   // With a bound, only the verdict the bound implies is certain: a lower bound can prove `>=` and disprove `<=`.
   if (bound !== '' && (status === 'ok' || status === 'MISS')) {
-    const certain = bound === '>' ? (kind === 'min' ? status === 'ok' : status === 'MISS') : bound === '<' ? (kind === 'max' ? status === 'ok' : status === 'MISS') : false;
+    const certain =
+      bound === '>'
+        ? kind === 'min'
+          ? status === 'ok'
+          : status === 'MISS'
+        : bound === '<'
+          ? kind === 'max'
+            ? status === 'ok'
+            : status === 'MISS'
+          : false;
     if (!certain) status = 'unsure';
   }
-  const entry = { name, metric, value: v === undefined ? null : Number(v.toFixed(3)), ...(bound ? { bound } : {}), unit, target: targetText, status, ...(note ? { note } : {}) };
+  const entry = {
+    name,
+    metric,
+    value: v === undefined ? null : Number(v.toFixed(3)),
+    ...(bound ? { bound } : {}),
+    unit,
+    target: targetText,
+    status,
+    ...(note ? { note } : {}),
+  };
   results.ratios.push(entry);
   // Next to every timed target, the same ratio in CPU seconds (info): a check that load on the machine did not make it.
-  if (metric === 'wall' && kind !== 'info' && unit === 'x' && num !== undefined && den !== undefined && value === undefined) {
+  if (
+    metric === 'wall' &&
+    kind !== 'info' &&
+    unit === 'x' &&
+    num !== undefined &&
+    den !== undefined &&
+    value === undefined
+  ) {
     ratio(`${name}_cpu`, { num, den, kind: 'info', unit, metric: 'cpu' });
   }
   return entry;
@@ -458,35 +566,129 @@ function computeRatios() {
     return;
   }
 
-  ratio(`migrate_${k(S)}_evolve1pass_vs_floor`, { num: m('evolve-1pass'), den: m('write-floor'), kind: 'max', target: 1.15 });
-  ratio(`migrate_${k(S)}_dexie_vs_evolve1pass`, { num: m('dexie-modify'), den: m('evolve-1pass'), kind: 'min', target: 1.5 });
-  ratio(`migrate_${k(S)}_evolve1pass_vs_raw_getall_put`, { num: m('evolve-1pass'), den: m('raw-getall-put'), kind: 'info' });
+  ratio(`migrate_${k(S)}_evolve1pass_vs_floor`, {
+    num: m('evolve-1pass'),
+    den: m('write-floor'),
+    kind: 'max',
+    target: 1.15,
+  });
+  ratio(`migrate_${k(S)}_dexie_vs_evolve1pass`, {
+    num: m('dexie-modify'),
+    den: m('evolve-1pass'),
+    kind: 'min',
+    target: 1.5,
+  });
+  ratio(`migrate_${k(S)}_evolve1pass_vs_raw_getall_put`, {
+    num: m('evolve-1pass'),
+    den: m('raw-getall-put'),
+    kind: 'info',
+  });
   ratio(`migrate_${k(S)}_raw_getall_put_vs_floor`, { num: m('raw-getall-put'), den: m('write-floor'), kind: 'info' });
-  ratio(`migrate_${k(S)}_evolve1pass_with_snapshot_vs_floor`, { num: m('evolve-1pass-snap'), den: m('write-floor'), kind: 'info', note: 'default openDatabase options: OPFS snapshot before the upgrade' });
-  ratio(`migrate_${k(S)}_evolve1pass_with_snapshot_vs_without`, { num: m('evolve-1pass-snap'), den: m('evolve-1pass'), kind: 'info' });
-  ratio(`migrate_${k(S)}_evolve3pass_vs_floor`, { num: m('evolve-3pass'), den: m('write-floor'), kind: 'info', note: 'three walks; not the fair comparison' });
+  ratio(`migrate_${k(S)}_evolve1pass_with_snapshot_vs_floor`, {
+    num: m('evolve-1pass-snap'),
+    den: m('write-floor'),
+    kind: 'info',
+    note: 'default openDatabase options: OPFS snapshot before the upgrade',
+  });
+  ratio(`migrate_${k(S)}_evolve1pass_with_snapshot_vs_without`, {
+    num: m('evolve-1pass-snap'),
+    den: m('evolve-1pass'),
+    kind: 'info',
+  });
+  ratio(`migrate_${k(S)}_evolve3pass_vs_floor`, {
+    num: m('evolve-3pass'),
+    den: m('write-floor'),
+    kind: 'info',
+    note: 'three walks; not the fair comparison',
+  });
   ratio(`migrate_${k(S)}_evolve3pass_vs_evolve1pass`, { num: m('evolve-3pass'), den: m('evolve-1pass'), kind: 'info' });
   if (options.cursorSize === S) {
-    ratio(`migrate_${k(S)}_raw_cursor_vs_evolve1pass`, { num: m('raw-cursor'), den: m('evolve-1pass'), kind: 'info', note: 'cursor: single run' });
-    ratio(`migrate_${k(S)}_idb_cursor_vs_evolve1pass`, { num: m('idb-cursor'), den: m('evolve-1pass'), kind: 'info', note: 'cursor: single run' });
+    ratio(`migrate_${k(S)}_raw_cursor_vs_evolve1pass`, {
+      num: m('raw-cursor'),
+      den: m('evolve-1pass'),
+      kind: 'info',
+      note: 'cursor: single run',
+    });
+    ratio(`migrate_${k(S)}_idb_cursor_vs_evolve1pass`, {
+      num: m('idb-cursor'),
+      den: m('evolve-1pass'),
+      kind: 'info',
+      note: 'cursor: single run',
+    });
   }
-  ratio(`migrate_per_record_${k(L)}_vs_${k(S)}_evolve1pass`, { ...perRecord(m('evolve-1pass', L), m('evolve-1pass', S)), kind: 'max', target: 1.3 });
-  ratio(`migrate_per_record_${k(L)}_vs_${k(S)}_evolve1pass_cpu`, { ...perRecord(m('evolve-1pass', L), m('evolve-1pass', S), 'cpu'), kind: 'info' });
-  ratio(`migrate_per_record_${k(L)}_vs_${k(S)}_raw_getall_put`, { ...perRecord(m('raw-getall-put', L), m('raw-getall-put', S)), kind: 'info' });
-  ratio(`migrate_${k(L)}_evolve1pass_vs_raw_getall_put`, { num: m('evolve-1pass', L), den: m('raw-getall-put', L), kind: 'info' });
+  ratio(`migrate_per_record_${k(L)}_vs_${k(S)}_evolve1pass`, {
+    ...perRecord(m('evolve-1pass', L), m('evolve-1pass', S)),
+    kind: 'max',
+    target: 1.3,
+  });
+  ratio(`migrate_per_record_${k(L)}_vs_${k(S)}_evolve1pass_cpu`, {
+    ...perRecord(m('evolve-1pass', L), m('evolve-1pass', S), 'cpu'),
+    kind: 'info',
+  });
+  ratio(`migrate_per_record_${k(L)}_vs_${k(S)}_raw_getall_put`, {
+    ...perRecord(m('raw-getall-put', L), m('raw-getall-put', S)),
+    kind: 'info',
+  });
+  ratio(`migrate_${k(L)}_evolve1pass_vs_raw_getall_put`, {
+    num: m('evolve-1pass', L),
+    den: m('raw-getall-put', L),
+    kind: 'info',
+  });
 
   for (const size of L === S ? [S] : [S, L]) {
-    ratio(`snapshot_${k(size)}_evolve_vs_raw_ndjson`, { num: s('evolve-snapshot', size), den: s('raw-ndjson', size), kind: 'max', target: 1.25, note: 'lossless checked by the restore round trip' });
-    ratio(`snapshot_${k(size)}_dexie_vs_evolve`, { num: s('dexie-export', size), den: s('evolve-snapshot', size), kind: 'min', target: 2 });
+    ratio(`snapshot_${k(size)}_evolve_vs_raw_ndjson`, {
+      num: s('evolve-snapshot', size),
+      den: s('raw-ndjson', size),
+      kind: 'max',
+      target: 1.25,
+      note: 'lossless checked by the restore round trip',
+    });
+    ratio(`snapshot_${k(size)}_dexie_vs_evolve`, {
+      num: s('dexie-export', size),
+      den: s('evolve-snapshot', size),
+      kind: 'min',
+      target: 2,
+    });
   }
-  ratio(`snapshot_per_record_${k(L)}_vs_${k(S)}_evolve`, { ...perRecord(s('evolve-snapshot', L), s('evolve-snapshot', S)), kind: 'max', target: 1.3 });
-  ratio(`snapshot_per_record_${k(L)}_vs_${k(S)}_evolve_cpu`, { ...perRecord(s('evolve-snapshot', L), s('evolve-snapshot', S), 'cpu'), kind: 'info' });
-  ratio(`restore_${k(S)}_dexie_vs_evolve`, { num: r('dexie-import'), den: r('evolve-restore'), kind: 'min', target: 1.5 });
-  ratio(`restore_${k(S)}_evolve_vs_floor`, { num: r('evolve-restore'), den: r('restore-floor'), kind: 'info', note: 'floor: put of prebuilt records into a new store' });
+  ratio(`snapshot_per_record_${k(L)}_vs_${k(S)}_evolve`, {
+    ...perRecord(s('evolve-snapshot', L), s('evolve-snapshot', S)),
+    kind: 'max',
+    target: 1.3,
+  });
+  ratio(`snapshot_per_record_${k(L)}_vs_${k(S)}_evolve_cpu`, {
+    ...perRecord(s('evolve-snapshot', L), s('evolve-snapshot', S), 'cpu'),
+    kind: 'info',
+  });
+  ratio(`restore_${k(S)}_dexie_vs_evolve`, {
+    num: r('dexie-import'),
+    den: r('evolve-restore'),
+    kind: 'min',
+    target: 1.5,
+  });
+  ratio(`restore_${k(S)}_evolve_vs_floor`, {
+    num: r('evolve-restore'),
+    den: r('restore-floor'),
+    kind: 'info',
+    note: 'floor: put of prebuilt records into a new store',
+  });
   ratio(`restore_${k(S)}_dexie_vs_floor`, { num: r('dexie-import'), den: r('restore-floor'), kind: 'info' });
-  ratio(`heap_migrate_${k(L)}_evolve1pass_peak_growth`, { ...heap(m('evolve-1pass', L)), kind: 'max', target: 64, unit: 'MB' });
-  ratio(`heap_snapshot_${k(L)}_evolve_peak_growth`, { ...heap(s('evolve-snapshot', L)), kind: 'max', target: 64, unit: 'MB' });
-  ratio(`heap_migrate_${k(L)}_raw_getall_put_peak_growth`, { ...heap(m('raw-getall-put', L)), kind: 'info', unit: 'MB' });
+  ratio(`heap_migrate_${k(L)}_evolve1pass_peak_growth`, {
+    ...heap(m('evolve-1pass', L)),
+    kind: 'max',
+    target: 64,
+    unit: 'MB',
+  });
+  ratio(`heap_snapshot_${k(L)}_evolve_peak_growth`, {
+    ...heap(s('evolve-snapshot', L)),
+    kind: 'max',
+    target: 64,
+    unit: 'MB',
+  });
+  ratio(`heap_migrate_${k(L)}_raw_getall_put_peak_growth`, {
+    ...heap(m('raw-getall-put', L)),
+    kind: 'info',
+    unit: 'MB',
+  });
   ratio(`heap_snapshot_${k(L)}_raw_ndjson_peak_growth`, { ...heap(s('raw-ndjson', L)), kind: 'info', unit: 'MB' });
 }
 
@@ -498,7 +700,19 @@ function pad(text, width, right = false) {
 }
 
 function printTable() {
-  const header = ['section', 'case', 'records', 'runs', 'median s', 'us/rec', 'min-max s', 'cpu s', 'page cpu s', 'heap MB', 'file MB'];
+  const header = [
+    'section',
+    'case',
+    'records',
+    'runs',
+    'median s',
+    'us/rec',
+    'min-max s',
+    'cpu s',
+    'page cpu s',
+    'heap MB',
+    'file MB',
+  ];
   const rows = results.cases.map((c) => {
     const status = c.unavailable ? `pending (${c.unavailable})` : c.error ? `ERROR: ${c.error}` : undefined;
     const runs = c.samplesMs.length === 1 && c.plannedRuns === 1 ? '1 (single)' : String(c.samplesMs.length);
@@ -517,19 +731,31 @@ function printTable() {
       c.bytes === undefined ? '' : (c.bytes / 1e6).toFixed(1),
     ];
   });
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[4].startsWith('pending') || row[4].startsWith('ERROR')) && i === 4 ? 8 : String(row[i]).length)));
+  const widths = header.map((h, i) =>
+    Math.max(
+      h.length,
+      ...rows.map((row) =>
+        (row[4].startsWith('pending') || row[4].startsWith('ERROR')) && i === 4 ? 8 : String(row[i]).length,
+      ),
+    ),
+  );
   const line = (cells) => cells.map((cell, i) => pad(cell, widths[i], i >= 2)).join('  ');
   console.log(line(header));
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const row of rows) console.log(line(row).trimEnd());
-  console.log('us/rec = median / records; cpu s = median CPU seconds of all Chromium processes (page cpu s: the page\'s renderer);');
-  console.log('heap MB = peak JS heap growth over a GC\'d baseline (max over runs).');
+  console.log(
+    "us/rec = median / records; cpu s = median CPU seconds of all Chromium processes (page cpu s: the page's renderer);",
+  );
+  console.log("heap MB = peak JS heap growth over a GC'd baseline (max over runs).");
   for (const c of results.cases.filter((entry) => entry.stoppedAfter !== undefined)) {
-    console.log(`>: ${c.id} hit the ${options.cursorLimit} s limit after ${c.stoppedAfter.toLocaleString('en-US')} of ${c.size.toLocaleString('en-US')} records and was rolled back; *: us per record done so far (the cost grows with the transaction).`);
+    console.log(
+      `>: ${c.id} hit the ${options.cursorLimit} s limit after ${c.stoppedAfter.toLocaleString('en-US')} of ${c.size.toLocaleString('en-US')} records and was rolled back; *: us per record done so far (the cost grows with the transaction).`,
+    );
   }
   console.log('');
   for (const r of results.ratios) {
-    const value = r.value === null ? 'n/a' : r.unit === 'MB' ? `${r.value.toFixed(1)}MB` : `${r.bound ?? ''}${r.value.toFixed(2)}x`;
+    const value =
+      r.value === null ? 'n/a' : r.unit === 'MB' ? `${r.value.toFixed(1)}MB` : `${r.bound ?? ''}${r.value.toFixed(2)}x`;
     console.log(`RATIO ${r.name}=${value} target=${r.target} ${r.status}`);
   }
 }
@@ -549,7 +775,10 @@ async function main() {
     rmSync(outDir, { recursive: true, force: true });
     rmSync(profile, { recursive: true, force: true });
   };
-  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]]) {
+  for (const [signal, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ]) {
     process.once(signal, () => {
       log(`${signal}: stopping; partial results are in ${options.out}`);
       cleanup().finally(() => process.exit(code));
@@ -558,19 +787,39 @@ async function main() {
   try {
     log('building the bench page (vite)');
     await build({ configFile, build: { outDir, emptyOutDir: true } });
-    server = await preview({ configFile, build: { outDir }, preview: { host: '127.0.0.1', port: 0, strictPort: false } });
-    context = await chromium.launchPersistentContext(profile, { executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
+    server = await preview({
+      configFile,
+      build: { outDir },
+      preview: { host: '127.0.0.1', port: 0, strictPort: false },
+    });
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: '/usr/bin/chromium',
+      headless: true,
+      args: CHROMIUM_ARGS,
+    });
     middlewares = server.middlewares;
     const first = await openOrigin();
     const { page, cdp } = first;
     const info = await page.evaluate(() => globalThis.bench.info());
     // The user agent is reduced (156.0.0.0); the browser's own report has the full version.
-    const product = await cdp.send('Browser.getVersion').then((v) => v.product, () => info.userAgent);
+    const product = await cdp.send('Browser.getVersion').then(
+      (v) => v.product,
+      () => info.userAgent,
+    );
     const version = /Chrome\/([\d.]+)/.exec(product)?.[1] ?? 'unknown';
-    results.browser = { name: 'Chromium (headless)', version, userAgent: info.userAgent, executable: '/usr/bin/chromium', args: CHROMIUM_ARGS };
+    results.browser = {
+      name: 'Chromium (headless)',
+      version,
+      userAgent: info.userAgent,
+      executable: '/usr/bin/chromium',
+      args: CHROMIUM_ARGS,
+    };
     results.record = info.record;
-    log(`Chromium ${version}; record ~${info.record.avgJsonBytes.toFixed(0)} JSON bytes; sizes ${options.size}/${options.large}, cursor cases at ${options.cursorSize}, ${options.runs} runs`);
-    for (const c of [...info.cases.snapshot, ...info.cases.restore]) if (c.unavailable) log(`${c.id}: pending (${c.unavailable})`);
+    log(
+      `Chromium ${version}; record ~${info.record.avgJsonBytes.toFixed(0)} JSON bytes; sizes ${options.size}/${options.large}, cursor cases at ${options.cursorSize}, ${options.runs} runs`,
+    );
+    for (const c of [...info.cases.snapshot, ...info.cases.restore])
+      if (c.unavailable) log(`${c.id}: pending (${c.unavailable})`);
 
     await first.close();
     await runMigrations(info);
@@ -583,14 +832,23 @@ async function main() {
     results.totalSeconds = (Date.now() - started) / 1000;
     save();
     console.log('');
-    console.log(`idb-evolve bench — Chromium ${version}, ${results.machine.cpus} CPUs (${results.machine.cpuModel}), ${results.generated}`);
+    console.log(
+      `idb-evolve bench — Chromium ${version}, ${results.machine.cpus} CPUs (${results.machine.cpuModel}), ${results.generated}`,
+    );
     const load = results.machine.loadAverage1mDuringRuns;
-    console.log(`record ~${info.record.avgJsonBytes.toFixed(0)} bytes as JSON, one index; medians of ${options.runs} runs (${options.large.toLocaleString('en-US')}-record migrations: ${options.largeRuns}); cursor cases: 1 run, ${options.cursorLimit > 0 ? `stopped at ${options.cursorLimit} s` : 'no time limit'}`);
-    if (load) console.log(`1-min load average during the timed runs: ${load.min.toFixed(1)}-${load.max.toFixed(1)} (median ${load.median.toFixed(1)}) on ${results.machine.cpus} CPUs`);
+    console.log(
+      `record ~${info.record.avgJsonBytes.toFixed(0)} bytes as JSON, one index; medians of ${options.runs} runs (${options.large.toLocaleString('en-US')}-record migrations: ${options.largeRuns}); cursor cases: 1 run, ${options.cursorLimit > 0 ? `stopped at ${options.cursorLimit} s` : 'no time limit'}`,
+    );
+    if (load)
+      console.log(
+        `1-min load average during the timed runs: ${load.min.toFixed(1)}-${load.max.toFixed(1)} (median ${load.median.toFixed(1)}) on ${results.machine.cpus} CPUs`,
+      );
     console.log('');
     printTable();
     console.log('');
-    console.log(`total ${(results.totalSeconds / 60).toFixed(1)} min; results in ${path.relative(process.cwd(), options.out)}`);
+    console.log(
+      `total ${(results.totalSeconds / 60).toFixed(1)} min; results in ${path.relative(process.cwd(), options.out)}`,
+    );
   } finally {
     await cleanup();
   }

@@ -97,7 +97,9 @@ export const snapshotCases: readonly SnapshotCase[] = [
           for (;;) {
             // A new transaction per batch: awaiting the OPFS write lets a readonly transaction commit.
             const store = db.transaction(STORE, 'readonly').objectStore(STORE);
-            const batch = (await request(store.getAll(after === undefined ? null : IDBKeyRange.lowerBound(after, true), BATCH))) as ItemV1[];
+            const batch = (await request(
+              store.getAll(after === undefined ? null : IDBKeyRange.lowerBound(after, true), BATCH),
+            )) as ItemV1[];
             if (batch.length === 0) break;
             let chunk = '';
             for (const record of batch) chunk += `${JSON.stringify(record)}\n`;

@@ -67,12 +67,24 @@ export interface DemoApi {
   /** Every file in the snapshot folder with its size, including partial and swap files listSnapshots hides. */
   snapshotFiles(): Promise<{ readonly name: string; readonly size: number }[]>;
   snapshotNow(): Promise<{ readonly ok: boolean; readonly id: string | null; readonly error: ErrorData | null }>;
-  verify(id: string): Promise<{ readonly ok: boolean; readonly counts: Readonly<Record<string, number>> | null; readonly error: ErrorData | null }>;
+  verify(id: string): Promise<{
+    readonly ok: boolean;
+    readonly counts: Readonly<Record<string, number>> | null;
+    readonly error: ErrorData | null;
+  }>;
   /** The exported file as text (for small snapshots). */
   exportText(id: string): Promise<string>;
-  importText(text: string, fileName: string): Promise<{ readonly ok: boolean; readonly id: string | null; readonly error: ErrorData | null }>;
+  importText(
+    text: string,
+    fileName: string,
+  ): Promise<{ readonly ok: boolean; readonly id: string | null; readonly error: ErrorData | null }>;
   deleteSnapshot(id: string): Promise<void>;
-  restore(id: string): Promise<{ readonly ok: boolean; readonly report: Omit<RestoreReport, 'snapshot'> | null; readonly error: ErrorData | null; readonly after: Counts }>;
+  restore(id: string): Promise<{
+    readonly ok: boolean;
+    readonly report: Omit<RestoreReport, 'snapshot'> | null;
+    readonly error: ErrorData | null;
+    readonly after: Counts;
+  }>;
   /** Keeps a connection open: `library` (closes on versionchange) or `legacy` (ignores it, blocking upgrades). */
   hold(kind: 'library' | 'legacy'): Promise<number>;
   release(): void;

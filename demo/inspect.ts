@@ -69,7 +69,8 @@ export function counts(name: string): Promise<Counts> {
     async (transaction, db) => {
       const stores: Record<string, number> = {};
       if (transaction === null) return { version: db.version, stores };
-      for (const store of Array.from(db.objectStoreNames)) stores[store] = await requestOf(transaction.objectStore(store).count());
+      for (const store of Array.from(db.objectStoreNames))
+        stores[store] = await requestOf(transaction.objectStore(store).count());
       return { version: db.version, stores };
     },
     { version: 0, stores: {} },
@@ -123,7 +124,8 @@ export async function folderFiles(folder: string): Promise<{ name: string; size:
   const files: { name: string; size: number }[] = [];
   // entries() is async-iterable in every engine with OPFS; the DOM typings lag behind.
   for await (const [name, handle] of directory as unknown as AsyncIterable<[string, FileSystemHandle]>) {
-    const size = handle.kind === 'file' ? (await (handle as FileSystemFileHandle).getFile().catch(() => null))?.size ?? -1 : -1;
+    const size =
+      handle.kind === 'file' ? ((await (handle as FileSystemFileHandle).getFile().catch(() => null))?.size ?? -1) : -1;
     files.push({ name, size });
   }
   return files.sort((a, b) => (a.name < b.name ? -1 : 1));

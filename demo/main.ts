@@ -18,7 +18,15 @@ import {
   type UpgradeReport,
 } from '../src/index.js';
 import type { Counts, DemoApi, LogEntry, Outcome, SnapshotRow, UpgradeOptions } from './api.js';
-import { completion, counts as countsOf, deleteDatabase, folderFiles, read as readRecord, requestOf, sample as sampleOf } from './inspect.js';
+import {
+  completion,
+  counts as countsOf,
+  deleteDatabase,
+  folderFiles,
+  read as readRecord,
+  requestOf,
+  sample as sampleOf,
+} from './inspect.js';
 import { DEFAULT_DB, LATEST, makeNote, makePlan, TAG_NAMES, type DemoPlanOptions } from './plan.js';
 import { describeProgress, fmt, fmtBytes, fmtMs, h, renderOutcome, renderPlan } from './render.js';
 import { errorData, type ErrorData, type MigrateMessage, type MigrateRequest } from './shared.js';
@@ -62,8 +70,16 @@ function log(kind: string, text: string): void {
   state.log.push(entry);
   console.info(`[demo] ${kind}: ${text}`);
   const list = $('log');
-  const time = now.toTimeString().slice(0, 8) + '.' + String(now.getMilliseconds()).padStart(3, '0');
-  list.prepend(h('li', { class: `log-${kind.replace(/[^a-z]/g, '')}` }, h('time', {}, time), h('span', { class: 'kind' }, kind), text));
+  const time = `${now.toTimeString().slice(0, 8)}.${String(now.getMilliseconds()).padStart(3, '0')}`;
+  list.prepend(
+    h(
+      'li',
+      { class: `log-${kind.replace(/[^a-z]/g, '')}` },
+      h('time', {}, time),
+      h('span', { class: 'kind' }, kind),
+      text,
+    ),
+  );
   while (list.children.length > 200) list.lastElementChild?.remove();
 }
 
@@ -109,7 +125,8 @@ async function refreshEstimate(): Promise<void> {
   try {
     const { usage, quota, details } = await estimate();
     const parts = Object.entries(details).map(([name, bytes]) => `${name} ${fmtBytes(bytes)}`);
-    $('estimate').textContent = `storage ${fmtBytes(usage)} of ${fmtBytes(quota)}${parts.length ? ` (${parts.join(', ')})` : ''}`;
+    $('estimate').textContent =
+      `storage ${fmtBytes(usage)} of ${fmtBytes(quota)}${parts.length ? ` (${parts.join(', ')})` : ''}`;
   } catch (error) {
     $('estimate').textContent = `storage estimate unavailable: ${String(error)}`;
   }
@@ -149,7 +166,10 @@ function onUpgradeProgress(p: UpgradeProgress): void {
   const where = `${phase}:${p.step ?? ''}`;
   if (where !== state.where) {
     state.where = where;
-    log('phase', `${p.phase} · v${p.version}${p.step ? ` · ${p.step}` : ''} at +${fmtMs(performance.now() - state.started)}`);
+    log(
+      'phase',
+      `${p.phase} · v${p.version}${p.step ? ` · ${p.step}` : ''} at +${fmtMs(performance.now() - state.started)}`,
+    );
   }
   upgradeProgress(p.done, p.total ?? Math.max(1, p.done), describeProgress(p));
 }
@@ -157,7 +177,8 @@ function onUpgradeProgress(p: UpgradeProgress): void {
 // ---- seed ----------------------------------------------------------------------------------------------------------
 
 async function seed(count: number, options: { duplicateTags?: boolean } = {}): Promise<Counts> {
-  if (!Number.isSafeInteger(count) || count < 0 || count > 1_000_000) throw new RangeError('Seed between 0 and 1,000,000 records');
+  if (!Number.isSafeInteger(count) || count < 0 || count > 1_000_000)
+    throw new RangeError('Seed between 0 and 1,000,000 records');
   closeConnections();
   const started = performance.now();
   log('seed', `deleting "${DATABASE}" and seeding ${fmt(count)} notes at v1`);
@@ -166,7 +187,9 @@ async function seed(count: number, options: { duplicateTags?: boolean } = {}): P
   const { db } = await openDatabase(DATABASE, makePlan(), { version: 1, snapshot: false });
   try {
     const tags = db.transaction('tags', 'readwrite');
-    TAG_NAMES.forEach((name, id) => tags.objectStore('tags').put({ id, name: options.duplicateTags && id === 1 ? TAG_NAMES[0] : name }));
+    TAG_NAMES.forEach((name, id) => {
+      tags.objectStore('tags').put({ id, name: options.duplicateTags && id === 1 ? TAG_NAMES[0] : name });
+    });
     await completion(tags);
     // Small enough that building and queuing one batch never holds the main thread for long.
     const batch = 2000;
@@ -199,7 +222,12 @@ interface RunResult {
 }
 
 /** Runs one migration (page, dry run, worker, service worker) and checks the data around it. */
-async function migrate(where: string, target: number, options: UpgradeOptions, run: (plan: DemoPlanOptions) => Promise<RunResult>): Promise<Outcome> {
+async function migrate(
+  where: string,
+  target: number,
+  options: UpgradeOptions,
+  run: (plan: DemoPlanOptions) => Promise<RunResult>,
+): Promise<Outcome> {
   const plan: DemoPlanOptions = { fail: options.fail ?? null, buggy: options.buggy ?? false };
   const before = await counts();
   const beforeSample = await sampleOf(DATABASE, plan.fail?.record);
@@ -222,8 +250,21 @@ async function migrate(where: string, target: number, options: UpgradeOptions, r
   setBusy(false);
   const after = await counts();
   const afterSample = await sampleOf(DATABASE, plan.fail?.record);
-  const intact = after.version === before.version && JSON.stringify(after.stores) === JSON.stringify(before.stores) && afterSample === beforeSample;
-  const outcome: Outcome = { ok: result.error === null, where, report: result.report, snapshot: result.snapshot, error: result.error, before, after, intact, ms };
+  const intact =
+    after.version === before.version &&
+    JSON.stringify(after.stores) === JSON.stringify(before.stores) &&
+    afterSample === beforeSample;
+  const outcome: Outcome = {
+    ok: result.error === null,
+    where,
+    report: result.report,
+    snapshot: result.snapshot,
+    error: result.error,
+    before,
+    after,
+    intact,
+    ms,
+  };
   if (result.error === null) {
     log(where, `done in ${fmtMs(ms)}: now v${after.version}${result.snapshot ? `, snapshot ${result.snapshot}` : ''}`);
     upgradeProgress(1, 1, `${where}: done in ${fmtMs(ms)}`);
@@ -246,16 +287,30 @@ function hooks() {
       log('blocked', `another connection keeps v${info.oldVersion} open; the upgrade to v${info.newVersion} waits`),
     onVersionChange: (info: { oldVersion: number; newVersion: number | null }) => {
       state.connection = null;
-      log('versionchange', `closed this tab's connection: another one wants ${info.newVersion === null ? 'to delete the database' : `v${info.newVersion}`}`);
+      log(
+        'versionchange',
+        `closed this tab's connection: another one wants ${info.newVersion === null ? 'to delete the database' : `v${info.newVersion}`}`,
+      );
     },
     // What an app would send to its telemetry during a staged rollout.
     hooks: {
-      onStart: (info) => log('hook', `onStart: v${info.oldVersion} → v${info.newVersion}, versions to run: ${info.pending.join(', ')}`),
+      onStart: (info) =>
+        log('hook', `onStart: v${info.oldVersion} → v${info.newVersion}, versions to run: ${info.pending.join(', ')}`),
       onVersion: (report) =>
-        log('hook', `onVersion: v${report.version} in ${fmtMs(report.ms)}${report.steps.map((s) => `; ${s.name}: ${s.visited} visited, ${s.updated} updated, ${s.deleted} deleted`).join('')}`),
-      onComplete: (report, info) => log('hook', `onComplete: ${report.versions.length} version(s) in ${fmtMs(report.ms)}, snapshot ${info.snapshot?.id ?? 'none'}`),
+        log(
+          'hook',
+          `onVersion: v${report.version} in ${fmtMs(report.ms)}${report.steps.map((s) => `; ${s.name}: ${s.visited} visited, ${s.updated} updated, ${s.deleted} deleted`).join('')}`,
+        ),
+      onComplete: (report, info) =>
+        log(
+          'hook',
+          `onComplete: ${report.versions.length} version(s) in ${fmtMs(report.ms)}, snapshot ${info.snapshot?.id ?? 'none'}`,
+        ),
       onFailed: (error, info) =>
-        log('hook', `onFailed: ${error.code} after ${fmtMs(info.ms)}; completed before the failure (rolled back): ${info.completed.map((v) => `v${v.version}`).join(', ') || 'none'}`),
+        log(
+          'hook',
+          `onFailed: ${error.code} after ${fmtMs(info.ms)}; completed before the failure (rolled back): ${info.completed.map((v) => `v${v.version}`).join(', ') || 'none'}`,
+        ),
     } satisfies UpgradeHooks,
   };
 }
@@ -277,7 +332,11 @@ function upgrade(target = LATEST, options: UpgradeOptions = {}): Promise<Outcome
 
 function runDry(target = LATEST, options: UpgradeOptions = {}): Promise<Outcome> {
   return migrate('dry run', target, options, async (plan) => {
-    const report = await dryRun(DATABASE, makePlan(plan), { version: target, onProgress: onUpgradeProgress, onBlocked: hooks().onBlocked });
+    const report = await dryRun(DATABASE, makePlan(plan), {
+      version: target,
+      onProgress: onUpgradeProgress,
+      onBlocked: hooks().onBlocked,
+    });
     return { report, snapshot: null, error: null };
   });
 }
@@ -301,7 +360,12 @@ function runInWorker(target = LATEST, options: UpgradeOptions = {}): Promise<Out
     return new Promise<RunResult>((resolve) => {
       const listen = workerListener(resolve);
       worker.onmessage = (event: MessageEvent<MigrateMessage>) => listen(event.data);
-      worker.onerror = (event) => resolve({ report: null, snapshot: null, error: { name: 'WorkerError', message: event.message || 'the worker failed to load', typed: false } });
+      worker.onerror = (event) =>
+        resolve({
+          report: null,
+          snapshot: null,
+          error: { name: 'WorkerError', message: event.message || 'the worker failed to load', typed: false },
+        });
       const request: MigrateRequest = { type: 'migrate', database: DATABASE, target, plan };
       worker.postMessage(request);
     }).finally(() => worker.terminate());
@@ -309,9 +373,14 @@ function runInWorker(target = LATEST, options: UpgradeOptions = {}): Promise<Out
 }
 
 async function serviceWorker(): Promise<ServiceWorker> {
-  if (!('serviceWorker' in navigator)) throw new Error('Service workers are not available here (needs a secure context)');
+  if (!('serviceWorker' in navigator))
+    throw new Error('Service workers are not available here (needs a secure context)');
   // The dev server serves the TypeScript entry as a module script at the root, so its scope covers the page.
-  const registration = await navigator.serviceWorker.register('/sw.ts', { type: 'module', scope: '/', updateViaCache: 'none' });
+  const registration = await navigator.serviceWorker.register('/sw.ts', {
+    type: 'module',
+    scope: '/',
+    updateViaCache: 'none',
+  });
   const worker = registration.active ?? registration.waiting ?? registration.installing;
   if (worker === null) throw new Error('The service worker did not install');
   if (worker.state !== 'activated') {
@@ -343,7 +412,14 @@ function runInServiceWorker(target = LATEST, options: UpgradeOptions = {}): Prom
 
 async function snapshotRows(): Promise<SnapshotRow[]> {
   const list = await listSnapshots({ database: DATABASE });
-  return list.map((s) => ({ id: s.id, database: s.database, version: s.version, reason: s.reason, created: s.created.toISOString(), size: s.size ?? null }));
+  return list.map((s) => ({
+    id: s.id,
+    database: s.database,
+    version: s.version,
+    reason: s.reason,
+    created: s.created.toISOString(),
+    size: s.size ?? null,
+  }));
 }
 
 async function refreshSnapshots(): Promise<void> {
@@ -352,11 +428,19 @@ async function refreshSnapshots(): Promise<void> {
   try {
     rows = await snapshotRows();
   } catch (error) {
-    body.replaceChildren(h('tr', {}, h('td', { colspan: '6', class: 'bad' }, `cannot list snapshots: ${errorData(error).message}`)));
+    body.replaceChildren(
+      h('tr', {}, h('td', { colspan: '6', class: 'bad' }, `cannot list snapshots: ${errorData(error).message}`)),
+    );
     return;
   }
   if (rows.length === 0) {
-    body.replaceChildren(h('tr', {}, h('td', { colspan: '6', class: 'muted' }, 'No snapshots yet: upgrading an existing database takes one.')));
+    body.replaceChildren(
+      h(
+        'tr',
+        {},
+        h('td', { colspan: '6', class: 'muted' }, 'No snapshots yet: upgrading an existing database takes one.'),
+      ),
+    );
     return;
   }
   body.replaceChildren(
@@ -364,7 +448,10 @@ async function refreshSnapshots(): Promise<void> {
       const actions = h('td', { class: 'actions' });
       const action = (label: string, run: () => Promise<void>) => {
         const button = h('button', { class: 'small' }, label);
-        button.addEventListener('click', () => void run().catch((error: unknown) => log('error', errorData(error).message)));
+        button.addEventListener(
+          'click',
+          () => void run().catch((error: unknown) => log('error', errorData(error).message)),
+        );
         return button;
       };
       actions.append(
@@ -392,11 +479,18 @@ async function refreshSnapshots(): Promise<void> {
   void refreshEstimate();
 }
 
-async function verify(id: string): Promise<{ ok: boolean; counts: Record<string, number> | null; error: ErrorData | null }> {
+async function verify(
+  id: string,
+): Promise<{ ok: boolean; counts: Record<string, number> | null; error: ErrorData | null }> {
   try {
     const info = await verifySnapshot(id);
     const counts = { ...(info.counts ?? {}) };
-    log('snapshot', `verified ${id}: ${Object.entries(counts).map(([s, n]) => `${s} ${fmt(n)}`).join(', ')} ✓`);
+    log(
+      'snapshot',
+      `verified ${id}: ${Object.entries(counts)
+        .map(([s, n]) => `${s} ${fmt(n)}`)
+        .join(', ')} ✓`,
+    );
     return { ok: true, counts, error: null };
   } catch (error) {
     const data = errorData(error);
@@ -451,12 +545,26 @@ async function restore(id: string): ReturnType<DemoApi['restore']> {
   log('restore', `restoring ${id}`);
   try {
     const { snapshot: _snapshot, ...report } = await restoreSnapshot(DATABASE, id, {
-      onProgress: (p) => snapshotProgress(p.done, p.total, `restore · ${p.phase} · ${p.phase === 'verify' ? fmtBytes(p.done) : fmt(p.done)} / ${p.phase === 'verify' ? fmtBytes(p.total) : fmt(p.total)}`),
+      onProgress: (p) =>
+        snapshotProgress(
+          p.done,
+          p.total,
+          `restore · ${p.phase} · ${p.phase === 'verify' ? fmtBytes(p.done) : fmt(p.done)} / ${p.phase === 'verify' ? fmtBytes(p.total) : fmt(p.total)}`,
+        ),
       onBlocked: () => log('blocked', 'the restore waits for other connections to close'),
     });
-    snapshotProgress(1, 1, `restored v${report.version} in ${fmtMs(report.ms)}${report.recreated ? ' (database recreated)' : ''}`);
+    snapshotProgress(
+      1,
+      1,
+      `restored v${report.version} in ${fmtMs(report.ms)}${report.recreated ? ' (database recreated)' : ''}`,
+    );
     announce(`restored ${id}`);
-    log('restore', `restored ${id}: v${report.version}, ${Object.entries(report.counts).map(([s, n]) => `${s} ${fmt(n)}`).join(', ')}`);
+    log(
+      'restore',
+      `restored ${id}: v${report.version}, ${Object.entries(report.counts)
+        .map(([s, n]) => `${s} ${fmt(n)}`)
+        .join(', ')}`,
+    );
     return { ok: true, report, error: null, after: await refreshState() };
   } catch (error) {
     const data = errorData(error);
@@ -484,7 +592,10 @@ async function hold(kind: 'library' | 'legacy'): Promise<number> {
       snapshot: false,
       onVersionChange: (info) => {
         state.held = null;
-        log('versionchange', `the library closed the held connection: another tab wants ${info.newVersion === null ? 'to delete the database' : `v${info.newVersion}`}`);
+        log(
+          'versionchange',
+          `the library closed the held connection: another tab wants ${info.newVersion === null ? 'to delete the database' : `v${info.newVersion}`}`,
+        );
       },
     });
     state.held = db;
@@ -492,9 +603,15 @@ async function hold(kind: 'library' | 'legacy'): Promise<number> {
   } else {
     const db = await requestOf(indexedDB.open(DATABASE));
     db.onversionchange = (event) =>
-      log('versionchange', `legacy connection asked to close for ${event.newVersion === null ? 'a deletion' : `v${event.newVersion}`}; it ignores it until Release`);
+      log(
+        'versionchange',
+        `legacy connection asked to close for ${event.newVersion === null ? 'a deletion' : `v${event.newVersion}`}; it ignores it until Release`,
+      );
     state.legacy = db;
-    log('hold', `holding a legacy connection at v${version} (ignores versionchange: the other tab's upgrade is blocked)`);
+    log(
+      'hold',
+      `holding a legacy connection at v${version} (ignores versionchange: the other tab's upgrade is blocked)`,
+    );
   }
   return version;
 }
@@ -519,7 +636,12 @@ function formOptions(): UpgradeOptions {
   return {
     buggy: $<HTMLInputElement>('buggy').checked,
     snapshot: !$<HTMLInputElement>('no-snapshot').checked,
-    fail: inject ? { version: Number($<HTMLInputElement>('inject-version').value), record: Number($<HTMLInputElement>('inject-record').value) } : null,
+    fail: inject
+      ? {
+          version: Number($<HTMLInputElement>('inject-version').value),
+          record: Number($<HTMLInputElement>('inject-record').value),
+        }
+      : null,
   };
 }
 
@@ -538,14 +660,19 @@ function on(id: string, run: () => Promise<unknown>): void {
 function wire(): void {
   $('db-name').textContent = DATABASE;
   const select = $<HTMLSelectElement>('target');
-  for (let version = 2; version <= LATEST; version++) select.append(h('option', { value: String(version) }, `v${version}`));
+  for (let version = 2; version <= LATEST; version++)
+    select.append(h('option', { value: String(version) }, `v${version}`));
   select.value = String(LATEST);
   for (const id of ['second-tab', 'away']) {
     const link = $<HTMLAnchorElement>(id);
     link.href = `${link.getAttribute('href')}${location.search}`;
   }
 
-  on('seed', () => seed(Number($<HTMLInputElement>('seed-count').value), { duplicateTags: $<HTMLInputElement>('seed-duplicates').checked }));
+  on('seed', () =>
+    seed(Number($<HTMLInputElement>('seed-count').value), {
+      duplicateTags: $<HTMLInputElement>('seed-duplicates').checked,
+    }),
+  );
   on('upgrade', () => upgrade(target(), formOptions()));
   on('dry-run', () => runDry(target(), formOptions()));
   on('run-worker', () => runInWorker(target(), formOptions()));
@@ -559,7 +686,9 @@ function wire(): void {
   on('hold', () => hold('library'));
   on('hold-legacy', () => hold('legacy'));
   on('release', async () => release());
-  $<HTMLInputElement>('buggy').addEventListener('change', (event) => renderPlan($('plan'), makePlan({ buggy: (event.target as HTMLInputElement).checked })));
+  $<HTMLInputElement>('buggy').addEventListener('change', (event) =>
+    renderPlan($('plan'), makePlan({ buggy: (event.target as HTMLInputElement).checked })),
+  );
   const input = $<HTMLInputElement>('import');
   input.addEventListener('change', () => {
     const file = input.files?.[0];
@@ -570,14 +699,18 @@ function wire(): void {
     log('other tab', event.data);
     void refreshState().then(refreshSnapshots);
   });
-  addEventListener('pagehide', (event) => log('pagehide', event.persisted ? 'page may enter the back/forward cache' : 'page unloading'));
+  addEventListener('pagehide', (event) =>
+    log('pagehide', event.persisted ? 'page may enter the back/forward cache' : 'page unloading'),
+  );
   addEventListener('pageshow', (event) => {
     if (event.persisted) {
       log('pageshow', 'restored from the back/forward cache');
       void refreshState();
     }
   });
-  const navigation = performance.getEntriesByType('navigation')[0] as (PerformanceNavigationTiming & { notRestoredReasons?: unknown }) | undefined;
+  const navigation = performance.getEntriesByType('navigation')[0] as
+    | (PerformanceNavigationTiming & { notRestoredReasons?: unknown })
+    | undefined;
   if (navigation?.type === 'back_forward' && navigation.notRestoredReasons) {
     log('pageshow', `not restored from the back/forward cache: ${JSON.stringify(navigation.notRestoredReasons)}`);
   }

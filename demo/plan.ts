@@ -45,7 +45,20 @@ export interface NoteV1 {
 
 const COLORS = ['amber', 'teal', 'slate', 'rose', 'lime', 'violet'];
 const WORDS = ['buy', 'oat', 'milk', 'call', 'ana', 'fix', 'bike', 'plan', 'trip', 'read', 'book', 'pay', 'rent'];
-export const TAG_NAMES = ['home', 'work', 'ideas', 'errands', 'health', 'family', 'travel', 'books', 'music', 'garden', 'money', 'kids'];
+export const TAG_NAMES = [
+  'home',
+  'work',
+  'ideas',
+  'errands',
+  'health',
+  'family',
+  'travel',
+  'books',
+  'music',
+  'garden',
+  'money',
+  'kids',
+];
 const BODY = 'Remember to check the list twice before leaving; bring the receipts and the spare key.';
 const EPOCH = Date.UTC(2024, 0, 1);
 
@@ -101,7 +114,10 @@ function withFault(step: Step, fault: () => void): Step {
 }
 
 const notesV1 = { keyPath: 'id', indexes: { byCreated: 'created' } } as const;
-const notesV3 = { keyPath: 'id', indexes: { byCreated: 'created', byTag: { keyPath: 'tagIds', multiEntry: true } } } as const;
+const notesV3 = {
+  keyPath: 'id',
+  indexes: { byCreated: 'created', byTag: { keyPath: 'tagIds', multiEntry: true } },
+} as const;
 const labels = { keyPath: 'id', indexes: { byName: { keyPath: 'name', unique: true } } } as const;
 
 // Versions are ordered so that v2 is cheap (one pass over the notes): every index on `notes` makes each later

@@ -3,7 +3,11 @@ import { describePlan, type Plan, type UpgradeProgress, type UpgradeReport } fro
 import type { Counts, Outcome } from './api.js';
 import type { ErrorData } from './shared.js';
 
-export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attributes: Record<string, string> = {}, ...children: (Node | string)[]): HTMLElementTagNameMap[K] {
+export function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attributes: Record<string, string> = {},
+  ...children: (Node | string)[]
+): HTMLElementTagNameMap[K] {
   const element = document.createElement(tag);
   for (const [name, value] of Object.entries(attributes)) element.setAttribute(name, value);
   element.append(...children);
@@ -65,12 +69,23 @@ function reportTable(report: UpgradeReport): HTMLElement {
       {},
       ...version.steps.map((step) => {
         const counts = `visited ${fmt(step.visited)} · updated ${fmt(step.updated)} · deleted ${fmt(step.deleted)} · written ${fmt(step.written)}`;
-        return h('div', { class: 'step' }, h('code', {}, step.name), h('span', { class: 'muted' }, ` ${counts} · ${fmtMs(step.ms)}`));
+        return h(
+          'div',
+          { class: 'step' },
+          h('code', {}, step.name),
+          h('span', { class: 'muted' }, ` ${counts} · ${fmtMs(step.ms)}`),
+        );
       }),
     );
-    body.append(h('tr', {}, h('td', {}, `v${version.version}`), layout, steps, h('td', { class: 'num' }, fmtMs(version.ms))));
+    body.append(
+      h('tr', {}, h('td', {}, `v${version.version}`), layout, steps, h('td', { class: 'num' }, fmtMs(version.ms))),
+    );
   }
-  const head = h('thead', {}, h('tr', {}, h('th', {}, 'version'), h('th', {}, 'layout'), h('th', {}, 'steps'), h('th', {}, 'ms')));
+  const head = h(
+    'thead',
+    {},
+    h('tr', {}, h('th', {}, 'version'), h('th', {}, 'layout'), h('th', {}, 'steps'), h('th', {}, 'ms')),
+  );
   return h('table', { class: 'report' }, head, body);
 }
 
@@ -79,7 +94,12 @@ const CONTEXT_FIELDS = new Set(['code', 'version', 'step', 'store', 'key']);
 
 function errorView(error: ErrorData): HTMLElement {
   const list = h('dl', { class: 'error-fields' });
-  const cause = error.cause === undefined ? undefined : typeof error.cause === 'string' ? error.cause : `${error.cause.name}: ${error.cause.message}`;
+  const cause =
+    error.cause === undefined
+      ? undefined
+      : typeof error.cause === 'string'
+        ? error.cause
+        : `${error.cause.name}: ${error.cause.message}`;
   const fields: [string, string | number | undefined][] = [
     ['name', error.name],
     ['code', error.code],
@@ -109,7 +129,8 @@ export function renderOutcome(target: HTMLElement, outcome: Outcome): void {
         ? `${outcome.where}: nothing to do, already at v${outcome.after.version}`
         : `${outcome.where}: v${report.oldVersion} → v${report.newVersion}${report.dryRun ? ' (dry run, rolled back)' : ''} in ${fmtMs(report.ms)}`;
     target.append(h('p', { class: 'result-title ok' }, '✓ ', title));
-    if (outcome.snapshot) target.append(h('p', { class: 'muted' }, 'snapshot before the upgrade: ', h('code', {}, outcome.snapshot)));
+    if (outcome.snapshot)
+      target.append(h('p', { class: 'muted' }, 'snapshot before the upgrade: ', h('code', {}, outcome.snapshot)));
     if (report?.dryRun) {
       const verdict = outcome.intact ? '✓ database unchanged: ' : '✗ database changed: ';
       target.append(h('p', { class: outcome.intact ? 'ok' : 'bad' }, verdict, countsText(outcome.after)));
@@ -118,7 +139,13 @@ export function renderOutcome(target: HTMLElement, outcome: Outcome): void {
     return;
   }
   const error = outcome.error!;
-  target.append(h('p', { class: 'result-title bad' }, `✗ ${outcome.where} failed: ${error.name}${error.code ? ` (${error.code})` : ''}`));
+  target.append(
+    h(
+      'p',
+      { class: 'result-title bad' },
+      `✗ ${outcome.where} failed: ${error.name}${error.code ? ` (${error.code})` : ''}`,
+    ),
+  );
   target.append(errorView(error));
   const compared = `first, last${error.key ? ' and failing' : ''} notes compared`;
   target.append(
@@ -140,12 +167,28 @@ export function renderPlan(container: HTMLElement, plan: Plan): void {
       const key = store.keyPath === null ? 'out-of-line key' : `keyPath ${JSON.stringify(store.keyPath)}`;
       const indexes = Object.entries(store.indexes).map(([indexName, index]) => {
         const flags = [index.unique ? 'unique' : '', index.multiEntry ? 'multiEntry' : ''].filter(Boolean).join(', ');
-        return h('li', {}, h('code', {}, indexName), ` on ${JSON.stringify(index.keyPath)}${flags ? ` (${flags})` : ''}`);
+        return h(
+          'li',
+          {},
+          h('code', {}, indexName),
+          ` on ${JSON.stringify(index.keyPath)}${flags ? ` (${flags})` : ''}`,
+        );
       });
       const keyText = ` ${key}${store.autoIncrement ? ', autoIncrement' : ''}`;
-      stores.append(h('li', {}, h('strong', {}, name), h('span', { class: 'muted' }, keyText), h('ul', { class: 'indexes' }, ...indexes)));
+      stores.append(
+        h(
+          'li',
+          {},
+          h('strong', {}, name),
+          h('span', { class: 'muted' }, keyText),
+          h('ul', { class: 'indexes' }, ...indexes),
+        ),
+      );
     }
-    const steps = version.steps.length === 0 ? [h('li', { class: 'muted' }, 'no steps')] : version.steps.map((step) => h('li', {}, h('code', {}, step.name)));
+    const steps =
+      version.steps.length === 0
+        ? [h('li', { class: 'muted' }, 'no steps')]
+        : version.steps.map((step) => h('li', {}, h('code', {}, step.name)));
     container.append(
       h(
         'article',
@@ -159,5 +202,12 @@ export function renderPlan(container: HTMLElement, plan: Plan): void {
     );
   }
   // What changes from version to version, as the library documents a plan for code review.
-  container.append(h('details', { class: 'plan-markdown' }, h('summary', {}, 'Plan as Markdown (describePlan)'), h('pre', {}, describePlan(plan))));
+  container.append(
+    h(
+      'details',
+      { class: 'plan-markdown' },
+      h('summary', {}, 'Plan as Markdown (describePlan)'),
+      h('pre', {}, describePlan(plan)),
+    ),
+  );
 }

@@ -1,6 +1,12 @@
 // What the page, the dedicated Worker and the Service Worker share: the migration run and the plain-data shapes
 // they exchange with postMessage (errors and reports must cross a structured clone).
-import { isIdbEvolveError, openDatabase, snapshotPolicy, type UpgradeProgress, type UpgradeReport } from '../src/index.js';
+import {
+  isIdbEvolveError,
+  openDatabase,
+  snapshotPolicy,
+  type UpgradeProgress,
+  type UpgradeReport,
+} from '../src/index.js';
 import { makePlan, type DemoPlanOptions } from './plan.js';
 
 /** An error as plain data: every field the library's typed errors carry. */
@@ -29,19 +35,19 @@ function describeKey(key: unknown): string {
 
 export function errorData(error: unknown): ErrorData {
   const e = error as Record<string, unknown> | null;
-  const cause = e?.['cause'];
+  const cause = e?.cause;
   const fields: Record<string, unknown> = {
-    name: typeof e?.['name'] === 'string' ? e['name'] : 'Error',
-    message: typeof e?.['message'] === 'string' ? e['message'] : String(error),
+    name: typeof e?.name === 'string' ? e.name : 'Error',
+    message: typeof e?.message === 'string' ? e.message : String(error),
     typed: isIdbEvolveError(error),
   };
   for (const field of ['code', 'version', 'step', 'stepIndex', 'store', 'snapshot'] as const) {
     if (e?.[field] !== undefined) fields[field] = e[field];
   }
-  if (e?.['key'] !== undefined) fields['key'] = describeKey(e['key']);
+  if (e?.key !== undefined) fields.key = describeKey(e.key);
   if (cause !== undefined) {
     const c = cause as { name?: unknown; message?: unknown } | null;
-    fields['cause'] =
+    fields.cause =
       typeof c === 'object' && c !== null && typeof c.message === 'string'
         ? { name: typeof c.name === 'string' ? c.name : 'Error', message: c.message }
         : describeKey(cause);
@@ -72,7 +78,11 @@ export type MigrateMessage =
   | { readonly type: 'error'; readonly where: string; readonly error: ErrorData };
 
 /** Runs the demo migration with openDatabase where it is called (page or worker), reporting through `post`. */
-export async function runMigration(request: MigrateRequest, where: string, post: (message: MigrateMessage) => void): Promise<void> {
+export async function runMigration(
+  request: MigrateRequest,
+  where: string,
+  post: (message: MigrateMessage) => void,
+): Promise<void> {
   const started = performance.now();
   let lastProgress = 0;
   try {

@@ -7,7 +7,10 @@ interface ExtendableMessageEvent extends MessageEvent<MigrateRequest> {
   waitUntil(promise: Promise<unknown>): void;
 }
 interface ServiceWorkerScope {
-  addEventListener(type: 'install' | 'activate', listener: (event: { waitUntil(promise: Promise<unknown>): void }) => void): void;
+  addEventListener(
+    type: 'install' | 'activate',
+    listener: (event: { waitUntil(promise: Promise<unknown>): void }) => void,
+  ): void;
   addEventListener(type: 'message', listener: (event: ExtendableMessageEvent) => void): void;
   skipWaiting(): Promise<void>;
   clients: { claim(): Promise<void> };

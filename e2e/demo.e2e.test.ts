@@ -7,7 +7,16 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { makeNote, uidOf } from '../demo/plan';
-import { ARTIFACTS, launchChromium, openDemo, screenshot, startDemoServer, waitForProgress, type Chromium, type DemoServer } from './harness';
+import {
+  ARTIFACTS,
+  launchChromium,
+  openDemo,
+  screenshot,
+  startDemoServer,
+  waitForProgress,
+  type Chromium,
+  type DemoServer,
+} from './harness';
 
 const size = (name: string, fallback: number): number => {
   const value = Number(process.env[name]);
@@ -39,7 +48,8 @@ async function done(chrome: Chromium): Promise<void> {
   await chrome.close();
 }
 
-const logText = (page: Page): Promise<string> => page.evaluate(() => window.demo.log.map((e) => `${e.kind}: ${e.text}`).join('\n'));
+const logText = (page: Page): Promise<string> =>
+  page.evaluate(() => window.demo.log.map((e) => `${e.kind}: ${e.text}`).join('\n'));
 
 beforeAll(async () => {
   server = await startDemoServer();
@@ -135,7 +145,14 @@ describe('idb-evolve demo in Chromium', () => {
 
       // Failing in v4's rebuild, after v2 and v3 ran in full: all of it is rolled back.
       const late = await page.evaluate(() => window.demo.upgrade(4, { fail: { version: 4, record: 77 } }));
-      expect(late.error).toMatchObject({ name: 'UpgradeError', code: 'step_failed', version: 4, step: 'rebuildStore(notes)', store: 'notes', key: '77' });
+      expect(late.error).toMatchObject({
+        name: 'UpgradeError',
+        code: 'step_failed',
+        version: 4,
+        step: 'rebuildStore(notes)',
+        store: 'notes',
+        key: '77',
+      });
       expect(late.after).toEqual(late.before);
       expect(late.intact).toBe(true);
 
@@ -143,7 +160,12 @@ describe('idb-evolve demo in Chromium', () => {
       await page.evaluate(() => window.demo.seed(500, { duplicateTags: true }));
       const duplicate = await page.evaluate(() => window.demo.upgrade(4));
       expect(duplicate.ok).toBe(false);
-      expect(duplicate.error).toMatchObject({ name: 'UpgradeError', code: 'constraint_violation', typed: true, cause: { name: 'ConstraintError' } });
+      expect(duplicate.error).toMatchObject({
+        name: 'UpgradeError',
+        code: 'constraint_violation',
+        typed: true,
+        cause: { name: 'ConstraintError' },
+      });
       expect(duplicate.after).toEqual({ version: 1, stores: { notes: 500, tags: 12 } });
       expect(duplicate.intact).toBe(true);
       await screenshot(page, '02b-unique-index-failure');
@@ -157,7 +179,7 @@ describe('idb-evolve demo in Chromium', () => {
     try {
       const page = await openDemo(chrome.context, server.url);
       const seeded = await page.evaluate((n) => window.demo.seed(n), PAGE_CLOSE);
-      expect(seeded.stores['notes']).toBe(PAGE_CLOSE);
+      expect(seeded.stores.notes).toBe(PAGE_CLOSE);
       await page.evaluate(() => void window.demo.upgrade(2));
       await waitForProgress(page, 'step', 2000, 240_000);
       const progress = await page.evaluate(() => window.demo.progress);
@@ -166,7 +188,10 @@ describe('idb-evolve demo in Chromium', () => {
       await page.close();
 
       const again = await openDemo(chrome.context, server.url);
-      expect(await again.evaluate(() => window.demo.counts())).toEqual({ version: 1, stores: { notes: PAGE_CLOSE, tags: 12 } });
+      expect(await again.evaluate(() => window.demo.counts())).toEqual({
+        version: 1,
+        stores: { notes: PAGE_CLOSE, tags: 12 },
+      });
       for (const id of [1, progress!.done, PAGE_CLOSE]) {
         expect(await again.evaluate((key) => window.demo.read('notes', key), id)).toEqual(makeNote(id));
       }
@@ -174,7 +199,10 @@ describe('idb-evolve demo in Chromium', () => {
       expect(outcome.ok, JSON.stringify(outcome.error)).toBe(true);
       expect(outcome.after).toEqual({ version: 2, stores: { labels: 12, notes: PAGE_CLOSE } });
       const { body, ...rest } = makeNote(PAGE_CLOSE);
-      expect(await again.evaluate((key) => window.demo.read('notes', key), PAGE_CLOSE)).toEqual({ ...rest, text: body });
+      expect(await again.evaluate((key) => window.demo.read('notes', key), PAGE_CLOSE)).toEqual({
+        ...rest,
+        text: body,
+      });
       await screenshot(again, '03-page-close-after');
     } finally {
       await done(chrome);
@@ -202,9 +230,14 @@ describe('idb-evolve demo in Chromium', () => {
         const reopened = await openDemo(second.context, server.url);
         expect(await reopened.evaluate(() => window.demo.snapshots())).toEqual([]);
         const leftovers = await reopened.evaluate(() => window.demo.snapshotFiles());
-        console.log(`after the relaunch the snapshot folder holds ${JSON.stringify(leftovers)} (listSnapshots hides them)`);
+        console.log(
+          `after the relaunch the snapshot folder holds ${JSON.stringify(leftovers)} (listSnapshots hides them)`,
+        );
         expect(leftovers.every((file) => /\.partial(\.crswap)?$/.test(file.name))).toBe(true);
-        expect(await reopened.evaluate(() => window.demo.counts())).toEqual({ version: 1, stores: { notes: KILL, tags: 12 } });
+        expect(await reopened.evaluate(() => window.demo.counts())).toEqual({
+          version: 1,
+          stores: { notes: KILL, tags: 12 },
+        });
         for (const id of [1, KILL]) {
           expect(await reopened.evaluate((key) => window.demo.read('notes', key), id)).toEqual(makeNote(id));
         }
@@ -245,7 +278,9 @@ describe('idb-evolve demo in Chromium', () => {
       expect(await first.evaluate(() => window.demo.hold('library'))).toBe(2);
       const next = await second.evaluate(() => window.demo.upgrade(3));
       expect(next.ok, JSON.stringify(next.error)).toBe(true);
-      expect(await first.evaluate(() => window.demo.log.filter((e) => e.kind === 'versionchange').map((e) => e.text))).toEqual([
+      expect(
+        await first.evaluate(() => window.demo.log.filter((e) => e.kind === 'versionchange').map((e) => e.text)),
+      ).toEqual([
         expect.stringContaining('legacy connection'),
         expect.stringContaining('the library closed the held connection: another tab wants v3'),
       ]);
@@ -267,11 +302,18 @@ describe('idb-evolve demo in Chromium', () => {
       await cdp.send('Storage.overrideQuotaForOrigin', { origin: server.origin, quotaSize: usage + 64 * 1024 });
       const shrunk = await page.evaluate(() => window.demo.estimate());
       // Since Chrome 138 estimate() reports an artificial quota; the override still applies to writes.
-      console.log(`quota overridden to ${usage + 64 * 1024} bytes; estimate() now says usage ${shrunk.usage}, quota ${shrunk.quota}`);
+      console.log(
+        `quota overridden to ${usage + 64 * 1024} bytes; estimate() now says usage ${shrunk.usage}, quota ${shrunk.quota}`,
+      );
 
       const outcome = await page.evaluate(() => window.demo.upgrade(4));
       expect(outcome.ok).toBe(false);
-      expect(outcome.error).toMatchObject({ name: 'SnapshotError', code: 'snapshot_quota', typed: true, cause: { name: 'QuotaExceededError' } });
+      expect(outcome.error).toMatchObject({
+        name: 'SnapshotError',
+        code: 'snapshot_quota',
+        typed: true,
+        cause: { name: 'QuotaExceededError' },
+      });
       expect(outcome.after).toEqual({ version: 1, stores: { notes: SMALL, tags: 12 } });
       expect(outcome.intact).toBe(true);
       expect(await page.evaluate(() => window.demo.snapshots())).toEqual([]);
@@ -300,7 +342,10 @@ describe('idb-evolve demo in Chromium', () => {
       // Round trip the snapshot through a file with the visible controls: Download, Delete, Import.
       const id = wrong.snapshot!;
       const row = page.locator(`#snapshots tr[data-id="${id}"]`);
-      const [download] = await Promise.all([page.waitForEvent('download'), row.getByRole('button', { name: 'Download' }).click()]);
+      const [download] = await Promise.all([
+        page.waitForEvent('download'),
+        row.getByRole('button', { name: 'Download' }).click(),
+      ]);
       expect(download.suggestedFilename()).toBe(id);
       const file = path.join(ARTIFACTS, 'downloads', id);
       await download.saveAs(file);
@@ -314,7 +359,10 @@ describe('idb-evolve demo in Chromium', () => {
       await row.waitFor();
       expect((await page.evaluate(() => window.demo.snapshots())).map((s) => s.id)).toEqual([id]);
       // A corrupted file is refused and not stored.
-      const corrupt = await page.evaluate((content) => window.demo.importText(content.replace('"v":{', '"v":{"x":1,'), 'corrupt.ndjson'), text);
+      const corrupt = await page.evaluate(
+        (content) => window.demo.importText(content.replace('"v":{', '"v":{"x":1,'), 'corrupt.ndjson'),
+        text,
+      );
       expect(corrupt.ok).toBe(false);
       expect(corrupt.error).toMatchObject({ name: 'SnapshotError', code: 'snapshot_corrupt' });
       expect(await page.evaluate(() => window.demo.snapshots())).toHaveLength(1);
@@ -341,7 +389,14 @@ describe('idb-evolve demo in Chromium', () => {
       await page.evaluate((n) => window.demo.seed(n), SMALL);
       const failed = await page.evaluate(() => window.demo.runInWorker(4, { fail: { version: 2, record: 10 } }));
       expect(failed.ok).toBe(false);
-      expect(failed.error).toMatchObject({ name: 'UpgradeError', code: 'step_failed', typed: true, version: 2, step: 'renameField(notes: body -> text)', key: '10' });
+      expect(failed.error).toMatchObject({
+        name: 'UpgradeError',
+        code: 'step_failed',
+        typed: true,
+        version: 2,
+        step: 'renameField(notes: body -> text)',
+        key: '10',
+      });
       expect(failed.intact).toBe(true);
 
       const inWorker = await page.evaluate(() => window.demo.runInWorker(4));
@@ -379,7 +434,9 @@ describe('idb-evolve demo in Chromium', () => {
 
       // The next page opens the same database as it loads: it must not wait for the frozen page's upgrade.
       await page.goto(`${server.origin}/away.html`);
-      const away = await page.waitForFunction(() => window.awayOpen, undefined, { timeout: 20_000 }).then((handle) => handle.jsonValue());
+      const away = await page
+        .waitForFunction(() => window.awayOpen, undefined, { timeout: 20_000 })
+        .then((handle) => handle.jsonValue());
       expect(away).toMatchObject({ version: 1 });
       expect(away!.error).toBeUndefined();
       await screenshot(page, '09-bfcache-away');
@@ -387,13 +444,23 @@ describe('idb-evolve demo in Chromium', () => {
       // A page restored from the back/forward cache fires pageshow, not load.
       await page.goBack({ waitUntil: 'commit' });
       await page.waitForFunction(() => typeof window.demo === 'object');
-      const restoredFromCache = await page.evaluate(() => window.demo.log.some((e) => e.kind === 'pageshow' && e.text.startsWith('restored from')));
-      console.log(`back navigation ${restoredFromCache ? 'restored the page from the back/forward cache' : 'reloaded the page (not from the back/forward cache)'}`);
+      const restoredFromCache = await page.evaluate(() =>
+        window.demo.log.some((e) => e.kind === 'pageshow' && e.text.startsWith('restored from')),
+      );
+      console.log(
+        `back navigation ${restoredFromCache ? 'restored the page from the back/forward cache' : 'reloaded the page (not from the back/forward cache)'}`,
+      );
       expect(restoredFromCache).toBe(true);
       // The frozen page's upgrade was aborted on pagehide and reported as such once the page came back.
       await page.waitForFunction(() => window.demo.lastOutcome !== null, undefined, { timeout: 20_000 });
-      expect(await page.evaluate(() => window.demo.lastOutcome?.error)).toMatchObject({ name: 'UpgradeError', code: 'upgrade_aborted' });
-      expect(await page.evaluate(() => window.demo.counts())).toEqual({ version: 1, stores: { notes: BFCACHE, tags: 12 } });
+      expect(await page.evaluate(() => window.demo.lastOutcome?.error)).toMatchObject({
+        name: 'UpgradeError',
+        code: 'upgrade_aborted',
+      });
+      expect(await page.evaluate(() => window.demo.counts())).toEqual({
+        version: 1,
+        stores: { notes: BFCACHE, tags: 12 },
+      });
       const outcome = await page.evaluate(() => window.demo.upgrade(2));
       expect(outcome.ok, JSON.stringify(outcome.error)).toBe(true);
       expect(outcome.after.version).toBe(2);

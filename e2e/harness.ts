@@ -24,7 +24,9 @@ function freePort(): Promise<number> {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }
@@ -59,7 +61,16 @@ export interface Chromium {
   close(): Promise<void>;
 }
 
-const headlessArgs = ['--headless', '--remote-debugging-port=0', '--remote-debugging-address=127.0.0.1', '--no-default-browser-check', '--password-store=basic', '--use-mock-keychain', '--hide-scrollbars', '--mute-audio'];
+const headlessArgs = [
+  '--headless',
+  '--remote-debugging-port=0',
+  '--remote-debugging-address=127.0.0.1',
+  '--no-default-browser-check',
+  '--password-store=basic',
+  '--use-mock-keychain',
+  '--hide-scrollbars',
+  '--mute-audio',
+];
 
 function exited(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => {
@@ -72,16 +83,27 @@ function exited(child: ChildProcess): Promise<void> {
  * Launches Debian's Chromium headless with the args of docs (browsers.md) on `userDataDir` (a fresh temp folder
  * by default, deleted by close/kill unless it was given), and connects playwright-core to it over CDP.
  */
-export async function launchChromium(options: { userDataDir?: string; extraArgs?: readonly string[] } = {}): Promise<Chromium> {
+export async function launchChromium(
+  options: { userDataDir?: string; extraArgs?: readonly string[] } = {},
+): Promise<Chromium> {
   assertExecutable(CHROMIUM_BINARY, 'Chromium', 'chromium');
   const ownDir = options.userDataDir === undefined;
   const userDataDir = options.userDataDir ?? mkdtempSync(path.join(os.tmpdir(), 'idb-evolve-e2e-'));
-  const args = [...CHROMIUM_ARGS, ...headlessArgs, `--user-data-dir=${userDataDir}`, ...(options.extraArgs ?? []), 'about:blank'];
+  const args = [
+    ...CHROMIUM_ARGS,
+    ...headlessArgs,
+    `--user-data-dir=${userDataDir}`,
+    ...(options.extraArgs ?? []),
+    'about:blank',
+  ];
   // Its own process group, so that kill() reaches the renderers and helpers too.
   const child = spawn(CHROMIUM_BINARY, args, { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
   const endpoint = await new Promise<string>((resolve, reject) => {
     let output = '';
-    const timer = setTimeout(() => reject(new Error(`Chromium did not start within 20 s:\n${output.slice(-2000)}`)), 20_000);
+    const timer = setTimeout(
+      () => reject(new Error(`Chromium did not start within 20 s:\n${output.slice(-2000)}`)),
+      20_000,
+    );
     child.stderr!.on('data', (chunk: Buffer) => {
       output += chunk.toString();
       const match = /DevTools listening on (ws:\/\/\S+)/.exec(output);
@@ -145,10 +167,11 @@ export async function openDemo(context: BrowserContext, url: string): Promise<Pa
   await page.setViewportSize({ width: 1280, height: 1000 });
   page.on('pageerror', (error) => console.error(`[page error] ${error.message}`));
   // E2E_VERBOSE=1 prints the demo's event log (phases with timings, errors) as it happens.
-  if (process.env['E2E_VERBOSE']) {
+  if (process.env.E2E_VERBOSE) {
     const started = Date.now();
     page.on('console', (message) => {
-      if (message.text().startsWith('[demo]')) console.log(`+${((Date.now() - started) / 1000).toFixed(1)}s ${message.text()}`);
+      if (message.text().startsWith('[demo]'))
+        console.log(`+${((Date.now() - started) / 1000).toFixed(1)}s ${message.text()}`);
     });
   }
   await page.goto(url);

@@ -23,13 +23,17 @@ for (const [name, code] of Object.entries(entries)) {
     logLevel: 'silent',
     configFile: false,
     build: { write: false, minify: true, lib: { entry: 'entry', formats: ['es'] }, rollupOptions: { input: 'entry' } },
-    plugins: [{ name: 'entry', resolveId: (id) => (id === 'entry' ? id : null), load: (id) => (id === 'entry' ? code : null) }],
+    plugins: [
+      { name: 'entry', resolveId: (id) => (id === 'entry' ? id : null), load: (id) => (id === 'entry' ? code : null) },
+    ],
   });
   const js = output[0].output.map((chunk) => chunk.code ?? '').join('');
   const gzip = gzipSync(js).length;
   const budget = sizeBudget?.[name];
   const ok = budget === undefined || gzip <= budget;
   if (!ok) failed++;
-  console.log(`SIZE ${name}: ${(gzip / 1024).toFixed(2)} KiB min+gzip (${js.length} bytes min)${budget === undefined ? '' : ` budget ${(budget / 1024).toFixed(2)} KiB ${ok ? 'ok' : 'OVER'}`}`);
+  console.log(
+    `SIZE ${name}: ${(gzip / 1024).toFixed(2)} KiB min+gzip (${js.length} bytes min)${budget === undefined ? '' : ` budget ${(budget / 1024).toFixed(2)} KiB ${ok ? 'ok' : 'OVER'}`}`,
+  );
 }
 process.exit(failed === 0 ? 0 : 1);

@@ -48,7 +48,12 @@ export type SnapshotErrorCode =
   | 'restore_failed';
 
 /** Codes of the `idb-evolve/testing` errors: fixtures that cannot be written, failed checks. */
-export type TestingErrorCode = 'unknown_store' | 'invalid_fixture' | 'write_failed' | 'migration_check_failed' | 'schema_history_changed';
+export type TestingErrorCode =
+  | 'unknown_store'
+  | 'invalid_fixture'
+  | 'write_failed'
+  | 'migration_check_failed'
+  | 'schema_history_changed';
 
 /** Every code idb-evolve uses. */
 export type ErrorCode = PlanErrorCode | UpgradeErrorCode | OpenErrorCode | SnapshotErrorCode | TestingErrorCode;

@@ -10,9 +10,25 @@ export type {
   StoreLayout,
 } from './plan/layout.js';
 export { dryRun, openDatabase } from './upgrade/open-database.js';
-export type { BlockedInfo, DryRunOptions, FailedUpgradeInfo, OpenOptions, OpenResult, UpgradeHooks, UpgradeInfo, VersionChangeInfo } from './upgrade/open-database.js';
+export type {
+  BlockedInfo,
+  DryRunOptions,
+  FailedUpgradeInfo,
+  OpenOptions,
+  OpenResult,
+  UpgradeHooks,
+  UpgradeInfo,
+  VersionChangeInfo,
+} from './upgrade/open-database.js';
 export { snapshotPolicy } from './snapshot/policy.js';
-export type { DowngradeInfo, PolicyRestoreOptions, SnapshotFailurePolicy, SnapshotPolicy, SnapshotPolicyOptions, TakenSnapshot } from './snapshot/policy.js';
+export type {
+  DowngradeInfo,
+  PolicyRestoreOptions,
+  SnapshotFailurePolicy,
+  SnapshotPolicy,
+  SnapshotPolicyOptions,
+  TakenSnapshot,
+} from './snapshot/policy.js';
 export { HISTORY_DATABASE, migrationHistory } from './upgrade/upgrade-log.js';
 export type { MigrationRecord } from './upgrade/upgrade-log.js';
 export { installedVersion } from './idb/environment.js';
@@ -47,7 +63,16 @@ export type {
   WalkOptions,
   WalkResult,
 } from './upgrade/step-store.js';
-export { convertField, copyStore, defaultValue, dropField, rebuildStore, renameField, renameStore, updateRecords } from './upgrade/steps.js';
+export {
+  convertField,
+  copyStore,
+  defaultValue,
+  dropField,
+  rebuildStore,
+  renameField,
+  renameStore,
+  updateRecords,
+} from './upgrade/steps.js';
 export type { ConvertFieldOptions, RenameFieldOptions, StepOptions, WalkStepOptions } from './upgrade/steps.js';
 export { IdbEvolveError, OpenError, PlanError, SnapshotError, UpgradeError, isIdbEvolveError } from './errors.js';
 export type {
@@ -64,7 +89,12 @@ export type {
   UpgradeErrorContext,
   ValidationIssue,
 } from './errors.js';
-export type { StandardSchemaV1, StandardSchemaV1Issue, StandardSchemaV1Props, StandardSchemaV1Result } from './plan/standard-schema.js';
+export type {
+  StandardSchemaV1,
+  StandardSchemaV1Issue,
+  StandardSchemaV1Props,
+  StandardSchemaV1Result,
+} from './plan/standard-schema.js';
 export { describePlan } from './tooling/describe-plan.js';
 export {
   SCHEMA_HISTORY_FORMAT,

@@ -62,22 +62,43 @@ function chain(failAt?: { version: number; record: number; kind: Failure }): Pla
       { version: 1, stores: { notes: { keyPath: 'id', indexes: { byTitle: 'title' } } } },
       {
         version: 2,
-        stores: { notes: { keyPath: 'id', indexes: { byTitle: 'title', byTag: { keyPath: 'tags', multiEntry: true } } } },
-        steps: [step(2, 'rename body', (n) => { n.text = n.body; delete n.body; })],
+        stores: {
+          notes: { keyPath: 'id', indexes: { byTitle: 'title', byTag: { keyPath: 'tags', multiEntry: true } } },
+        },
+        steps: [
+          step(2, 'rename body', (n) => {
+            n.text = n.body;
+            delete n.body;
+          }),
+        ],
       },
       {
         version: 3,
-        stores: { notes: { keyPath: 'id', indexes: { byTag: { keyPath: 'tags', multiEntry: true } } }, audit: { autoIncrement: true } },
-        steps: [step(3, 'double score', (n) => { n.score = (n.score as number) * 2; })],
+        stores: {
+          notes: { keyPath: 'id', indexes: { byTag: { keyPath: 'tags', multiEntry: true } } },
+          audit: { autoIncrement: true },
+        },
+        steps: [
+          step(3, 'double score', (n) => {
+            n.score = (n.score as number) * 2;
+          }),
+        ],
         validators: { notes: z.object({ id: z.number(), score: z.number() }) },
       },
       {
         version: 4,
         stores: {
-          notes: { keyPath: 'id', indexes: { byTag: { keyPath: 'tags', multiEntry: true }, bySlug: { keyPath: 'slug', unique: true } } },
+          notes: {
+            keyPath: 'id',
+            indexes: { byTag: { keyPath: 'tags', multiEntry: true }, bySlug: { keyPath: 'slug', unique: true } },
+          },
           audit: { autoIncrement: true },
         },
-        steps: [step(4, 'add slug', (n) => { n.slug = `note-${n.id as number}`; })],
+        steps: [
+          step(4, 'add slug', (n) => {
+            n.slug = `note-${n.id as number}`;
+          }),
+        ],
         validators: { notes: z.object({ id: z.number(), score: z.number() }) },
       },
     ],
@@ -159,41 +180,76 @@ describe('atomicity', () => {
     const { factory, options } = fakeEnvironment();
     const p = definePlan({
       versions: [{ version: 1, stores: { notes: { keyPath: 'id' } } }],
-      seed: { name: 'seed', stores: ['notes'], run: async (ctx) => { await ctx.store('notes').put({ id: 1 }); throw new Error('seed broke'); } },
+      seed: {
+        name: 'seed',
+        stores: ['notes'],
+        run: async (ctx) => {
+          await ctx.store('notes').put({ id: 1 });
+          throw new Error('seed broke');
+        },
+      },
     });
-    await expect(openDatabase('db', p, options)).rejects.toMatchObject({ name: 'UpgradeError', code: 'step_failed', step: 'seed' });
+    await expect(openDatabase('db', p, options)).rejects.toMatchObject({
+      name: 'UpgradeError',
+      code: 'step_failed',
+      step: 'seed',
+    });
     expect((await factory.databases()).map((d) => d.name)).not.toContain('db');
   });
 });
 
 describe('steps that wait outside IndexedDB', () => {
   const base = { version: 1, stores: { notes: { keyPath: 'id' } } } as const;
-  const withStep = (run: Step['run']): Plan => definePlan({ versions: [base, { ...base, version: 2, steps: [{ name: 'waits', stores: ['notes'], run }] }] });
+  const withStep = (run: Step['run']): Plan =>
+    definePlan({ versions: [base, { ...base, version: 2, steps: [{ name: 'waits', stores: ['notes'], run }] }] });
   const seeded = async () => {
     const env = fakeEnvironment();
-    await seedDatabase('db', withStep(() => {}), 1, { notes: [{ id: 1, n: 1 }, { id: 2, n: 2 }] }, env.options);
+    await seedDatabase(
+      'db',
+      withStep(() => {}),
+      1,
+      {
+        notes: [
+          { id: 1, n: 1 },
+          { id: 2, n: 2 },
+        ],
+      },
+      env.options,
+    );
     return { ...env, before: await dump(env.factory, 'db') };
   };
 
   test.each([
-    ['a timer, then a write', async (ctx: Parameters<Step['run']>[0]) => {
-      await ctx.store('notes').put({ id: 1, n: 10 });
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      await ctx.store('notes').put({ id: 2, n: 20 });
-    }],
-    ['a timer, then nothing', async (ctx: Parameters<Step['run']>[0]) => {
-      await ctx.store('notes').put({ id: 1, n: 10 });
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }],
-    ['a timer, then a throw', async (ctx: Parameters<Step['run']>[0]) => {
-      await ctx.store('notes').put({ id: 1, n: 10 });
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      throw new Error('late failure');
-    }],
-    ['a never-settling promise', async (ctx: Parameters<Step['run']>[0]) => {
-      await ctx.store('notes').put({ id: 1, n: 10 });
-      await new Promise(() => {});
-    }],
+    [
+      'a timer, then a write',
+      async (ctx: Parameters<Step['run']>[0]) => {
+        await ctx.store('notes').put({ id: 1, n: 10 });
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        await ctx.store('notes').put({ id: 2, n: 20 });
+      },
+    ],
+    [
+      'a timer, then nothing',
+      async (ctx: Parameters<Step['run']>[0]) => {
+        await ctx.store('notes').put({ id: 1, n: 10 });
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      },
+    ],
+    [
+      'a timer, then a throw',
+      async (ctx: Parameters<Step['run']>[0]) => {
+        await ctx.store('notes').put({ id: 1, n: 10 });
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        throw new Error('late failure');
+      },
+    ],
+    [
+      'a never-settling promise',
+      async (ctx: Parameters<Step['run']>[0]) => {
+        await ctx.store('notes').put({ id: 1, n: 10 });
+        await new Promise(() => {});
+      },
+    ],
   ])('%s: the upgrade is aborted with transaction_inactive and nothing is half-committed', async (_, run) => {
     const { factory, options, before } = await seeded();
     await expect(openDatabase('db', withStep(run), options)).rejects.toMatchObject({

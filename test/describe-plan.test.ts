@@ -23,7 +23,11 @@ const plan = definePlan({
         pairs: { keyPath: ['a', 'b'] },
         tags: { keyPath: 'name', indexes: { byParent: 'parent' } },
       },
-      steps: [renameStore('notes', 'memos'), renameField('memos', 'name', 'title'), noop('fill tags', ['memos', 'tags'])],
+      steps: [
+        renameStore('notes', 'memos'),
+        renameField('memos', 'name', 'title'),
+        noop('fill tags', ['memos', 'tags']),
+      ],
       validators: { memos: z.object({ id: z.number() }) },
       down: { memos: (value) => value, tags: () => undefined },
     },
@@ -182,10 +186,19 @@ Down transforms: none declared.
     const odd = definePlan({
       versions: [
         { version: 1, stores: {}, description: '   ' },
-        { version: 5, stores: { 'we`ird': { keyPath: '' }, items: { keyPath: 'id', indexes: { all: { keyPath: 'tags', unique: true, multiEntry: true } } } } },
+        {
+          version: 5,
+          stores: {
+            'we`ird': { keyPath: '' },
+            items: { keyPath: 'id', indexes: { all: { keyPath: 'tags', unique: true, multiEntry: true } } },
+          },
+        },
         {
           version: 6,
-          stores: { 'we`ird': { keyPath: '' }, items: { keyPath: 'id', indexes: { all: { keyPath: 'tags', unique: true, multiEntry: true } } } },
+          stores: {
+            'we`ird': { keyPath: '' },
+            items: { keyPath: 'id', indexes: { all: { keyPath: 'tags', unique: true, multiEntry: true } } },
+          },
           steps: [rebuildStore('items'), { name: 'no stores', stores: [], run: () => {} }],
         },
       ],

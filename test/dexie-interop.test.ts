@@ -12,10 +12,13 @@ interface Friend {
 
 // Dexie keeps its own conventions (version x10, compound and multiEntry indexes, auto-incremented keys): a snapshot
 // by name, without a plan, must carry all of it, and Dexie must read the restored database as its own.
-test("a Dexie database is snapshotted by name and restored into a copy Dexie reads as its own", async () => {
+test('a Dexie database is snapshotted by name and restored into a copy Dexie reads as its own', async () => {
   const { factory, storage, options } = fakeEnvironment();
   const dexieOptions = { indexedDB: factory, IDBKeyRange: options.IDBKeyRange };
-  const original = new Dexie('friends', dexieOptions) as Dexie & { friends: Dexie.Table<Friend, number>; settings: Dexie.Table<unknown, string> };
+  const original = new Dexie('friends', dexieOptions) as Dexie & {
+    friends: Dexie.Table<Friend, number>;
+    settings: Dexie.Table<unknown, string>;
+  };
   original.version(3).stores({ friends: '++id, name, *tags, [name+born]', settings: '' });
   await original.friends.bulkAdd([
     { name: 'Ada', tags: ['math', 'code'], born: new Date(1815, 11, 10) },
@@ -25,7 +28,10 @@ test("a Dexie database is snapshotted by name and restored into a copy Dexie rea
   original.close();
 
   const snapshot = await snapshotDatabase('friends', { ...dexieOptions, storage });
-  expect(await verifySnapshot(snapshot.id, { storage })).toMatchObject({ version: 30, counts: { friends: 2, settings: 1 } });
+  expect(await verifySnapshot(snapshot.id, { storage })).toMatchObject({
+    version: 30,
+    counts: { friends: 2, settings: 1 },
+  });
   await restoreSnapshot('friends-copy', snapshot.id, { ...dexieOptions, storage, allowOtherDatabase: true });
   const [before, after] = [await dump(factory, 'friends'), await dump(factory, 'friends-copy')];
   expect(after).toEqual(before);

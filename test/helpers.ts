@@ -18,7 +18,9 @@ import {
  * IndexedDB, whose transaction lifetime fake-indexeddb does not model.
  */
 export const realIndexedDB: boolean =
-  typeof window !== 'undefined' && globalThis.indexedDB !== undefined && !(globalThis.indexedDB instanceof FakeIDBFactory);
+  typeof window !== 'undefined' &&
+  globalThis.indexedDB !== undefined &&
+  !(globalThis.indexedDB instanceof FakeIDBFactory);
 
 let environments = 0;
 // Test files each load this module afresh: the random part keeps their databases apart too.
@@ -31,7 +33,8 @@ const run = Math.random().toString(36).slice(2, 8);
 function namespaced(prefix: string): IDBFactory {
   const native = globalThis.indexedDB;
   return {
-    open: (name: string, version?: number) => (version === undefined ? native.open(prefix + name) : native.open(prefix + name, version)),
+    open: (name: string, version?: number) =>
+      version === undefined ? native.open(prefix + name) : native.open(prefix + name, version),
     deleteDatabase: (name: string) => native.deleteDatabase(prefix + name),
     cmp: (a: unknown, b: unknown) => native.cmp(a, b),
     databases: async () =>
@@ -52,10 +55,16 @@ export function fakeEnvironment(): {
   storage: SnapshotStorage;
   options: OpenOptions & { indexedDB: IDBFactory; IDBKeyRange: typeof IDBKeyRange; snapshot: SnapshotPolicy };
 } {
-  const factory = realIndexedDB ? namespaced(`${run}-${++environments}:`) : (new FakeIDBFactory() as unknown as IDBFactory);
+  const factory = realIndexedDB
+    ? namespaced(`${run}-${++environments}:`)
+    : (new FakeIDBFactory() as unknown as IDBFactory);
   const keyRange = realIndexedDB ? globalThis.IDBKeyRange : (FakeIDBKeyRange as unknown as typeof IDBKeyRange);
   const storage = memorySnapshotStorage();
-  return { factory, storage, options: { indexedDB: factory, IDBKeyRange: keyRange, snapshot: snapshotPolicy({ storage }) } };
+  return {
+    factory,
+    storage,
+    options: { indexedDB: factory, IDBKeyRange: keyRange, snapshot: snapshotPolicy({ storage }) },
+  };
 }
 
 /** Everything observable about a database: version, layout and every record as [primaryKey, value]. */

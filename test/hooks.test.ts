@@ -4,10 +4,14 @@ import { fakeEnvironment, openAndClose, plan, seedDatabase } from './helpers.js'
 
 const v1 = { version: 1, stores: { notes: { keyPath: 'id' } } } as const;
 const bump = (fail: boolean) =>
-  updateRecords('notes', (n: { id: number; n: number }) => {
-    if (fail && n.id === 2) throw new Error('boom');
-    return { ...n, n: n.n + 1 };
-  }, { name: 'bump' });
+  updateRecords(
+    'notes',
+    (n: { id: number; n: number }) => {
+      if (fail && n.id === 2) throw new Error('boom');
+      return { ...n, n: n.n + 1 };
+    },
+    { name: 'bump' },
+  );
 
 function recorder(): { calls: [string, unknown][]; hooks: UpgradeHooks } {
   const calls: [string, unknown][] = [];
@@ -16,9 +20,19 @@ function recorder(): { calls: [string, unknown][]; hooks: UpgradeHooks } {
     hooks: {
       onStart: (info) => calls.push(['start', info]),
       onVersion: (report) => calls.push(['version', report.version]),
-      onComplete: (report, info) => calls.push(['complete', { versions: report.versions.length, snapshot: info.snapshot?.version }]),
+      onComplete: (report, info) =>
+        calls.push(['complete', { versions: report.versions.length, snapshot: info.snapshot?.version }]),
       onFailed: (error, info) =>
-        calls.push(['failed', { code: error.code, version: error.version, ms: typeof info.ms, completed: info.completed.map((v) => v.version), snapshot: info.snapshot?.version }]),
+        calls.push([
+          'failed',
+          {
+            code: error.code,
+            version: error.version,
+            ms: typeof info.ms,
+            completed: info.completed.map((v) => v.version),
+            snapshot: info.snapshot?.version,
+          },
+        ]),
     },
   };
 }
@@ -26,7 +40,18 @@ function recorder(): { calls: [string, unknown][]; hooks: UpgradeHooks } {
 test('hooks see start, each version and completion; the history records the run', async () => {
   const { factory, options } = fakeEnvironment();
   const p = plan(v1, { ...v1, version: 2, steps: [bump(false)] }, { ...v1, version: 3, steps: [bump(false)] });
-  await seedDatabase('db', p, 1, { notes: [{ id: 1, n: 0 }, { id: 2, n: 0 }] }, options);
+  await seedDatabase(
+    'db',
+    p,
+    1,
+    {
+      notes: [
+        { id: 1, n: 0 },
+        { id: 2, n: 0 },
+      ],
+    },
+    options,
+  );
   const { calls, hooks } = recorder();
   const { db, snapshot } = await openDatabase('db', p, { ...options, hooks, history: true });
   db.close();
@@ -38,17 +63,47 @@ test('hooks see start, each version and completion; the history records the run'
   ]);
   const [record, ...rest] = await migrationHistory('db', { indexedDB: factory });
   expect(rest).toEqual([]);
-  expect(record).toMatchObject({ database: 'db', outcome: 'upgraded', oldVersion: 1, newVersion: 3, snapshot: snapshot!.id, error: null });
-  expect(record!.versions.map((v) => v.steps.map((s) => [s.name, s.visited, s.updated]))).toEqual([[['bump', 2, 2]], [['bump', 2, 2]]]);
+  expect(record).toMatchObject({
+    database: 'db',
+    outcome: 'upgraded',
+    oldVersion: 1,
+    newVersion: 3,
+    snapshot: snapshot!.id,
+    error: null,
+  });
+  expect(record!.versions.map((v) => v.steps.map((s) => [s.name, s.visited, s.updated]))).toEqual([
+    [['bump', 2, 2]],
+    [['bump', 2, 2]],
+  ]);
 });
 
 test('a failed upgrade calls onFailed and is recorded with its typed error; hooks that throw change nothing', async () => {
   const { factory, options } = fakeEnvironment();
   const p = plan(v1, { ...v1, version: 2, steps: [bump(false)] }, { ...v1, version: 3, steps: [bump(true)] });
-  await seedDatabase('db', p, 1, { notes: [{ id: 1, n: 0 }, { id: 2, n: 0 }] }, options);
+  await seedDatabase(
+    'db',
+    p,
+    1,
+    {
+      notes: [
+        { id: 1, n: 0 },
+        { id: 2, n: 0 },
+      ],
+    },
+    options,
+  );
   const { calls, hooks } = recorder();
-  const throwing: UpgradeHooks = { ...hooks, onStart: (info) => { hooks.onStart!(info); throw new Error('monitoring broke'); } };
-  await expect(openDatabase('db', p, { ...options, hooks: throwing, history: true })).rejects.toMatchObject({ code: 'step_failed', key: 2 });
+  const throwing: UpgradeHooks = {
+    ...hooks,
+    onStart: (info) => {
+      hooks.onStart!(info);
+      throw new Error('monitoring broke');
+    },
+  };
+  await expect(openDatabase('db', p, { ...options, hooks: throwing, history: true })).rejects.toMatchObject({
+    code: 'step_failed',
+    key: 2,
+  });
   // onFailed learns how far it got: version 2 completed (then rolled back), and the snapshot it can be compared with.
   expect(calls).toEqual([
     ['start', { database: 'db', oldVersion: 1, newVersion: 3, startedAt: expect.any(Date), pending: [2, 3] }],
@@ -65,7 +120,9 @@ test('a failed upgrade calls onFailed and is recorded with its typed error; hook
     snapshot: snapshot!.id,
     error: { name: 'UpgradeError', code: 'step_failed', version: 3, step: 'bump', store: 'notes', key: 2 },
   });
-  expect(history[0]!.versions.map((v) => [v.version, v.steps.map((s) => [s.name, s.updated])])).toEqual([[2, [['bump', 2]]]]);
+  expect(history[0]!.versions.map((v) => [v.version, v.steps.map((s) => [s.name, s.updated])])).toEqual([
+    [2, [['bump', 2]]],
+  ]);
 });
 
 test('without history: true nothing is recorded, and opens that do not upgrade call no hook', async () => {

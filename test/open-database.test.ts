@@ -45,7 +45,12 @@ function logStep(log: unknown[], label: string, stores: string[] = ['notes']): S
 }
 
 /** Creates `name` at `version` with raw IndexedDB, letting `upgrade` shape it. */
-async function rawDatabase(factory: IDBFactory, name: string, version: number, upgrade: (db: IDBDatabase) => void): Promise<void> {
+async function rawDatabase(
+  factory: IDBFactory,
+  name: string,
+  version: number,
+  upgrade: (db: IDBDatabase) => void,
+): Promise<void> {
   const open = factory.open(name, version);
   open.onupgradeneeded = () => upgrade(open.result);
   (await request(open)).close();
@@ -55,7 +60,12 @@ async function rawDatabase(factory: IDBFactory, name: string, version: number, u
 const connect = (factory: IDBFactory, name: string) => request(factory.open(name));
 
 /** Primary keys an index lists for `query`. */
-async function indexLookup(factory: IDBFactory, store: string, index: string, query: IDBValidKey): Promise<IDBValidKey[]> {
+async function indexLookup(
+  factory: IDBFactory,
+  store: string,
+  index: string,
+  query: IDBValidKey,
+): Promise<IDBValidKey[]> {
   const db = await connect(factory, 'db');
   try {
     return await request(db.transaction(store).objectStore(store).index(index).getAllKeys(query));
@@ -66,12 +76,26 @@ async function indexLookup(factory: IDBFactory, store: string, index: string, qu
 
 const notes: DatabaseLayout = { notes: { keyPath: 'id' } };
 
-const uniqueIndexPlan = plan({ version: 1, stores: notes }, { version: 2, stores: { notes: { keyPath: 'id', indexes: { t: { keyPath: 't', unique: true } } } } });
+const uniqueIndexPlan = plan(
+  { version: 1, stores: notes },
+  { version: 2, stores: { notes: { keyPath: 'id', indexes: { t: { keyPath: 't', unique: true } } } } },
+);
 
 /** A v1 database whose notes share the value a unique index of v2 would need to be distinct. */
 async function uniqueOverDuplicates() {
   const env = fakeEnvironment();
-  await seedDatabase('db', uniqueIndexPlan, 1, { notes: [{ id: 1, t: 'same' }, { id: 2, t: 'same' }] }, env.options);
+  await seedDatabase(
+    'db',
+    uniqueIndexPlan,
+    1,
+    {
+      notes: [
+        { id: 1, t: 'same' },
+        { id: 2, t: 'same' },
+      ],
+    },
+    env.options,
+  );
   return env;
 }
 
@@ -80,8 +104,16 @@ function threeVersions(log: unknown[], seed?: Step): Plan {
   return definePlan({
     versions: [
       { version: 1, stores: notes },
-      { version: 2, stores: { notes: { keyPath: 'id', indexes: { byTitle: 'title' } } }, steps: [logStep(log, 'v2a'), logStep(log, 'v2b'), renameField('notes', 'name', 'title')] },
-      { version: 3, stores: { notes: { keyPath: 'id', indexes: { byTitle: 'title' } }, tags: {} }, steps: [logStep(log, 'v3')] },
+      {
+        version: 2,
+        stores: { notes: { keyPath: 'id', indexes: { byTitle: 'title' } } },
+        steps: [logStep(log, 'v2a'), logStep(log, 'v2b'), renameField('notes', 'name', 'title')],
+      },
+      {
+        version: 3,
+        stores: { notes: { keyPath: 'id', indexes: { byTitle: 'title' } }, tags: {} },
+        steps: [logStep(log, 'v3')],
+      },
     ],
     ...(seed === undefined ? {} : { seed }),
   });
@@ -112,7 +144,12 @@ describe('a fresh database', () => {
     expect(await dump(factory, 'db')).toEqual({
       version: 3,
       stores: {
-        notes: { keyPath: 'id', autoIncrement: false, indexes: { byTitle: { keyPath: 'title', unique: false, multiEntry: false } }, records: [] },
+        notes: {
+          keyPath: 'id',
+          autoIncrement: false,
+          indexes: { byTitle: { keyPath: 'title', unique: false, multiEntry: false } },
+          records: [],
+        },
         tags: { keyPath: null, autoIncrement: false, indexes: {}, records: [] },
       },
     });
@@ -133,7 +170,9 @@ describe('a fresh database', () => {
     const { factory, options } = fakeEnvironment();
     const first = await openAndClose('db', p, options);
     expect(log).toEqual([['seed', 3, 0, 3]]);
-    expect(first?.versions[0]?.steps).toEqual([{ name: 'seed', index: 0, visited: 0, updated: 0, deleted: 0, written: 2, ms: expect.any(Number) }]);
+    expect(first?.versions[0]?.steps).toEqual([
+      { name: 'seed', index: 0, visited: 0, updated: 0, deleted: 0, written: 2, ms: expect.any(Number) },
+    ]);
     const d = await dump(factory, 'db');
     expect(d.stores.notes?.records).toEqual([[1, { id: 1, title: 'welcome' }]]);
     expect(d.stores.tags?.records).toEqual([['t1', 'starter']]);
@@ -167,7 +206,14 @@ describe('upgrading an existing database', () => {
     ]);
     expect(report).toMatchObject({ oldVersion: 1, newVersion: 3, fresh: false, dryRun: false });
     expect(report?.versions.map((v) => [v.version, v.steps.map((s) => [s.name, s.index])])).toEqual([
-      [2, [['v2a', 0], ['v2b', 1], ['renameField(notes: name -> title)', 2]]],
+      [
+        2,
+        [
+          ['v2a', 0],
+          ['v2b', 1],
+          ['renameField(notes: name -> title)', 2],
+        ],
+      ],
       [3, [['v3', 0]]],
     ]);
     const d = await dump(factory, 'db');
@@ -192,7 +238,10 @@ describe('upgrading an existing database', () => {
   test('applies the layout diff: stores and indexes created and deleted, data kept', async () => {
     const { v2, d, factory } = await layoutChange(
       { keep: { keyPath: 'id', indexes: { gone: 'x', same: 'a' } }, drop: {} },
-      { keep: { keyPath: 'id', indexes: { same: 'a', added: { keyPath: 'tags', multiEntry: true } } }, fresh: { keyPath: 'n', autoIncrement: true } },
+      {
+        keep: { keyPath: 'id', indexes: { same: 'a', added: { keyPath: 'tags', multiEntry: true } } },
+        fresh: { keyPath: 'n', autoIncrement: true },
+      },
       rows,
     );
     expect(Object.keys(d.stores).sort()).toEqual(['fresh', 'keep']);
@@ -204,7 +253,12 @@ describe('upgrading an existing database', () => {
     expect(d.stores.fresh).toEqual({ keyPath: 'n', autoIncrement: true, indexes: {}, records: [] });
     expect(await indexLookup(factory, 'keep', 'added', 't2')).toEqual([1, 2]);
     expect(await indexLookup(factory, 'keep', 'same', 2)).toEqual([2]);
-    expect(v2).toMatchObject({ storesCreated: ['fresh'], storesDeleted: ['drop'], indexesCreated: ['keep.added'], indexesDeleted: ['keep.gone'] });
+    expect(v2).toMatchObject({
+      storesCreated: ['fresh'],
+      storesDeleted: ['drop'],
+      indexesCreated: ['keep.added'],
+      indexesDeleted: ['keep.gone'],
+    });
   });
 
   // Was a bug: every changed index fails with layout_mismatch under fake-indexeddb 6.2.8: its IDBObjectStore.index() keeps
@@ -213,7 +267,12 @@ describe('upgrading an existing database', () => {
   test('recreates changed indexes (unique flip, keyPath change, multiEntry flip), keeping data', async () => {
     const { v2, d, factory } = await layoutChange(
       { keep: { keyPath: 'id', indexes: { u: 'email', k: 'a', m: 'tags' } } },
-      { keep: { keyPath: 'id', indexes: { u: { keyPath: 'email', unique: true }, k: 'b', m: { keyPath: 'tags', multiEntry: true } } } },
+      {
+        keep: {
+          keyPath: 'id',
+          indexes: { u: { keyPath: 'email', unique: true }, k: 'b', m: { keyPath: 'tags', multiEntry: true } },
+        },
+      },
       rows,
     );
     expect(d.stores.keep?.records).toEqual(rows.map((r) => [r.id, r]));
@@ -312,7 +371,10 @@ describe('databases the plan cannot upgrade', () => {
     const newer = threeVersions([]);
     await seedDatabase('db', newer, 3, { notes: [{ id: 1, title: 'a' }] }, options);
     const before = await dump(factory, 'db');
-    const older = plan({ version: 1, stores: notes }, { version: 2, stores: { notes: { keyPath: 'id', indexes: { byTitle: 'title' } } } });
+    const older = plan(
+      { version: 1, stores: notes },
+      { version: 2, stores: { notes: { keyPath: 'id', indexes: { byTitle: 'title' } } } },
+    );
     const error = await rejection(openDatabase('db', older, options));
     expect(error).toBeInstanceOf(OpenError);
     expect(error).toMatchObject({ name: 'OpenError', code: 'downgrade', oldVersion: 3, newVersion: 2 });
@@ -357,7 +419,11 @@ describe('progress and report', () => {
     const events: UpgradeProgress[] = [];
     const p = plan(
       { version: 1, stores: notes },
-      { version: 2, stores: { notes: { keyPath: 'id', indexes: { t: 't' } } }, steps: [updateRecords('notes', (n: object) => ({ ...n, t: 1 }), { name: 'touch', batchSize: 2 })] },
+      {
+        version: 2,
+        stores: { notes: { keyPath: 'id', indexes: { t: 't' } } },
+        steps: [updateRecords('notes', (n: object) => ({ ...n, t: 1 }), { name: 'touch', batchSize: 2 })],
+      },
     );
     const { options } = fakeEnvironment();
     await seedDatabase('db', p, 1, { notes: [1, 2, 3, 4, 5].map((id) => ({ id })) }, options);
@@ -401,13 +467,35 @@ describe('progress and report', () => {
 
   test('the report lists what each version did', async () => {
     const versions: VersionDefinition[] = [
-      { version: 1, stores: { old: { keyPath: 'id', indexes: { a: 'a' } }, gone: {}, stays: { keyPath: 'id', indexes: { x: 'x' } } } },
+      {
+        version: 1,
+        stores: {
+          old: { keyPath: 'id', indexes: { a: 'a' } },
+          gone: {},
+          stays: { keyPath: 'id', indexes: { x: 'x' } },
+        },
+      },
       {
         version: 2,
-        stores: { renamed: { keyPath: 'id', indexes: { a: 'a', b: 'b' } }, stays: { keyPath: 'id', indexes: { y: 'y' } }, created: {} },
-        steps: [renameStore('old', 'renamed'), updateRecords('stays', (r: { id: number }) => (r.id === 1 ? unchanged : { ...r, y: r.id }), { name: 'fill y' })],
+        stores: {
+          renamed: { keyPath: 'id', indexes: { a: 'a', b: 'b' } },
+          stays: { keyPath: 'id', indexes: { y: 'y' } },
+          created: {},
+        },
+        steps: [
+          renameStore('old', 'renamed'),
+          updateRecords('stays', (r: { id: number }) => (r.id === 1 ? unchanged : { ...r, y: r.id }), {
+            name: 'fill y',
+          }),
+        ],
       },
-      { version: 3, stores: { renamed: { keyPath: 'id', indexes: { a: 'a', b: 'b' } }, stays: { keyPath: 'id', indexes: { y: 'y' } } } },
+      {
+        version: 3,
+        stores: {
+          renamed: { keyPath: 'id', indexes: { a: 'a', b: 'b' } },
+          stays: { keyPath: 'id', indexes: { y: 'y' } },
+        },
+      },
     ];
     const p = definePlan({ versions });
     const { options } = fakeEnvironment();
@@ -425,7 +513,15 @@ describe('progress and report', () => {
         indexesCreated: ['renamed.b', 'stays.y'],
         indexesDeleted: ['stays.x'],
         steps: [
-          { name: 'renameStore(old -> renamed)', index: 0, visited: 0, updated: 0, deleted: 0, written: 0, ms: expect.any(Number) },
+          {
+            name: 'renameStore(old -> renamed)',
+            index: 0,
+            visited: 0,
+            updated: 0,
+            deleted: 0,
+            written: 0,
+            ms: expect.any(Number),
+          },
           { name: 'fill y', index: 1, visited: 3, updated: 2, deleted: 0, written: 0, ms: expect.any(Number) },
         ],
         ms: expect.any(Number),
@@ -452,7 +548,11 @@ describe('progress and report', () => {
 describe('dryRun', () => {
   const p = plan(
     { version: 1, stores: notes },
-    { version: 2, stores: { notes: { keyPath: 'id', indexes: { byTitle: 'title' } }, added: {} }, steps: [renameField('notes', 'name', 'title')] },
+    {
+      version: 2,
+      stores: { notes: { keyPath: 'id', indexes: { byTitle: 'title' } }, added: {} },
+      steps: [renameField('notes', 'name', 'title')],
+    },
   );
   const rows = { notes: [{ id: 1, name: 'a' }, { id: 2, name: 'b' }, { id: 3 }] };
 
@@ -513,7 +613,14 @@ describe('dryRun', () => {
     const { factory, options } = fakeEnvironment();
     await seedDatabase('db', p, 2, { notes: [{ id: 1, title: 'a' }] }, options);
     const before = await dump(factory, 'db');
-    expect(await dryRun('db', p, options)).toEqual({ oldVersion: 2, newVersion: 2, fresh: false, dryRun: true, versions: [], ms: 0 });
+    expect(await dryRun('db', p, options)).toEqual({
+      oldVersion: 2,
+      newVersion: 2,
+      fresh: false,
+      dryRun: true,
+      versions: [],
+      ms: 0,
+    });
     expect(await dump(factory, 'db')).toEqual(before);
   });
 });
@@ -597,7 +704,11 @@ describe('the snapshot option', () => {
     const before = await dump(factory, 'db');
     const { snapshot: _policy, ...withoutPolicy } = options;
     // What JavaScript callers, and callers written against the earlier `{ keep: 3 }` options, pass.
-    for (const wrong of [withoutPolicy, { ...withoutPolicy, snapshot: { keep: 3 } }, { ...withoutPolicy, snapshot: true }]) {
+    for (const wrong of [
+      withoutPolicy,
+      { ...withoutPolicy, snapshot: { keep: 3 } },
+      { ...withoutPolicy, snapshot: true },
+    ]) {
       const error = await rejection(openDatabase('db', threeVersions([]), wrong as unknown as OpenOptions));
       expect(error).toBeInstanceOf(OpenError);
       expect(error).toMatchObject({ code: 'invalid_options', message: expect.stringContaining('snapshotPolicy()') });
@@ -611,14 +722,20 @@ describe('the snapshot option', () => {
     [{ blockedTimeout: '500' }, 'blockedTimeout must be a number of milliseconds (got "500")'],
     [{ downgrade: 'restore' }, `downgrade must be 'reject' or 'restore-snapshot' (got "restore")`],
     [{ history: 'yes' }, 'history must be true or false (got "yes")'],
-  ])('other options JavaScript can get wrong: %j is OpenError invalid_options, for dryRun too', async (wrong, message) => {
-    const { factory, options } = fakeEnvironment();
-    const withWrong = { ...options, ...wrong } as unknown as OpenOptions;
-    for (const attempt of [openDatabase('db', threeVersions([]), withWrong), dryRun('db', threeVersions([]), withWrong)]) {
-      expect(await rejection(attempt)).toMatchObject({ name: 'OpenError', code: 'invalid_options', message });
-    }
-    expect(await dump(factory, 'db')).toEqual({ version: 0, stores: {} });
-  });
+  ])(
+    'other options JavaScript can get wrong: %j is OpenError invalid_options, for dryRun too',
+    async (wrong, message) => {
+      const { factory, options } = fakeEnvironment();
+      const withWrong = { ...options, ...wrong } as unknown as OpenOptions;
+      for (const attempt of [
+        openDatabase('db', threeVersions([]), withWrong),
+        dryRun('db', threeVersions([]), withWrong),
+      ]) {
+        expect(await rejection(attempt)).toMatchObject({ name: 'OpenError', code: 'invalid_options', message });
+      }
+      expect(await dump(factory, 'db')).toEqual({ version: 0, stores: {} });
+    },
+  );
 
   test('false upgrades without a snapshot; the policy takes one', async () => {
     const { options, storage } = fakeEnvironment();
@@ -642,7 +759,10 @@ describe('without IndexedDB', () => {
     delete (globalThis as { indexedDB?: unknown }).indexedDB;
     try {
       const options: OpenOptions = { IDBKeyRange, snapshot: false };
-      for (const attempt of [openDatabase('db', threeVersions([]), options), dryRun('db', threeVersions([]), options)]) {
+      for (const attempt of [
+        openDatabase('db', threeVersions([]), options),
+        dryRun('db', threeVersions([]), options),
+      ]) {
         const error = await rejection(attempt);
         expect(error).toBeInstanceOf(OpenError);
         expect(error).toMatchObject({ name: 'OpenError', code: 'open_failed' });

@@ -101,10 +101,13 @@ describe('definePlan rejects layouts', () => {
     },
   );
 
-  test.each([[''], ['a'], ['a.b.c'], ['$x_1'], ['été'], [['a', 'b.c']], [null], [undefined]])('accepts store key path %j', (keyPath) => {
-    const plan = define({ version: 1, stores: { s: keyPath === undefined ? {} : { keyPath } } });
-    expect(plan.get(1)?.layout.s?.keyPath).toEqual(keyPath ?? null);
-  });
+  test.each([[''], ['a'], ['a.b.c'], ['$x_1'], ['été'], [['a', 'b.c']], [null], [undefined]])(
+    'accepts store key path %j',
+    (keyPath) => {
+      const plan = define({ version: 1, stores: { s: keyPath === undefined ? {} : { keyPath } } });
+      expect(plan.get(1)?.layout.s?.keyPath).toEqual(keyPath ?? null);
+    },
+  );
 
   test.each([[''], [['a', 'b']]])('autoIncrement with key path %j', (keyPath) => {
     const error = planError(() => define({ version: 1, stores: { s: { keyPath, autoIncrement: true } } }));
@@ -114,7 +117,10 @@ describe('definePlan rejects layouts', () => {
   });
 
   test('accepts autoIncrement with an out-of-line or single key path', () => {
-    const plan = define({ version: 1, stores: { a: { autoIncrement: true }, b: { keyPath: 'x.y', autoIncrement: true } } });
+    const plan = define({
+      version: 1,
+      stores: { a: { autoIncrement: true }, b: { keyPath: 'x.y', autoIncrement: true } },
+    });
     expect(plan.get(1)?.layout).toEqual({
       a: { keyPath: null, autoIncrement: true, indexes: {} },
       b: { keyPath: 'x.y', autoIncrement: true, indexes: {} },
@@ -124,7 +130,9 @@ describe('definePlan rejects layouts', () => {
   test.each([[''], ['a..b'], ['1x'], ['a-b'], [[]], [['ok', 'bad path']], [{ keyPath: 'a-b' }], [{ keyPath: '' }]])(
     'index key path %j',
     (declaration) => {
-      const error = planError(() => define({ version: 1, stores: { s: { keyPath: 'id', indexes: { byX: declaration } } } }));
+      const error = planError(() =>
+        define({ version: 1, stores: { s: { keyPath: 'id', indexes: { byX: declaration } } } }),
+      );
       expect(error.code).toBe('invalid_key_path');
       expect(error.version).toBe(1);
       expect(error.store).toBe('s');
@@ -140,7 +148,10 @@ describe('definePlan rejects layouts', () => {
 
   test('multiEntry with an array index key path', () => {
     const error = planError(() =>
-      define({ version: 1, stores: { s: { keyPath: 'id', indexes: { byAB: { keyPath: ['a', 'b'], multiEntry: true } } } } }),
+      define({
+        version: 1,
+        stores: { s: { keyPath: 'id', indexes: { byAB: { keyPath: ['a', 'b'], multiEntry: true } } } },
+      }),
     );
     expect(error.code).toBe('invalid_index');
     expect(error.version).toBe(1);
@@ -184,7 +195,9 @@ describe('definePlan rejects steps', () => {
   });
 
   test('sharing a name within a version', () => {
-    const error = planError(() => define(v1, { version: 2, stores: notes, steps: [noop('same'), noop('other'), noop('same')] }));
+    const error = planError(() =>
+      define(v1, { version: 2, stores: notes, steps: [noop('same'), noop('other'), noop('same')] }),
+    );
     expect(error.code).toBe('invalid_step');
     expect(error.version).toBe(2);
     expect(error.step).toBe('same');
@@ -192,12 +205,18 @@ describe('definePlan rejects steps', () => {
   });
 
   test('accepts the same step name in different versions', () => {
-    const plan = define(v1, { version: 2, stores: notes, steps: [noop('same')] }, { version: 3, stores: notes, steps: [noop('same')] });
+    const plan = define(
+      v1,
+      { version: 2, stores: notes, steps: [noop('same')] },
+      { version: 3, stores: notes, steps: [noop('same')] },
+    );
     expect(plan.get(3)?.steps.map((s) => s.name)).toEqual(['same']);
   });
 
   test('naming a store absent at that version', () => {
-    const error = planError(() => define(v1, { version: 2, stores: notes, steps: [noop('ok'), noop('uses ghost', ['notes', 'ghost'])] }));
+    const error = planError(() =>
+      define(v1, { version: 2, stores: notes, steps: [noop('ok'), noop('uses ghost', ['notes', 'ghost'])] }),
+    );
     expect(error.code).toBe('unknown_store');
     expect(error.version).toBe(2);
     expect(error.step).toBe('uses ghost');
@@ -207,7 +226,11 @@ describe('definePlan rejects steps', () => {
 
   test('naming a store created only in a later version', () => {
     const error = planError(() =>
-      define(v1, { version: 2, stores: notes, steps: [noop('early', ['tags'])] }, { version: 3, stores: { ...notes, tags: {} } }),
+      define(
+        v1,
+        { version: 2, stores: notes, steps: [noop('early', ['tags'])] },
+        { version: 3, stores: { ...notes, tags: {} } },
+      ),
     );
     expect(error.code).toBe('unknown_store');
     expect(error.version).toBe(2);
@@ -244,14 +267,18 @@ describe('definePlan checks structure steps', () => {
   });
 
   test('renameStore to a name that already exists', () => {
-    const error = planError(() => define(two, { version: 2, stores: { b: { keyPath: 'id' } }, steps: [renameStore('a', 'b')] }));
+    const error = planError(() =>
+      define(two, { version: 2, stores: { b: { keyPath: 'id' } }, steps: [renameStore('a', 'b')] }),
+    );
     expect(error.code).toBe('unknown_store');
     expect(error.store).toBe('b');
     expect(error.step).toBe('renameStore(a -> b)');
   });
 
   test('renameStore to a name the version does not declare', () => {
-    const error = planError(() => define(two, { version: 2, stores: { b: { keyPath: 'id' } }, steps: [renameStore('a', 'c', { name: 'move' })] }));
+    const error = planError(() =>
+      define(two, { version: 2, stores: { b: { keyPath: 'id' } }, steps: [renameStore('a', 'c', { name: 'move' })] }),
+    );
     expect(error.code).toBe('unknown_store');
     expect(error.store).toBe('c');
     expect(error.step).toBe('move');
@@ -267,14 +294,18 @@ describe('definePlan checks structure steps', () => {
   });
 
   test('rebuildStore of a store absent before the version', () => {
-    const error = planError(() => define(v1, { version: 2, stores: { ...notes, fresh: {} }, steps: [rebuildStore('fresh')] }));
+    const error = planError(() =>
+      define(v1, { version: 2, stores: { ...notes, fresh: {} }, steps: [rebuildStore('fresh')] }),
+    );
     expect(error.code).toBe('unknown_store');
     expect(error.store).toBe('fresh');
     expect(error.step).toBe('rebuildStore(fresh)');
   });
 
   test('rebuildStore of a store absent after the version', () => {
-    const error = planError(() => define(two, { version: 2, stores: { b: { keyPath: 'id' } }, steps: [rebuildStore('a')] }));
+    const error = planError(() =>
+      define(two, { version: 2, stores: { b: { keyPath: 'id' } }, steps: [rebuildStore('a')] }),
+    );
     expect(error.code).toBe('unknown_store');
     expect(error.store).toBe('a');
   });
@@ -293,13 +324,17 @@ describe('definePlan checks structure steps', () => {
   });
 
   test('an autoIncrement change without rebuildStore', () => {
-    const error = planError(() => define(v1, { version: 2, stores: { notes: { keyPath: 'id', autoIncrement: true } } }));
+    const error = planError(() =>
+      define(v1, { version: 2, stores: { notes: { keyPath: 'id', autoIncrement: true } } }),
+    );
     expect(error.code).toBe('key_path_changed');
     expect(error.store).toBe('notes');
   });
 
   test('a keyPath change of a renamed store without rebuildStore', () => {
-    const error = planError(() => define(v1, { version: 2, stores: { memos: { keyPath: 'uuid' } }, steps: [renameStore('notes', 'memos')] }));
+    const error = planError(() =>
+      define(v1, { version: 2, stores: { memos: { keyPath: 'uuid' } }, steps: [renameStore('notes', 'memos')] }),
+    );
     expect(error.code).toBe('key_path_changed');
     expect(error.store).toBe('memos');
   });
@@ -319,7 +354,9 @@ describe('definePlan checks validators', () => {
   const schema: StandardSchemaV1 = { '~standard': { version: 1, vendor: 'test', validate: (value) => ({ value }) } };
 
   test('for a store the version does not declare', () => {
-    const error = planError(() => define(v1, { version: 2, stores: notes, validators: { notes: schema, ghost: schema } }));
+    const error = planError(() =>
+      define(v1, { version: 2, stores: notes, validators: { notes: schema, ghost: schema } }),
+    );
     expect(error.code).toBe('unknown_store');
     expect(error.version).toBe(2);
     expect(error.store).toBe('ghost');
@@ -346,17 +383,20 @@ describe('definePlan checks validators', () => {
 });
 
 describe('openDatabase target version', () => {
-  test.each([[5], [0], [1.5]])('rejects version %j, which the plan does not declare, before touching the database', async (version) => {
-    const { factory, options } = fakeEnvironment();
-    const plan = define(v1, { version: 2, stores: notes });
-    const error = await openDatabase('db', plan, { ...options, version }).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(error).toBeInstanceOf(PlanError);
-    expect(error).toMatchObject({ name: 'PlanError', code: 'invalid_target_version', version });
-    expect(await factory.databases()).toEqual([]);
-  });
+  test.each([[5], [0], [1.5]])(
+    'rejects version %j, which the plan does not declare, before touching the database',
+    async (version) => {
+      const { factory, options } = fakeEnvironment();
+      const plan = define(v1, { version: 2, stores: notes });
+      const error = await openDatabase('db', plan, { ...options, version }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(PlanError);
+      expect(error).toMatchObject({ name: 'PlanError', code: 'invalid_target_version', version });
+      expect(await factory.databases()).toEqual([]);
+    },
+  );
 });
 
 describe('a valid plan', () => {
@@ -365,7 +405,10 @@ describe('a valid plan', () => {
     {
       version: 4,
       description: 'tags',
-      stores: { notes: { keyPath: ['a', 'b'], indexes: { byTitle: 'title', byTag: { keyPath: 'tags', multiEntry: true } } }, tags: {} },
+      stores: {
+        notes: { keyPath: ['a', 'b'], indexes: { byTitle: 'title', byTag: { keyPath: 'tags', multiEntry: true } } },
+        tags: {},
+      },
       steps: [noop('touch')],
     },
   ];
@@ -400,7 +443,18 @@ describe('a valid plan', () => {
   test('is frozen all the way down', () => {
     const plan = definePlan({ versions: declared });
     const v4 = plan.get(4)!;
-    for (const part of [plan, plan.versions, v4, v4.layout, v4.layout.notes, v4.layout.notes!.indexes, v4.layout.notes!.indexes.byTag, v4.layout.notes!.keyPath, v4.steps, v4.validators]) {
+    for (const part of [
+      plan,
+      plan.versions,
+      v4,
+      v4.layout,
+      v4.layout.notes,
+      v4.layout.notes!.indexes,
+      v4.layout.notes!.indexes.byTag,
+      v4.layout.notes!.keyPath,
+      v4.steps,
+      v4.validators,
+    ]) {
       expect(Object.isFrozen(part)).toBe(true);
     }
     expect(() => {

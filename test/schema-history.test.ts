@@ -23,12 +23,19 @@ import {
   type Step,
   type VersionDefinition,
 } from '../src/index.js';
-import { assertSchemaHistory, runSchemaHistoryCommand, SchemaHistoryError, type SchemaHistoryCommandIo } from '../src/testing/index.js';
+import {
+  assertSchemaHistory,
+  runSchemaHistoryCommand,
+  SchemaHistoryError,
+  type SchemaHistoryCommandIo,
+} from '../src/testing/index.js';
 import { committedPlan, committedVersions } from './fixtures/schema-history/committed-plan.js';
 
 const code = (body: string): Step['run'] => new Function('ctx', body) as Step['run'];
 const step = (name: string, stores: string[], body = ''): Step => ({ name, stores, run: code(body) });
-const vendor = (name: string): StandardSchemaV1 => ({ '~standard': { version: 1, vendor: name, validate: (value) => ({ value }) } });
+const vendor = (name: string): StandardSchemaV1 => ({
+  '~standard': { version: 1, vendor: name, validate: (value) => ({ value }) },
+});
 
 describe('stepFingerprint', () => {
   test('is FNV-1a 64 of the name, stores, structure and source text (vectors computed independently)', () => {
@@ -37,7 +44,11 @@ describe('stepFingerprint', () => {
       name: 'ünïcode ✓',
       stores: ['a', 'b'],
       run: code('return 1'),
-      structure: { kind: 'rebuild-store', store: 'a', transform: new Function('value', 'return { ...value, uuid: String(value.id) }') as never },
+      structure: {
+        kind: 'rebuild-store',
+        store: 'a',
+        transform: new Function('value', 'return { ...value, uuid: String(value.id) }') as never,
+      },
     };
     expect(stepFingerprint(rebuild)).toBe('fnv1a64:55265fa2b8c8e350');
   });
@@ -52,7 +63,10 @@ describe('stepFingerprint', () => {
       step('s', ['a'], 'return  1'),
       step('s', ['a'], 'return 1 // why'),
       { ...step('s', ['a'], 'return 1'), structure: { kind: 'rename-store', from: 'x', to: 'a' } } satisfies Step,
-      { ...step('s', ['a'], 'return 1'), structure: { kind: 'rebuild-store', store: 'a', transform: undefined } } satisfies Step,
+      {
+        ...step('s', ['a'], 'return 1'),
+        structure: { kind: 'rebuild-store', store: 'a', transform: undefined },
+      } satisfies Step,
     ];
     const fingerprints = variants.map(stepFingerprint);
     expect(new Set([base, ...fingerprints]).size).toBe(variants.length + 1);
@@ -71,10 +85,19 @@ describe('schemaHistory and schemaHistoryFiles', () => {
   test('record layout (sorted), steps with structure and fingerprint, and validator vendors', () => {
     const plan = definePlan({
       versions: [
-        { version: 1, stores: { old: { autoIncrement: true }, b: { keyPath: ['x', 'y'], indexes: { z: 'z', a: { keyPath: 'tags', multiEntry: true } } } } },
+        {
+          version: 1,
+          stores: {
+            old: { autoIncrement: true },
+            b: { keyPath: ['x', 'y'], indexes: { z: 'z', a: { keyPath: 'tags', multiEntry: true } } },
+          },
+        },
         {
           version: 2,
-          stores: { b: { keyPath: ['x', 'y'] }, a: { autoIncrement: true, indexes: { u: { keyPath: 'u', unique: true } } } },
+          stores: {
+            b: { keyPath: ['x', 'y'] },
+            a: { autoIncrement: true, indexes: { u: { keyPath: 'u', unique: true } } },
+          },
           steps: [renameStore('old', 'a'), step('fill', ['a', 'b'])],
           validators: { b: vendor('valibot'), a: vendor('zod') },
         },
@@ -90,7 +113,10 @@ describe('schemaHistory and schemaHistoryFiles', () => {
           b: {
             keyPath: ['x', 'y'],
             autoIncrement: false,
-            indexes: { a: { keyPath: 'tags', unique: false, multiEntry: true }, z: { keyPath: 'z', unique: false, multiEntry: false } },
+            indexes: {
+              a: { keyPath: 'tags', unique: false, multiEntry: true },
+              z: { keyPath: 'z', unique: false, multiEntry: false },
+            },
           },
           old: { keyPath: null, autoIncrement: true, indexes: {} },
         },
@@ -122,7 +148,14 @@ describe('schemaHistory and schemaHistoryFiles', () => {
   });
 
   test('write one file per version, named by version, as indented JSON', () => {
-    const files = schemaHistoryFiles(definePlan({ versions: [{ version: 1, stores: { s: {} } }, { version: 12, stores: {} }] }));
+    const files = schemaHistoryFiles(
+      definePlan({
+        versions: [
+          { version: 1, stores: { s: {} } },
+          { version: 12, stores: {} },
+        ],
+      }),
+    );
     expect(Object.keys(files)).toEqual(['v0001.json', 'v0012.json']);
     expect(files['v0012.json']).toBe(
       '{\n  "format": "idb-evolve-schema-history",\n  "formatVersion": 1,\n  "version": 12,\n  "layout": {},\n  "steps": [],\n  "validators": {}\n}\n',
@@ -133,7 +166,11 @@ describe('schemaHistory and schemaHistoryFiles', () => {
 });
 
 /** The committed-plan versions with `change` applied to version `version`. */
-function edited(version: number, change: (definition: VersionDefinition) => VersionDefinition, versions = committedVersions): Plan {
+function edited(
+  version: number,
+  change: (definition: VersionDefinition) => VersionDefinition,
+  versions = committedVersions,
+): Plan {
   return definePlan({ versions: versions.map((v) => (v.version === version ? change(v) : v)) });
 }
 
@@ -141,11 +178,26 @@ const recorded: HistoryFiles = schemaHistoryFiles(committedPlan);
 
 describe('checkSchemaHistory', () => {
   test('passes when released versions are unchanged; later versions are unrecorded and free', () => {
-    expect(checkSchemaHistory(committedPlan, recorded)).toEqual({ ok: true, differences: [], recorded: [1, 2, 3], unrecorded: [] });
+    expect(checkSchemaHistory(committedPlan, recorded)).toEqual({
+      ok: true,
+      differences: [],
+      recorded: [1, 2, 3],
+      unrecorded: [],
+    });
     const { 'v0003.json': _, ...twoReleased } = recorded;
     const changedLatest = edited(3, (v) => ({ ...v, stores: { ...v.stores, extra: {} } }));
-    expect(checkSchemaHistory(changedLatest, twoReleased)).toEqual({ ok: true, differences: [], recorded: [1, 2], unrecorded: [3] });
-    expect(checkSchemaHistory(committedPlan, {})).toEqual({ ok: true, differences: [], recorded: [], unrecorded: [1, 2, 3] });
+    expect(checkSchemaHistory(changedLatest, twoReleased)).toEqual({
+      ok: true,
+      differences: [],
+      recorded: [1, 2],
+      unrecorded: [3],
+    });
+    expect(checkSchemaHistory(committedPlan, {})).toEqual({
+      ok: true,
+      differences: [],
+      recorded: [],
+      unrecorded: [1, 2, 3],
+    });
   });
 
   test('compares data, not text: reformatted files, paths as names and unrelated files are fine', () => {
@@ -156,13 +208,18 @@ describe('checkSchemaHistory', () => {
         return [`../schema-history/${name}`, JSON.stringify(reversed)];
       }),
     );
-    expect(checkSchemaHistory(committedPlan, { ...reformatted, 'README.md': '# history', 'v1.json.bak': '{' }).ok).toBe(true);
+    expect(checkSchemaHistory(committedPlan, { ...reformatted, 'README.md': '# history', 'v1.json.bak': '{' }).ok).toBe(
+      true,
+    );
   });
 
   test('reports layout changes of a released version, property by property', () => {
     const plan = edited(3, (v) => ({
       ...v,
-      stores: { notes: { keyPath: 'uuid', indexes: { byTitle: { keyPath: 'title', unique: true }, byDay: 'day' } }, labels: {} },
+      stores: {
+        notes: { keyPath: 'uuid', indexes: { byTitle: { keyPath: 'title', unique: true }, byDay: 'day' } },
+        labels: {},
+      },
     }));
     const result = checkSchemaHistory(plan, recorded);
     expect(result.ok).toBe(false);
@@ -207,7 +264,8 @@ describe('checkSchemaHistory', () => {
   });
 
   test('reports step changes: code, stores, names, added and removed steps', () => {
-    const messages = (plan: Plan) => checkSchemaHistory(plan, recorded).differences.map((d) => [d.code, d.path, d.message]);
+    const messages = (plan: Plan) =>
+      checkSchemaHistory(plan, recorded).differences.map((d) => [d.code, d.path, d.message]);
     const fill = committedVersions[1]!.steps![0]!;
     const newCode = step('fill tags', ['notes', 'tags'], 'return ctx.store("tags").put({ name: "every" })');
     expect(messages(edited(2, (v) => ({ ...v, steps: [newCode] })))).toEqual([
@@ -219,7 +277,11 @@ describe('checkSchemaHistory', () => {
     ]);
     expect(messages(edited(2, (v) => ({ ...v, steps: [{ ...fill, stores: ['tags', 'notes'] }] })))).toEqual([
       ['steps_changed', 'steps[0].fingerprint', expect.stringMatching(/^step 1 "fill tags": code changed: /)],
-      ['steps_changed', 'steps[0].stores', 'step 1 "fill tags" stores: recorded ["notes","tags"], plan ["tags","notes"]'],
+      [
+        'steps_changed',
+        'steps[0].stores',
+        'step 1 "fill tags" stores: recorded ["notes","tags"], plan ["tags","notes"]',
+      ],
     ]);
     expect(messages(edited(2, (v) => ({ ...v, steps: [{ ...fill, name: 'fill labels' }] })))).toEqual([
       ['steps_changed', 'steps[0].name', 'step 1: recorded "fill tags", plan "fill labels"'],
@@ -227,22 +289,48 @@ describe('checkSchemaHistory', () => {
     expect(messages(edited(2, (v) => ({ ...v, steps: [fill, step('more', ['tags'])] })))).toEqual([
       ['steps_changed', 'steps[1]', 'step 2 "more" added'],
     ]);
-    expect(messages(edited(2, (v) => ({ ...v, steps: [] })))).toEqual([['steps_changed', 'steps[0]', 'step 1 "fill tags" removed']]);
+    expect(messages(edited(2, (v) => ({ ...v, steps: [] })))).toEqual([
+      ['steps_changed', 'steps[0]', 'step 1 "fill tags" removed'],
+    ]);
     const rebuild = committedVersions[2]!.steps![0]!;
     expect(
-      messages(edited(3, (v) => ({ ...v, steps: [{ ...rebuild, structure: { kind: 'rebuild-store', store: 'notes', transform: undefined } }] }))),
-    ).toEqual([['steps_changed', 'steps[0].fingerprint', expect.stringMatching(/^step 1 "rebuild notes": code changed: recorded fingerprint fnv1a64:3f4b3c825f46952e, plan fnv1a64:[0-9a-f]{16}$/)]]);
+      messages(
+        edited(3, (v) => ({
+          ...v,
+          steps: [{ ...rebuild, structure: { kind: 'rebuild-store', store: 'notes', transform: undefined } }],
+        })),
+      ),
+    ).toEqual([
+      [
+        'steps_changed',
+        'steps[0].fingerprint',
+        expect.stringMatching(
+          /^step 1 "rebuild notes": code changed: recorded fingerprint fnv1a64:3f4b3c825f46952e, plan fnv1a64:[0-9a-f]{16}$/,
+        ),
+      ],
+    ]);
   });
 
   test('reports validators added, removed or from another vendor', () => {
     const plan = edited(2, (v) => ({ ...v, validators: { notes: vendor('valibot'), tags: vendor('arktype') } }));
-    expect(checkSchemaHistory(plan, recorded).differences.map((d) => [d.code, d.path, d.recorded, d.planned, d.message])).toEqual([
-      ['validators_changed', 'validators.notes.vendor', 'zod', 'valibot', 'validator of store "notes": recorded "zod", plan "valibot"'],
+    expect(
+      checkSchemaHistory(plan, recorded).differences.map((d) => [d.code, d.path, d.recorded, d.planned, d.message]),
+    ).toEqual([
+      [
+        'validators_changed',
+        'validators.notes.vendor',
+        'zod',
+        'valibot',
+        'validator of store "notes": recorded "zod", plan "valibot"',
+      ],
       ['validators_changed', 'validators.tags', undefined, { vendor: 'arktype' }, 'validator of store "tags" added'],
     ]);
-    expect(checkSchemaHistory(edited(2, (v) => ({ ...v, validators: {} })), recorded).differences.map((d) => d.message)).toEqual([
-      'validator of store "notes" removed',
-    ]);
+    expect(
+      checkSchemaHistory(
+        edited(2, (v) => ({ ...v, validators: {} })),
+        recorded,
+      ).differences.map((d) => d.message),
+    ).toEqual(['validator of store "notes" removed']);
   });
 
   test('reports released versions removed from the plan, and new versions inserted before released ones', () => {
@@ -260,12 +348,23 @@ describe('checkSchemaHistory', () => {
     ]);
     // Versions renumbered: a new version 3 slipped in, and what was released as 3 is now 4.
     const renumbered = definePlan({
-      versions: [...committedVersions.slice(0, 2), { version: 3, stores: committedVersions[1]!.stores }, { ...committedVersions[2]!, version: 4 }],
+      versions: [
+        ...committedVersions.slice(0, 2),
+        { version: 3, stores: committedVersions[1]!.stores },
+        { ...committedVersions[2]!, version: 4 },
+      ],
     });
     const { 'v0003.json': v3, ...rest } = recorded;
     const history = { ...rest, 'v0004.json': v3!.replace('"version": 3', '"version": 4') };
-    expect(checkSchemaHistory(renumbered, history).differences.map((d) => [d.code, d.version, d.file, d.message])).toEqual([
-      ['version_inserted', 3, 'v0003.json', 'version 3 is new but comes before released version 4: add new versions after the last released one'],
+    expect(
+      checkSchemaHistory(renumbered, history).differences.map((d) => [d.code, d.version, d.file, d.message]),
+    ).toEqual([
+      [
+        'version_inserted',
+        3,
+        'v0003.json',
+        'version 3 is new but comes before released version 4: add new versions after the last released one',
+      ],
     ]);
   });
 
@@ -293,7 +392,14 @@ describe('checkSchemaHistory', () => {
     const plan = definePlan({
       versions: [
         committedVersions[0]!,
-        { ...committedVersions[1]!, stores: { ...committedVersions[1]!.stores, notes: { keyPath: 'id', indexes: { byTitle: { keyPath: 'title', unique: true } } } }, validators: {} },
+        {
+          ...committedVersions[1]!,
+          stores: {
+            ...committedVersions[1]!.stores,
+            notes: { keyPath: 'id', indexes: { byTitle: { keyPath: 'title', unique: true } } },
+          },
+          validators: {},
+        },
       ],
     });
     expect(formatHistoryDifferences(checkSchemaHistory(plan, recorded).differences)).toBe(
@@ -314,7 +420,11 @@ describe('checkSchemaHistory', () => {
 });
 
 describe('assertSchemaHistory with committed files read by import.meta.glob', () => {
-  const committed = import.meta.glob<string>('./fixtures/schema-history/committed/*.json', { query: '?raw', import: 'default', eager: true });
+  const committed = import.meta.glob<string>('./fixtures/schema-history/committed/*.json', {
+    query: '?raw',
+    import: 'default',
+    eager: true,
+  });
 
   test('passes for the plan the files were written from', () => {
     expect(Object.keys(committed)).toHaveLength(3);
@@ -387,7 +497,9 @@ describe('runSchemaHistoryCommand', () => {
     expect(out).toEqual([]);
     expect(err).toHaveLength(1);
     expect(err[0]!.split('\n')[0]).toBe(`idb-evolve-history: ${problem}`);
-    expect(err[0]).toContain('Usage:\n  idb-evolve-history write <plan-module> <dir> [--force]\n  idb-evolve-history check <plan-module> <dir>');
+    expect(err[0]).toContain(
+      'Usage:\n  idb-evolve-history write <plan-module> <dir> [--force]\n  idb-evolve-history check <plan-module> <dir>',
+    );
   });
 
   test('--help prints the help, which says Node 20 cannot import TypeScript', async () => {
@@ -406,7 +518,9 @@ describe('runSchemaHistoryCommand', () => {
       'idb-evolve-history: could not import the plan module "plan.ts": Cannot find module \'plan.ts\'\nNode 20 cannot import TypeScript: compile the plan module to JavaScript first.',
     );
     expect(await runSchemaHistoryCommand(['check', 'nothing.js', 'h'], io)).toBe(2);
-    expect(err.pop()).toBe('idb-evolve-history: "nothing.js" exports no plan: export the result of definePlan as "plan" or as the default export');
+    expect(err.pop()).toBe(
+      'idb-evolve-history: "nothing.js" exports no plan: export the result of definePlan as "plan" or as the default export',
+    );
   });
 
   test('describe prints the plan as Markdown', async () => {
@@ -420,7 +534,9 @@ describe('runSchemaHistoryCommand', () => {
   test('check needs the directory to exist', async () => {
     const { io, err } = memoryIo(modules);
     expect(await runSchemaHistoryCommand(['check', 'plan.js', 'history'], io)).toBe(2);
-    expect(err).toEqual(['idb-evolve-history: there is no schema history directory "history": create it with "idb-evolve-history write"']);
+    expect(err).toEqual([
+      'idb-evolve-history: there is no schema history directory "history": create it with "idb-evolve-history write"',
+    ]);
   });
 
   test('write records every version; check then passes, also with the plan as default export', async () => {
@@ -438,7 +554,9 @@ describe('runSchemaHistoryCommand', () => {
     const reformatted = JSON.stringify(JSON.parse(recorded['v0001.json']!));
     const { io, out, dirs } = memoryIo(modules, { history: { ...recorded, 'v0001.json': reformatted } });
     expect(await runSchemaHistoryCommand(['check', 'next.js', 'history'], io)).toBe(0);
-    expect(out.pop()).toBe('Schema history matches the plan: 3 recorded versions; not recorded yet: 4 (run "write" when releasing).');
+    expect(out.pop()).toBe(
+      'Schema history matches the plan: 3 recorded versions; not recorded yet: 4 (run "write" when releasing).',
+    );
     expect(await runSchemaHistoryCommand(['write', 'next.js', 'history'], io)).toBe(0);
     expect(out.pop()).toBe('Wrote v0004.json; 3 files already up to date.');
     expect(dirs.history!['v0001.json']).toBe(reformatted);
@@ -448,9 +566,11 @@ describe('runSchemaHistoryCommand', () => {
   test('check exits 1 with the diff; write refuses; write --force makes the history match the plan', async () => {
     const { io, out, err, dirs } = memoryIo(modules, { history: { ...recorded, 'notes.txt': 'kept' } });
     expect(await runSchemaHistoryCommand(['check', 'changed.js', 'history'], io)).toBe(1);
-    expect(err.pop()).toBe(formatHistoryDifferences(checkSchemaHistory(modules['changed.js'].plan, recorded).differences));
+    expect(err.pop()).toBe(
+      formatHistoryDifferences(checkSchemaHistory(modules['changed.js'].plan, recorded).differences),
+    );
     expect(await runSchemaHistoryCommand(['write', 'changed.js', 'history'], io)).toBe(1);
-    expect(err.pop()).toMatch(/\n {2}- validator of store "notes" removed\n[^]*\nNothing was written\.$/);
+    expect(err.pop()).toMatch(/\n {2}- validator of store "notes" removed\n[\s\S]*\nNothing was written\.$/);
     expect(dirs.history!['v0002.json']).toBe(recorded['v0002.json']);
 
     // Version 3 dropped and version 2 changed: forced, the history follows the plan.
@@ -465,7 +585,10 @@ describe('runSchemaHistoryCommand', () => {
 
   test('an error reading the directory is reported, exit 2', async () => {
     const { io, err } = memoryIo(modules, { history: recorded });
-    const failing: SchemaHistoryCommandIo = { ...io, readFile: async () => Promise.reject(new Error('EACCES: permission denied')) };
+    const failing: SchemaHistoryCommandIo = {
+      ...io,
+      readFile: async () => Promise.reject(new Error('EACCES: permission denied')),
+    };
     expect(await runSchemaHistoryCommand(['check', 'plan.js', 'history'], failing)).toBe(2);
     expect(err).toEqual(['idb-evolve-history: EACCES: permission denied']);
   });
@@ -504,12 +627,18 @@ describe('the idb-evolve-history bin', { timeout: 30_000 }, () => {
   });
 
   function cli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-    const result = spawnSync(process.execPath, ['bin/idb-evolve-history.mjs', ...args], { cwd: copy, encoding: 'utf8' });
+    const result = spawnSync(process.execPath, ['bin/idb-evolve-history.mjs', ...args], {
+      cwd: copy,
+      encoding: 'utf8',
+    });
     return { status: result.status, stdout: result.stdout, stderr: result.stderr };
   }
 
   test('the build has the testing entry the bin imports', async () => {
-    expect((await readdir(join(copy, 'dist'))).filter((n) => n === 'index.js' || n === 'testing.js').sort()).toEqual(['index.js', 'testing.js']);
+    expect((await readdir(join(copy, 'dist'))).filter((n) => n === 'index.js' || n === 'testing.js').sort()).toEqual([
+      'index.js',
+      'testing.js',
+    ]);
   });
 
   test('usage errors exit 2', () => {
@@ -521,7 +650,9 @@ describe('the idb-evolve-history bin', { timeout: 30_000 }, () => {
     expect(ts.stderr).toContain('Node 20 cannot import TypeScript: compile the plan module to JavaScript first.');
     const notPlan = cli('check', `${fixtures}/not-a-plan.mjs`, 'history');
     expect(notPlan.status).toBe(2);
-    expect(notPlan.stderr).toBe(`idb-evolve-history: "${fixtures}/not-a-plan.mjs" exports no plan: export the result of definePlan as "plan" or as the default export\n`);
+    expect(notPlan.stderr).toBe(
+      `idb-evolve-history: "${fixtures}/not-a-plan.mjs" exports no plan: export the result of definePlan as "plan" or as the default export\n`,
+    );
     expect(cli('check', `${fixtures}/plan.mjs`, 'missing').status).toBe(2);
   });
 
@@ -534,15 +665,33 @@ describe('the idb-evolve-history bin', { timeout: 30_000 }, () => {
       formatVersion: 1,
       version: 3,
       layout: {
-        notes: { keyPath: 'id', autoIncrement: false, indexes: { byTitle: { keyPath: 'title', unique: false, multiEntry: false } } },
+        notes: {
+          keyPath: 'id',
+          autoIncrement: false,
+          indexes: { byTitle: { keyPath: 'title', unique: false, multiEntry: false } },
+        },
         tags: { keyPath: null, autoIncrement: false, indexes: {} },
       },
-      steps: [{ name: 'tag every note', stores: ['notes', 'tags'], fingerprint: expect.stringMatching(/^fnv1a64:[0-9a-f]{16}$/) }],
+      steps: [
+        {
+          name: 'tag every note',
+          stores: ['notes', 'tags'],
+          fingerprint: expect.stringMatching(/^fnv1a64:[0-9a-f]{16}$/),
+        },
+      ],
       validators: {},
     });
 
-    expect(cli('check', `${fixtures}/plan.mjs`, 'history')).toEqual({ status: 0, stdout: 'Schema history matches the plan: 3 recorded versions.\n', stderr: '' });
-    expect(cli('write', `${fixtures}/plan-next.mjs`, 'history')).toEqual({ status: 0, stdout: 'Wrote v0004.json; 3 files already up to date.\n', stderr: '' });
+    expect(cli('check', `${fixtures}/plan.mjs`, 'history')).toEqual({
+      status: 0,
+      stdout: 'Schema history matches the plan: 3 recorded versions.\n',
+      stderr: '',
+    });
+    expect(cli('write', `${fixtures}/plan-next.mjs`, 'history')).toEqual({
+      status: 0,
+      stdout: 'Wrote v0004.json; 3 files already up to date.\n',
+      stderr: '',
+    });
 
     const changed = cli('check', `${fixtures}/plan-changed.mjs`, 'history');
     expect(changed.status).toBe(1);
@@ -553,7 +702,9 @@ describe('the idb-evolve-history bin', { timeout: 30_000 }, () => {
       '  - index "notes.byTitle" unique: recorded false, plan true',
       'version 3 (v0003.json)',
       '  - index "notes.byTitle" unique: recorded false, plan true',
-      expect.stringMatching(/^ {2}- step 1 "tag every note": code changed: recorded fingerprint fnv1a64:[0-9a-f]{16}, plan fnv1a64:[0-9a-f]{16}$/),
+      expect.stringMatching(
+        /^ {2}- step 1 "tag every note": code changed: recorded fingerprint fnv1a64:[0-9a-f]{16}, plan fnv1a64:[0-9a-f]{16}$/,
+      ),
       'version 4 (v0004.json)',
     ]);
 
@@ -566,17 +717,23 @@ describe('the idb-evolve-history bin', { timeout: 30_000 }, () => {
     expect(cli('check', `${fixtures}/plan-changed.mjs`, 'history').status).toBe(0);
     expect((await readdir(join(copy, 'history'))).sort()).toEqual(['v0001.json', 'v0002.json', 'v0003.json']);
     await writeFile(join(copy, 'history/v0002.json'), '{}');
-    expect(cli('check', `${fixtures}/plan-changed.mjs`, 'history').stderr).toContain('  - v0002.json is not a schema history file');
+    expect(cli('check', `${fixtures}/plan-changed.mjs`, 'history').stderr).toContain(
+      '  - v0002.json is not a schema history file',
+    );
   });
 });
 
 describe('fingerprints of helper steps', () => {
   test('see the arguments and functions a helper closes over, which its run function does not show', () => {
     const name = { name: 'same name' };
-    expect(stepFingerprint(renameField('notes', 'a', 'b', name))).not.toBe(stepFingerprint(renameField('notes', 'a', 'c', name)));
+    expect(stepFingerprint(renameField('notes', 'a', 'b', name))).not.toBe(
+      stepFingerprint(renameField('notes', 'a', 'c', name)),
+    );
     expect(stepFingerprint(convertField('notes', 'n', (v: number) => v * 2, name))).not.toBe(
       stepFingerprint(convertField('notes', 'n', (v: number) => v * 3, name)),
     );
-    expect(stepFingerprint(convertField('notes', 'n', (v: number) => v * 2, name))).toBe(stepFingerprint(convertField('notes', 'n', (v: number) => v * 2, name)));
+    expect(stepFingerprint(convertField('notes', 'n', (v: number) => v * 2, name))).toBe(
+      stepFingerprint(convertField('notes', 'n', (v: number) => v * 2, name)),
+    );
   });
 });

@@ -80,7 +80,9 @@ function compareGraphs(actual: unknown, expected: unknown, blobPairs: [Blob, Blo
     } else if (x instanceof Set) {
       const other = [...(y as Set<unknown>)];
       if (x.size !== other.length) fail(path, 'Set sizes differ');
-      [...x].forEach((v, i) => walk(v, other[i], `${path}{item ${i}}`));
+      [...x].forEach((v, i) => {
+        walk(v, other[i], `${path}{item ${i}}`);
+      });
     } else if (x instanceof ArrayBuffer) {
       const o = y as ArrayBuffer & { resizable?: boolean; maxByteLength?: number };
       const p = x as ArrayBuffer & { resizable?: boolean; maxByteLength?: number };
@@ -183,7 +185,7 @@ describe('the test comparator', () => {
   it('tells apart what JSON would confuse', () => {
     const shared = { x: 1 };
     const cyclic: Record<string, unknown> = {};
-    cyclic['self'] = cyclic;
+    cyclic.self = cyclic;
     expect(differs(-0, 0)).toBe(true);
     expect(differs(Number.NaN, null)).toBe(true);
     expect(differs([undefined], sparse(1, {}))).toBe(true);
@@ -191,7 +193,18 @@ describe('the test comparator', () => {
     expect(differs([shared, shared], [{ x: 1 }, { x: 1 }])).toBe(true);
     expect(differs(cyclic, { self: {} })).toBe(true);
     expect(differs(new Date(1), new Date(2))).toBe(true);
-    expect(differs(new Map([[1, 2], [3, 4]]), new Map([[3, 4], [1, 2]]))).toBe(true);
+    expect(
+      differs(
+        new Map([
+          [1, 2],
+          [3, 4],
+        ]),
+        new Map([
+          [3, 4],
+          [1, 2],
+        ]),
+      ),
+    ).toBe(true);
     expect(differs({ a: 1, b: 2 }, { b: 2, a: 1 })).toBe(true);
     expect(differs(Object.create(null), {})).toBe(true);
     expect(differs(new TypeError('m'), new Error('m'))).toBe(true);
@@ -202,9 +215,9 @@ describe('the test comparator', () => {
   });
   it('accepts equal graphs', () => {
     const a: Record<string, unknown> = { d: new Date(3), m: new Map([[1, [2]]]) };
-    a['self'] = a;
+    a.self = a;
     const b: Record<string, unknown> = { d: new Date(3), m: new Map([[1, [2]]]) };
-    b['self'] = b;
+    b.self = b;
     expect(differs(a, b)).toBe(false);
   });
 });
@@ -259,7 +272,12 @@ const specialValues: [string, unknown][] = [
   ['ArrayBuffer', buffer],
   ['empty ArrayBuffer', new ArrayBuffer(0)],
   // The ES2023 lib this project compiles against predates resizable buffers.
-  ['resizable ArrayBuffer', new (ArrayBuffer as new (length: number, options: { maxByteLength: number }) => ArrayBuffer)(3, { maxByteLength: 12 })],
+  [
+    'resizable ArrayBuffer',
+    new (ArrayBuffer as new (length: number, options: { maxByteLength: number }) => ArrayBuffer)(3, {
+      maxByteLength: 12,
+    }),
+  ],
   ['Int8Array', new Int8Array([-128, 127])],
   ['Uint8Array', new Uint8Array([0, 255])],
   ['Uint8ClampedArray', new Uint8ClampedArray([0, 255])],
@@ -274,8 +292,18 @@ const specialValues: [string, unknown][] = [
   ['view into part of a buffer', new Uint16Array(buffer, 4, 3)],
   ['DataView', new DataView(buffer, 3, 5)],
   ...(typeof Buffer === 'undefined' ? [] : [['Node Buffer (a Uint8Array)', Buffer.from('hi')] as [string, unknown]]),
-  ['views sharing a buffer', [new Uint8Array(buffer, 1, 2), new Int32Array(buffer, 8, 2), new DataView(buffer), buffer]],
-  ['Map with object keys', new Map<unknown, unknown>([[{ k: 1 }, 'v'], [Number.NaN, -0], [undefined, null]])],
+  [
+    'views sharing a buffer',
+    [new Uint8Array(buffer, 1, 2), new Int32Array(buffer, 8, 2), new DataView(buffer), buffer],
+  ],
+  [
+    'Map with object keys',
+    new Map<unknown, unknown>([
+      [{ k: 1 }, 'v'],
+      [Number.NaN, -0],
+      [undefined, null],
+    ]),
+  ],
   ['Set', new Set([1, '1', 1n, undefined, { a: 1 }])],
   ['plain object', { a: 1, b: 'two', c: [true, null] }],
   ['object with a "$" key', { $: 'd', v: 1 }],
@@ -293,18 +321,31 @@ const specialValues: [string, unknown][] = [
   ['huge sparse array', sparse(2 ** 32 - 1, { 0: 'first', [2 ** 32 - 2]: 'last' })],
   ['array with extra properties', Object.assign([1, 2], { x: 1, $: 2, '4294967295': 'not an index' })],
   ['holes and extras that balance', sparse(2, { 1: 'b' }, { extra: true })],
-  ['array with own __proto__', Object.defineProperty([1], '__proto__', { value: 2, enumerable: true, writable: true, configurable: true })],
+  [
+    'array with own __proto__',
+    Object.defineProperty([1], '__proto__', { value: 2, enumerable: true, writable: true, configurable: true }),
+  ],
   ['Error', new Error('plain')],
   ['Error without message', new Error()],
   ['TypeError with cause', new TypeError('t', { cause: { why: [1, 2] } })],
   ['Error with undefined cause', new Error('u', { cause: undefined })],
-  ['every standard Error', [new EvalError('e'), new RangeError('r'), new ReferenceError('r'), new SyntaxError('s'), new URIError('u')]],
+  [
+    'every standard Error',
+    [new EvalError('e'), new RangeError('r'), new ReferenceError('r'), new SyntaxError('s'), new URIError('u')],
+  ],
   ['Error with a custom name', Object.assign(new Error('custom'), { name: 'MyError' })],
   ['Error without stack', errorWithoutStack],
   ['AggregateError', new AggregateError([1], 'agg')],
   ['class instance', new Point()],
   ['null-prototype object', nullProto],
-  ['object with a getter', { get g(): number { return 42; } }],
+  [
+    'object with a getter',
+    {
+      get g(): number {
+        return 42;
+      },
+    },
+  ],
   ['array subclass', Object.assign(new (class List extends Array<number> {})(), [1, 2])],
   ['deeply mixed', { list: [new Map([['k', new Set([new Date(0), [-0]])]])], big: [1n, Object(2n)] }],
 ];
@@ -369,9 +410,17 @@ describe('encodeValue / decodeValue: every special value', () => {
 
 describe('encoding format', () => {
   it.each<[string, unknown, string]>([
-    ['JSON-safe record', { id: 1, title: 'a', tags: ['x'], done: false, n: null }, '{"id":1,"title":"a","tags":["x"],"done":false,"n":null}'],
+    [
+      'JSON-safe record',
+      { id: 1, title: 'a', tags: ['x'], done: false, n: null },
+      '{"id":1,"title":"a","tags":["x"],"done":false,"n":null}',
+    ],
     ['undefined', { u: undefined }, '{"u":{"$":"u"}}'],
-    ['special numbers', [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, -0], '[{"$":"n","v":"NaN"},{"$":"n","v":"Infinity"},{"$":"n","v":"-Infinity"},{"$":"n","v":"-0"}]'],
+    [
+      'special numbers',
+      [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, -0],
+      '[{"$":"n","v":"NaN"},{"$":"n","v":"Infinity"},{"$":"n","v":"-Infinity"},{"$":"n","v":"-0"}]',
+    ],
     ['BigInt', 10n, '{"$":"bi","v":"10"}'],
     ['Date', new Date(1700000000000), '{"$":"d","v":1700000000000}'],
     ['invalid Date', new Date(Number.NaN), '{"$":"d","v":null}'],
@@ -383,7 +432,11 @@ describe('encoding format', () => {
     ['Set', new Set(['a']), '{"$":"set","v":["a"]}'],
     ['typed array', new Uint16Array([1]), '{"$":"ta","t":"Uint16Array","b":{"$":"ab","v":"AQA="},"o":0,"l":1}'],
     ['DataView', new DataView(new ArrayBuffer(2), 1), '{"$":"dv","b":{"$":"ab","v":"AAA="},"o":1,"l":1}'],
-    ['boxed', [new Number(1), new String('s'), Object(1n)], '[{"$":"box","v":1},{"$":"box","v":"s"},{"$":"box","v":{"$":"bi","v":"1"}}]'],
+    [
+      'boxed',
+      [new Number(1), new String('s'), Object(1n)],
+      '[{"$":"box","v":1},{"$":"box","v":"s"},{"$":"box","v":{"$":"bi","v":"1"}}]',
+    ],
   ])('%s', (_name, value, line) => {
     expect(lineOf(value)).toBe(line);
   });
@@ -406,8 +459,8 @@ describe('encoding format', () => {
     const record = { tags, at: new Date(0), nested: { x: 1 } };
     const encoded = encodeValue(record) as Record<string, Encoded>;
     expect(encoded).not.toBe(record);
-    expect(encoded['tags']).toBe(tags);
-    expect(encoded['nested']).toBe(record.nested);
+    expect(encoded.tags).toBe(tags);
+    expect(encoded.nested).toBe(record.nested);
     expect(record.at).toBeInstanceOf(Date);
   });
 
@@ -415,7 +468,9 @@ describe('encoding format', () => {
     const a = { a: 1 };
     const b = [a];
     const value = { b, a, m: new Map([[b, a]]) };
-    expect(lineOf(value)).toBe('{"b":[{"a":1}],"a":{"$":"r","v":2},"m":{"$":"map","v":[{"$":"r","v":1},{"$":"r","v":2}]}}');
+    expect(lineOf(value)).toBe(
+      '{"b":[{"a":1}],"a":{"$":"r","v":2},"m":{"$":"map","v":[{"$":"r","v":1},{"$":"r","v":2}]}}',
+    );
   });
 });
 
@@ -429,7 +484,9 @@ describe('encodeValue rejects what IndexedDB cannot store', () => {
     ['WeakMap', { 'odd key': new WeakMap() }, '$["odd key"]'],
     ['WeakSet', new WeakSet(), '$'],
     ['Promise', { p: Promise.resolve() }, '$.p'],
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the codec's own path notation, not a template
     ['function in a Map value', new Map([['k', () => 1]]), '${entry 0}'],
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the codec's own path notation, not a template
     ['function in a Set', new Set([1, Math.max]), '${item 1}'],
     ['function in a cause', new Error('e', { cause: { f: () => 1 } }), '$.cause.f'],
     ['function in a sparse array', sparse(3, { 2: () => 1 }), '$[2]'],
@@ -470,11 +527,15 @@ describe('encodeValue rejects what IndexedDB cannot store', () => {
 
   it('keeps encoding usable after a failure and inside a getter', () => {
     expectCodecError(() => encodeValue({ f: () => 1 }));
-    const inner = { get x(): string {
-      return lineOf({ d: new Date(0) });
-    } };
+    const inner = {
+      get x(): string {
+        return lineOf({ d: new Date(0) });
+      },
+    };
     const shared = { s: 1 };
-    expect(lineOf([shared, inner, shared])).toBe('[{"s":1},{"x":"{\\"d\\":{\\"$\\":\\"d\\",\\"v\\":0}}"},{"$":"r","v":1}]');
+    expect(lineOf([shared, inner, shared])).toBe(
+      '[{"s":1},{"x":"{\\"d\\":{\\"$\\":\\"d\\",\\"v\\":0}}"},{"$":"r","v":1}]',
+    );
   });
 });
 
@@ -485,8 +546,8 @@ describe('shared references and cycles', () => {
     const shared = { leaf: true };
     const a: Record<string, unknown> = { shared };
     const b: Record<string, unknown> = { a, shared };
-    a['b'] = b;
-    a['self'] = a;
+    a.b = b;
+    a.self = a;
     const list: unknown[] = [a, b, shared];
     list.push(list);
     const map = new Map<unknown, unknown>([[list, a]]);
@@ -529,10 +590,28 @@ describe('shared references and cycles', () => {
 // ---- property tests ------------------------------------------------------------------------------------------
 
 const anyCodeUnit = fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c));
-const anyString = fc.oneof(fc.string(), fc.string({ unit: anyCodeUnit, maxLength: 8 }), fc.string({ unit: 'binary', maxLength: 8 }));
+const anyString = fc.oneof(
+  fc.string(),
+  fc.string({ unit: anyCodeUnit, maxLength: 8 }),
+  fc.string({ unit: 'binary', maxLength: 8 }),
+);
 const trickyKey = fc.oneof(
   { weight: 4, arbitrary: fc.string({ maxLength: 6 }) },
-  fc.constantFrom('$', '__proto__', 'constructor', 'prototype', 'toString', 'length', '0', '1', '10', '-0', '01', '$$', 'v'),
+  fc.constantFrom(
+    '$',
+    '__proto__',
+    'constructor',
+    'prototype',
+    'toString',
+    'length',
+    '0',
+    '1',
+    '10',
+    '-0',
+    '01',
+    '$$',
+    'v',
+  ),
   anyString,
 );
 
@@ -552,12 +631,23 @@ const jsonSafe: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
     fc.boolean(),
     fc.constant(null),
     fc.array(tie('value'), { maxLength: 4 }),
-    fc.array(fc.tuple(fc.string({ maxLength: 6 }).filter((k) => k !== '$'), tie('value')), { maxLength: 4 }).map(objectFrom),
+    fc
+      .array(
+        fc.tuple(
+          fc.string({ maxLength: 6 }).filter((k) => k !== '$'),
+          tie('value'),
+        ),
+        { maxLength: 4 },
+      )
+      .map(objectFrom),
   ),
 })).value;
 
 const errorConstructors = [Error, EvalError, RangeError, ReferenceError, SyntaxError, TypeError, URIError];
-type ViewConstructor = { readonly BYTES_PER_ELEMENT: number; new (buffer: ArrayBuffer, offset: number, length: number): ArrayBufferView };
+type ViewConstructor = {
+  readonly BYTES_PER_ELEMENT: number;
+  new (buffer: ArrayBuffer, offset: number, length: number): ArrayBufferView;
+};
 const typedArrays: Record<string, ViewConstructor> = {
   Int8Array,
   Uint8Array,
@@ -576,9 +666,12 @@ const typedArrays: Record<string, ViewConstructor> = {
 const views = fc
   .record({
     bytes: fc.uint8Array({ maxLength: 48 }),
-    specs: fc.array(fc.record({ name: fc.constantFrom(...Object.keys(typedArrays), 'DataView'), start: fc.nat(), count: fc.nat() }), {
-      maxLength: 4,
-    }),
+    specs: fc.array(
+      fc.record({ name: fc.constantFrom(...Object.keys(typedArrays), 'DataView'), start: fc.nat(), count: fc.nat() }),
+      {
+        maxLength: 4,
+      },
+    ),
     withBuffer: fc.boolean(),
   })
   .map(({ bytes, specs, withBuffer }) => {
@@ -607,7 +700,9 @@ const leaf = fc.oneof(
   fc.constant(null),
   fc.constant(undefined),
   fc.date({ noInvalidDate: false }).map((d) => new Date(d.getTime())),
-  fc.constantFrom('', 'g', 'gimsuy', 'd').chain((flags) => anyString.map((s) => new RegExp(s.replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&'), flags))),
+  fc
+    .constantFrom('', 'g', 'gimsuy', 'd')
+    .chain((flags) => anyString.map((s) => new RegExp(s.replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&'), flags))),
   fc.double().map((n) => new Number(n)),
   anyString.map((s) => new String(s)),
   fc.boolean().map((b) => new Boolean(b)),
@@ -620,9 +715,12 @@ const leaf = fc.oneof(
   fc.bigUint64Array(),
   fc.uint8ClampedArray(),
   views,
-  fc.record({ bytes: fc.uint8Array({ maxLength: 16 }), type: fc.constantFrom('', 'text/plain', 'application/octet-stream') }).map(
-    ({ bytes, type }) => new Blob([bytes], { type }),
-  ),
+  fc
+    .record({
+      bytes: fc.uint8Array({ maxLength: 16 }),
+      type: fc.constantFrom('', 'text/plain', 'application/octet-stream'),
+    })
+    .map(({ bytes, type }) => new Blob([bytes], { type })),
 );
 
 const cloneable: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
@@ -631,46 +729,68 @@ const cloneable: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
     fc.array(tie('value'), { maxLength: 5 }),
     fc.sparseArray(tie('value'), { maxLength: 6 }),
     fc
-      .tuple(fc.array(tie('value'), { maxLength: 3 }), fc.array(fc.tuple(trickyKey.filter((k) => !/^(?:0|[1-9]\d*)$/.test(k) && k !== 'length'), tie('value')), { maxLength: 2 }))
+      .tuple(
+        fc.array(tie('value'), { maxLength: 3 }),
+        fc.array(
+          fc.tuple(
+            trickyKey.filter((k) => !/^(?:0|[1-9]\d*)$/.test(k) && k !== 'length'),
+            tie('value'),
+          ),
+          { maxLength: 2 },
+        ),
+      )
       .map(([items, extras]) => {
-        for (const [key, value] of extras) Object.defineProperty(items, key, { value, writable: true, enumerable: true, configurable: true });
+        for (const [key, value] of extras)
+          Object.defineProperty(items, key, { value, writable: true, enumerable: true, configurable: true });
         return items;
       }),
     fc.array(fc.tuple(trickyKey, tie('value')), { maxLength: 5 }).map(objectFrom),
     fc.array(fc.tuple(tie('value'), tie('value')), { maxLength: 4 }).map((entries) => new Map(entries)),
     fc.array(tie('value'), { maxLength: 4 }).map((items) => new Set(items)),
     fc
-      .record({ ctor: fc.constantFrom(...errorConstructors), message: fc.option(anyString, { nil: undefined }), cause: fc.option(tie('value'), { nil: undefined, freq: 2 }), hasCause: fc.boolean() })
+      .record({
+        ctor: fc.constantFrom(...errorConstructors),
+        message: fc.option(anyString, { nil: undefined }),
+        cause: fc.option(tie('value'), { nil: undefined, freq: 2 }),
+        hasCause: fc.boolean(),
+      })
       .map(({ ctor, message, cause, hasCause }) => (hasCause ? new ctor(message, { cause }) : new ctor(message))),
   ),
 })).value;
 
 /** Adds links between the containers of a copy of `root`: shared references and cycles. */
-const withSharing = fc.tuple(cloneable, fc.array(fc.tuple(fc.nat(), fc.nat(), trickyKey), { maxLength: 5 })).map(([root, links]) => {
-  const copy = structuredClone(root);
-  const containers: object[] = [];
-  const seen = new Set<unknown>();
-  const collect = (value: unknown): void => {
-    if (typeof value !== 'object' || value === null || seen.has(value)) return;
-    seen.add(value);
-    if (Array.isArray(value) || value instanceof Map || value instanceof Set || tagOf(value) === '[object Object]') containers.push(value);
-    if (value instanceof Map) value.forEach((v, k) => (collect(k), collect(v)));
-    else if (value instanceof Set) value.forEach(collect);
-    else if (value instanceof Error) collect((value as { cause?: unknown }).cause);
-    else if (!ArrayBuffer.isView(value)) Object.values(value).forEach(collect);
-  };
-  collect(copy);
-  for (const [from, to, key] of links) {
-    if (containers.length === 0) break;
-    const source = containers[from % containers.length]!;
-    const target = containers[to % containers.length]!;
-    if (source instanceof Map) source.set(key, target);
-    else if (source instanceof Set) source.add(target);
-    else if (Array.isArray(source)) source.push(target);
-    else Object.defineProperty(source, key, { value: target, writable: true, enumerable: true, configurable: true });
-  }
-  return copy;
-});
+const withSharing = fc
+  .tuple(cloneable, fc.array(fc.tuple(fc.nat(), fc.nat(), trickyKey), { maxLength: 5 }))
+  .map(([root, links]) => {
+    const copy = structuredClone(root);
+    const containers: object[] = [];
+    const seen = new Set<unknown>();
+    const collect = (value: unknown): void => {
+      if (typeof value !== 'object' || value === null || seen.has(value)) return;
+      seen.add(value);
+      if (Array.isArray(value) || value instanceof Map || value instanceof Set || tagOf(value) === '[object Object]')
+        containers.push(value);
+      if (value instanceof Map) {
+        value.forEach((v, k) => {
+          collect(k);
+          collect(v);
+        });
+      } else if (value instanceof Set) value.forEach(collect);
+      else if (value instanceof Error) collect((value as { cause?: unknown }).cause);
+      else if (!ArrayBuffer.isView(value)) Object.values(value).forEach(collect);
+    };
+    collect(copy);
+    for (const [from, to, key] of links) {
+      if (containers.length === 0) break;
+      const source = containers[from % containers.length]!;
+      const target = containers[to % containers.length]!;
+      if (source instanceof Map) source.set(key, target);
+      else if (source instanceof Set) source.add(target);
+      else if (Array.isArray(source)) source.push(target);
+      else Object.defineProperty(source, key, { value: target, writable: true, enumerable: true, configurable: true });
+    }
+    return copy;
+  });
 
 describe('property: decode(encode(x)) is structuredClone(x)', () => {
   it('for generated values of every kind', async () => {
@@ -764,7 +884,9 @@ describe('Blob and File', () => {
     expect(blobs.size).toBe(2);
     await blobs.readAll();
     expect(reads).toBe(1);
-    expect(JSON.stringify(records)).toBe('[{"blob":{"$":"blob","t":"","v":"b25jZQ=="}},[{"$":"blob","t":"","v":"b25jZQ=="},{"$":"r","v":1}]]');
+    expect(JSON.stringify(records)).toBe(
+      '[{"blob":{"$":"blob","t":"","v":"b25jZQ=="}},[{"$":"blob","t":"","v":"b25jZQ=="},{"$":"r","v":1}]]',
+    );
   });
 
   it('rejects when a Blob cannot be read, leaving its placeholder empty', async () => {
@@ -858,12 +980,17 @@ describe('decodeValue on untrusted input', () => {
 
   it('rejects deep nesting quickly instead of overflowing the stack', () => {
     const started = performance.now();
-    for (const [open, close] of [['[', ']'], ['{"a":', '}'], ['{"$":"map","v":[1,', ']}'], ['{"$":"err","n":"Error","c":', '}']]) {
-      const line = open!.repeat(100_000) + '0' + close!.repeat(100_000);
+    for (const [open, close] of [
+      ['[', ']'],
+      ['{"a":', '}'],
+      ['{"$":"map","v":[1,', ']}'],
+      ['{"$":"err","n":"Error","c":', '}'],
+    ]) {
+      const line = `${open!.repeat(100_000)}0${close!.repeat(100_000)}`;
       expect(expectCodecError(() => decodeValue(JSON.parse(line))).message).toContain('nesting deeper than 1000');
       // The limit is the encoder's: 1000 levels decode, 1001 do not.
-      expect(() => decodeValue(JSON.parse(open!.repeat(1000) + '0' + close!.repeat(1000)))).not.toThrow();
-      expectCodecError(() => decodeValue(JSON.parse(open!.repeat(1001) + '0' + close!.repeat(1001))));
+      expect(() => decodeValue(JSON.parse(`${open!.repeat(1000)}0${close!.repeat(1000)}`))).not.toThrow();
+      expectCodecError(() => decodeValue(JSON.parse(`${open!.repeat(1001)}0${close!.repeat(1001)}`)));
     }
     expect(expectCodecError(() => decodeKey(JSON.parse('['.repeat(100_000) + ']'.repeat(100_000)))).message).toContain(
       'nesting deeper than 1000',
@@ -889,7 +1016,9 @@ describe('decodeValue on untrusted input', () => {
         if (object === undefined) continue;
         expect(Object.getPrototypeOf(object)).toBe(Array.isArray(object) ? Array.prototype : Object.prototype);
         if (line.includes('"__proto__"') && !Array.isArray(object)) {
-          const proto = Object.getOwnPropertyDescriptor(object, '__proto__') ?? Object.getOwnPropertyDescriptor((object as { v?: object }).v ?? {}, '__proto__');
+          const proto =
+            Object.getOwnPropertyDescriptor(object, '__proto__') ??
+            Object.getOwnPropertyDescriptor((object as { v?: object }).v ?? {}, '__proto__');
           expect(proto === undefined || 'value' in proto).toBe(true);
         }
       }
@@ -897,7 +1026,7 @@ describe('decodeValue on untrusted input', () => {
     const fromEscape = decodeValue(JSON.parse(lines[3]!)) as Record<string, unknown>;
     expect(Object.getOwnPropertyDescriptor(fromEscape, '__proto__')?.value).toEqual(new Date(0));
     expect(Object.getPrototypeOf(fromEscape)).toBe(Object.prototype);
-    expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     expect(Object.keys(Object.prototype)).toEqual([]);
     expect(Object.getOwnPropertyNames(Array.prototype)).not.toContain('polluted');
   });
@@ -905,14 +1034,19 @@ describe('decodeValue on untrusted input', () => {
   it('ignores enumerable properties someone added to Object.prototype', async () => {
     const value = { a: { b: 1 }, d: new Date(0) };
     const expected = lineOf(value);
-    Object.defineProperty(Object.prototype, 'injected', { value: { $: 'u' }, enumerable: true, configurable: true, writable: true });
+    Object.defineProperty(Object.prototype, 'injected', {
+      value: { $: 'u' },
+      enumerable: true,
+      configurable: true,
+      writable: true,
+    });
     try {
       const { decoded, line } = await roundTrip(value);
       expect(line).toBe(expected);
       expect(Object.keys(decoded as object)).toEqual(['a', 'd']);
       expect(Object.keys((decoded as { a: object }).a)).toEqual(['b']);
     } finally {
-      delete (Object.prototype as Record<string, unknown>)['injected'];
+      delete (Object.prototype as Record<string, unknown>).injected;
     }
   });
 
@@ -922,7 +1056,7 @@ describe('decodeValue on untrusted input', () => {
     expect(line).toBe('{"__proto__":{"polluted":1},"constructor":{"prototype":{"polluted":2}},"d":{"$":"d","v":0}}');
     expect(Object.getPrototypeOf(decoded)).toBe(Object.prototype);
     expect(Object.getOwnPropertyDescriptor(decoded, '__proto__')?.value).toEqual({ polluted: 1 });
-    expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 
   it('only ever throws CodecError on random JSON', () => {
@@ -948,8 +1082,32 @@ describe('decodeValue on untrusted input', () => {
       fc
         .record(
           {
-            $: fc.constantFrom('u', 'n', 'bi', 'r', 'o', 'a', 'd', 're', 'box', 'ab', 'ta', 'dv', 'map', 'set', 'err', 'blob', 'file', 'zz'),
-            v: fc.oneof(tie('node'), fc.integer({ min: -2, max: 8 }), fc.constantFrom('NaN', '-0', '12', 'AQID', 'AQ==', '=', ''), fc.array(tie('node'), { maxLength: 4 })),
+            $: fc.constantFrom(
+              'u',
+              'n',
+              'bi',
+              'r',
+              'o',
+              'a',
+              'd',
+              're',
+              'box',
+              'ab',
+              'ta',
+              'dv',
+              'map',
+              'set',
+              'err',
+              'blob',
+              'file',
+              'zz',
+            ),
+            v: fc.oneof(
+              tie('node'),
+              fc.integer({ min: -2, max: 8 }),
+              fc.constantFrom('NaN', '-0', '12', 'AQID', 'AQ==', '=', ''),
+              fc.array(tie('node'), { maxLength: 4 }),
+            ),
             l: fc.oneof(fc.integer({ min: -1, max: 5 }), fc.constant(2 ** 32), fc.double()),
             o: fc.integer({ min: -1, max: 5 }),
             b: tie('node'),
@@ -980,7 +1138,7 @@ describe('decodeValue on untrusted input', () => {
             expect(error).toBeInstanceOf(CodecError);
           }
         }
-        expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
+        expect(({} as Record<string, unknown>).polluted).toBeUndefined();
       }),
       { numRuns: 3000 },
     );
@@ -1004,7 +1162,12 @@ describe('decodeValue on untrusted input', () => {
         collect(parsed);
         if (slots.length > 0) {
           const [parent, key] = slots[pick % slots.length]!;
-          Object.defineProperty(parent, key, { value: replacement, writable: true, enumerable: true, configurable: true });
+          Object.defineProperty(parent, key, {
+            value: replacement,
+            writable: true,
+            enumerable: true,
+            configurable: true,
+          });
         }
         try {
           decodeValue(parsed);

@@ -24,12 +24,18 @@ const v1 = { version: 1, stores: { notes: { keyPath: 'id', indexes: { byTitle: '
 const v2 = {
   version: 2,
   stores: v1.stores,
-  steps: [updateRecords('notes', (n: { id: number; title: string }) => ({ ...n, title: n.title.toUpperCase() }), { name: 'upper' })],
+  steps: [
+    updateRecords('notes', (n: { id: number; title: string }) => ({ ...n, title: n.title.toUpperCase() }), {
+      name: 'upper',
+    }),
+  ],
 } as const;
 const v3 = {
   version: 3,
   stores: v1.stores,
-  steps: [updateRecords('notes', (n: { id: number; title: string }) => ({ ...n, title: `${n.title}!` }), { name: 'bang' })],
+  steps: [
+    updateRecords('notes', (n: { id: number; title: string }) => ({ ...n, title: `${n.title}!` }), { name: 'bang' }),
+  ],
   down: { notes: (n: { id: number; title: string }) => ({ ...n, title: n.title.replace(/!$/, '') }) },
 } as const;
 const plan12 = definePlan({ versions: [v1, v2] });
@@ -45,7 +51,10 @@ async function seeded() {
   return env;
 }
 
-const idb = ({ indexedDB, IDBKeyRange }: { indexedDB: IDBFactory; IDBKeyRange: typeof globalThis.IDBKeyRange }) => ({ indexedDB, IDBKeyRange });
+const idb = ({ indexedDB, IDBKeyRange }: { indexedDB: IDBFactory; IDBKeyRange: typeof globalThis.IDBKeyRange }) => ({
+  indexedDB,
+  IDBKeyRange,
+});
 
 async function text(storage: SnapshotStorage, id: string): Promise<string> {
   return (await storage.read(id))!.text();
@@ -62,10 +71,18 @@ describe('snapshot before upgrade', () => {
     expect(listed!.id).toBe(snapshot!.id);
     const lines = (await text(storage, snapshot!.id)).trimEnd().split('\n');
     expect(lines).toHaveLength(4);
-    expect(JSON.parse(lines[0]!)).toMatchObject({ format: 'idb-evolve-snapshot', formatVersion: 1, database: 'db', version: 1 });
+    expect(JSON.parse(lines[0]!)).toMatchObject({
+      format: 'idb-evolve-snapshot',
+      formatVersion: 1,
+      database: 'db',
+      version: 1,
+    });
     expect(JSON.parse(lines[1]!)).toEqual({ s: 1, v: { id: 1, title: 'a' } });
     expect(JSON.parse(lines[3]!)).toMatchObject({ end: true, records: 2, counts: [0, 2] });
-    expect(await verifySnapshot(snapshot!.id, { storage })).toMatchObject({ version: 1, counts: { notes: 2, blobs: 0 } });
+    expect(await verifySnapshot(snapshot!.id, { storage })).toMatchObject({
+      version: 1,
+      counts: { notes: 2, blobs: 0 },
+    });
   });
 
   test('fresh installs, opens without upgrade and dry runs write no snapshot', async () => {
@@ -89,12 +106,17 @@ describe('snapshot before upgrade', () => {
         abort: async () => {},
       }),
     };
-    await expect(openDatabase('db', plan12, { ...options, snapshot: snapshotPolicy({ storage: full }) })).rejects.toMatchObject({
+    await expect(
+      openDatabase('db', plan12, { ...options, snapshot: snapshotPolicy({ storage: full }) }),
+    ).rejects.toMatchObject({
       name: 'SnapshotError',
       code: 'snapshot_quota',
     });
     expect(await dump(factory, 'db')).toEqual(before);
-    const { db, snapshot, snapshotError } = await openDatabase('db', plan12, { ...options, snapshot: snapshotPolicy({ storage: full, onFailure: 'proceed' }) });
+    const { db, snapshot, snapshotError } = await openDatabase('db', plan12, {
+      ...options,
+      snapshot: snapshotPolicy({ storage: full, onFailure: 'proceed' }),
+    });
     db.close();
     expect(snapshot).toBeNull();
     expect(snapshotError?.code).toBe('snapshot_quota');
@@ -106,10 +128,18 @@ describe('snapshot before upgrade', () => {
     [{ keep: Number.NaN }, 'keep must be a whole number of snapshots, at least 1 (got NaN)'],
     [{ keep: 2.5 }, 'keep must be a whole number of snapshots, at least 1 (got 2.5)'],
     [{ onFailure: 'procede' }, `onFailure must be 'refuse', 'proceed' or a function (got "procede")`],
-    [{ storage: {} }, 'storage must be a SnapshotStorage (list, create, read and delete), such as opfsSnapshotStorage() or memorySnapshotStorage()'],
-    [{ storage: null }, 'storage must be a SnapshotStorage (list, create, read and delete), such as opfsSnapshotStorage() or memorySnapshotStorage()'],
+    [
+      { storage: {} },
+      'storage must be a SnapshotStorage (list, create, read and delete), such as opfsSnapshotStorage() or memorySnapshotStorage()',
+    ],
+    [
+      { storage: null },
+      'storage must be a SnapshotStorage (list, create, read and delete), such as opfsSnapshotStorage() or memorySnapshotStorage()',
+    ],
   ])('snapshotPolicy(%j) is an OpenError invalid_options', (options, message) => {
-    expect(() => snapshotPolicy(options as SnapshotPolicyOptions)).toThrow(expect.objectContaining({ name: 'OpenError', code: 'invalid_options', message: `snapshotPolicy: ${message}` }));
+    expect(() => snapshotPolicy(options as SnapshotPolicyOptions)).toThrow(
+      expect.objectContaining({ name: 'OpenError', code: 'invalid_options', message: `snapshotPolicy: ${message}` }),
+    );
   });
 
   test('onFailure as a function decides per error; one that throws or answers anything else refuses', async () => {
@@ -124,16 +154,27 @@ describe('snapshot before upgrade', () => {
       seen.push(error.code);
       return error.code === 'snapshot_unavailable' ? 'proceed' : 'refuse';
     };
-    for (const onFailure of [() => 'refuse' as const, () => { throw new Error('policy bug'); }, () => 'yes' as unknown as 'proceed']) {
+    for (const onFailure of [
+      () => 'refuse' as const,
+      () => {
+        throw new Error('policy bug');
+      },
+      () => 'yes' as unknown as 'proceed',
+    ]) {
       const { factory, options } = await seeded();
       const before = await dump(factory, 'db');
-      await expect(openDatabase('db', plan12, { ...options, snapshot: snapshotPolicy({ storage: unavailable(), onFailure }) })).rejects.toMatchObject({
+      await expect(
+        openDatabase('db', plan12, { ...options, snapshot: snapshotPolicy({ storage: unavailable(), onFailure }) }),
+      ).rejects.toMatchObject({
         code: 'snapshot_unavailable',
       });
       expect(await dump(factory, 'db')).toEqual(before);
     }
     const { factory, options } = await seeded();
-    const { db, snapshot, snapshotError } = await openDatabase('db', plan12, { ...options, snapshot: snapshotPolicy({ storage: unavailable(), onFailure: proceedIfUnavailable }) });
+    const { db, snapshot, snapshotError } = await openDatabase('db', plan12, {
+      ...options,
+      snapshot: snapshotPolicy({ storage: unavailable(), onFailure: proceedIfUnavailable }),
+    });
     db.close();
     expect([snapshot, snapshotError?.code, seen]).toEqual([null, 'snapshot_unavailable', ['snapshot_unavailable']]);
     expect((await dump(factory, 'db')).version).toBe(2);
@@ -145,11 +186,30 @@ describe('snapshot before upgrade', () => {
     const manual = await snapshotDatabase('db', { ...idb(options), storage }); // at version 1, by hand
     await openAndClose('db', plan12, { ...options, snapshot: policy }); // upgrade snapshot at 1, now at 2
     const failing = definePlan({
-      versions: [v1, v2, { ...v3, steps: [updateRecords('notes', () => { throw new Error('always'); }, { name: 'fails' })] }],
+      versions: [
+        v1,
+        v2,
+        {
+          ...v3,
+          steps: [
+            updateRecords(
+              'notes',
+              () => {
+                throw new Error('always');
+              },
+              { name: 'fails' },
+            ),
+          ],
+        },
+      ],
     });
     const attempts: string[] = [];
     for (let attempt = 0; attempt < 3; attempt++) {
-      const error = await openDatabase('db', failing, { ...options, snapshot: policy, hooks: { onFailed: (_, info) => attempts.push(info.snapshot!.id) } }).catch((e: unknown) => e);
+      const error = await openDatabase('db', failing, {
+        ...options,
+        snapshot: policy,
+        hooks: { onFailed: (_, info) => attempts.push(info.snapshot!.id) },
+      }).catch((e: unknown) => e);
       expect(error).toMatchObject({ code: 'step_failed' });
     }
     // With keep 2 counting every file, the third attempt would have left only two snapshots at version 2.
@@ -183,12 +243,22 @@ function oddValues(): Record<string, unknown> {
     date: new Date(1700000000000),
     invalidDate: new Date(NaN),
     regexp: /a+b/giu,
-    map: new Map<unknown, unknown>([[{ k: 1 }, 'object key'], [NaN, -0]]),
+    map: new Map<unknown, unknown>([
+      [{ k: 1 }, 'object key'],
+      [NaN, -0],
+    ]),
     set: new Set([1, 'two', undefined]),
     bigint: 2n ** 70n,
     specials: [NaN, Infinity, -Infinity, -0, undefined, null],
-    sparse: [1, , 3], // eslint-disable-line no-sparse-arrays
-    typed: [new Uint8Array([1, 2, 3]), new Float64Array([1.5, -0]), new BigInt64Array([-5n]), new Int16Array(buffer, 2, 2), new DataView(buffer, 0, 4)],
+    // biome-ignore lint/suspicious/noSparseArray: a hole is the value under test
+    sparse: [1, , 3],
+    typed: [
+      new Uint8Array([1, 2, 3]),
+      new Float64Array([1.5, -0]),
+      new BigInt64Array([-5n]),
+      new Int16Array(buffer, 2, 2),
+      new DataView(buffer, 0, 4),
+    ],
     blob: new Blob(['hello'], { type: 'text/plain' }),
     refs: [shared, shared],
     cyclic,
@@ -203,20 +273,52 @@ describe('lossless snapshot and restore', () => {
       versions: [
         {
           version: 4,
-          stores: { odd: {}, auto: { keyPath: 'id', autoIncrement: true }, compound: { keyPath: ['a', 'b'], indexes: { byB: 'b' } } },
+          stores: {
+            odd: {},
+            auto: { keyPath: 'id', autoIncrement: true },
+            compound: { keyPath: ['a', 'b'], indexes: { byB: 'b' } },
+          },
         },
       ],
     });
-    const keys: IDBValidKey[] = [1, -Infinity, Infinity, 'text', '', new Date(5), [1, 'a', [new Date(0)]], new Uint8Array([9, 8]).buffer];
+    const keys: IDBValidKey[] = [
+      1,
+      -Infinity,
+      Infinity,
+      'text',
+      '',
+      new Date(5),
+      [1, 'a', [new Date(0)]],
+      new Uint8Array([9, 8]).buffer,
+    ];
     const values = Object.values(oddValues());
-    const records: [IDBValidKey, unknown][] = [...keys.map((k, i): [IDBValidKey, unknown] => [k, i]), ...values.map((v, i): [IDBValidKey, unknown] => [100 + i, v])];
+    const records: [IDBValidKey, unknown][] = [
+      ...keys.map((k, i): [IDBValidKey, unknown] => [k, i]),
+      ...values.map((v, i): [IDBValidKey, unknown] => [100 + i, v]),
+    ];
     await seedDatabase('src', plan, 4, { odd: records }, options, { outOfLine: true });
-    await seedDatabase('src', plan, 4, { auto: [{ n: 1 }, { n: 2 }], compound: [{ a: 1, b: 'x' }, { a: 1, b: 'y' }] }, options);
+    await seedDatabase(
+      'src',
+      plan,
+      4,
+      {
+        auto: [{ n: 1 }, { n: 2 }],
+        compound: [
+          { a: 1, b: 'x' },
+          { a: 1, b: 'y' },
+        ],
+      },
+      options,
+    );
     const before = await dump(factory, 'src');
     const snapshot = await snapshotDatabase('src', { ...idb(options), storage });
     expect(snapshot.counts).toEqual({ odd: records.length, auto: 2, compound: 2 });
     const report = await restoreSnapshot('copy', snapshot.id, { ...idb(options), storage, allowOtherDatabase: true });
-    expect(report).toMatchObject({ version: 4, recreated: false, counts: { odd: records.length, auto: 2, compound: 2 } });
+    expect(report).toMatchObject({
+      version: 4,
+      recreated: false,
+      counts: { odd: records.length, auto: 2, compound: 2 },
+    });
     const after = await dump(factory, 'copy');
     expect(after).toEqual(before);
     const oddAfter = after.stores.odd!.records.map(([, v]) => v);
@@ -225,7 +327,7 @@ describe('lossless snapshot and restore', () => {
     const refs = oddAfter.find((v) => Array.isArray(v) && (v[0] as { shared?: boolean })?.shared === true) as unknown[];
     expect(refs[0]).toBe(refs[1]);
     expect(Object.prototype).not.toHaveProperty('polluted');
-    const proto = oddAfter.find((v) => typeof v === 'object' && v !== null && Object.prototype.hasOwnProperty.call(v, '__proto__'));
+    const proto = oddAfter.find((v) => typeof v === 'object' && v !== null && Object.hasOwn(v, '__proto__'));
     expect(Object.getPrototypeOf(proto)).toBe(Object.prototype);
     const blob = oddAfter.find((v) => v instanceof Blob) as Blob;
     expect(await blob.text()).toBe('hello');
@@ -292,9 +394,15 @@ describe('restore', () => {
   test('a snapshot of another database is refused unless asked for', async () => {
     const { options, storage } = await seeded();
     const snapshot = await snapshotDatabase('db', { ...idb(options), storage });
-    await expect(restoreSnapshot('other', snapshot.id, { ...idb(options), storage })).rejects.toMatchObject({ code: 'snapshot_wrong_database' });
-    await expect(restoreSnapshot('db', 'nope.ndjson', { ...idb(options), storage })).rejects.toMatchObject({ code: 'snapshot_not_found' });
-    await expect(snapshotDatabase('missing', { ...idb(options), storage })).rejects.toMatchObject({ code: 'database_not_found' });
+    await expect(restoreSnapshot('other', snapshot.id, { ...idb(options), storage })).rejects.toMatchObject({
+      code: 'snapshot_wrong_database',
+    });
+    await expect(restoreSnapshot('db', 'nope.ndjson', { ...idb(options), storage })).rejects.toMatchObject({
+      code: 'snapshot_not_found',
+    });
+    await expect(snapshotDatabase('missing', { ...idb(options), storage })).rejects.toMatchObject({
+      code: 'database_not_found',
+    });
   });
 });
 
@@ -311,7 +419,9 @@ describe('damaged snapshot files', () => {
     const totalSink = await damagedStorage.create('total.ndjson');
     await totalSink.write(wrongTotal);
     await totalSink.close();
-    await expect(restoreSnapshot('db', 'total.ndjson', { ...idb(options), storage: damagedStorage })).rejects.toMatchObject({ code: 'snapshot_corrupt' });
+    await expect(
+      restoreSnapshot('db', 'total.ndjson', { ...idb(options), storage: damagedStorage }),
+    ).rejects.toMatchObject({ code: 'snapshot_corrupt' });
     await fc.assert(
       fc.asyncProperty(
         fc.oneof(
@@ -320,7 +430,10 @@ describe('damaged snapshot files', () => {
             const code = good.charCodeAt(at) ^ flip;
             return good.slice(0, at) + String.fromCharCode(code) + good.slice(at + 1);
           }),
-          fc.string().map((junk) => good + junk).filter((s) => s !== good),
+          fc
+            .string()
+            .map((junk) => good + junk)
+            .filter((s) => s !== good),
         ),
         async (damaged) => {
           fc.pre(damaged !== good);
@@ -332,7 +445,9 @@ describe('damaged snapshot files', () => {
             (e: unknown) => e,
           );
           expect(error).toBeInstanceOf(SnapshotError);
-          expect(['snapshot_corrupt', 'snapshot_unsupported', 'snapshot_wrong_database']).toContain((error as SnapshotError).code);
+          expect(['snapshot_corrupt', 'snapshot_unsupported', 'snapshot_wrong_database']).toContain(
+            (error as SnapshotError).code,
+          );
           expect(await dump(factory, 'db')).toEqual(live);
         },
       ),
@@ -351,10 +466,21 @@ describe('damaged snapshot files', () => {
     await put('a.ndjson', '{"format":"idb-evolve-snapshot","formatVersion":99}\n');
     await put('b.ndjson', 'hello\n');
     await put('c.ndjson', '{"some":"json"}\n');
-    await expect(restoreSnapshot('db', 'a.ndjson', { ...idb(options), storage })).rejects.toMatchObject({ code: 'snapshot_unsupported', line: 1 });
-    await expect(restoreSnapshot('db', 'b.ndjson', { ...idb(options), storage })).rejects.toMatchObject({ code: 'snapshot_corrupt', line: 1 });
-    await expect(restoreSnapshot('db', 'c.ndjson', { ...idb(options), storage })).rejects.toMatchObject({ code: 'snapshot_unsupported' });
-    await expect(importSnapshot(new Blob(['hello\n']), { storage })).rejects.toMatchObject({ name: 'SnapshotError', code: 'snapshot_corrupt' });
+    await expect(restoreSnapshot('db', 'a.ndjson', { ...idb(options), storage })).rejects.toMatchObject({
+      code: 'snapshot_unsupported',
+      line: 1,
+    });
+    await expect(restoreSnapshot('db', 'b.ndjson', { ...idb(options), storage })).rejects.toMatchObject({
+      code: 'snapshot_corrupt',
+      line: 1,
+    });
+    await expect(restoreSnapshot('db', 'c.ndjson', { ...idb(options), storage })).rejects.toMatchObject({
+      code: 'snapshot_unsupported',
+    });
+    await expect(importSnapshot(new Blob(['hello\n']), { storage })).rejects.toMatchObject({
+      name: 'SnapshotError',
+      code: 'snapshot_corrupt',
+    });
   });
 });
 
@@ -362,7 +488,12 @@ describe('downgrade', () => {
   test('by default a newer database is refused with a typed downgrade error', async () => {
     const { options } = await seeded();
     await openAndClose('db', plan123, options);
-    await expect(openDatabase('db', plan12, options)).rejects.toMatchObject({ name: 'OpenError', code: 'downgrade', oldVersion: 3, newVersion: 2 });
+    await expect(openDatabase('db', plan12, options)).rejects.toMatchObject({
+      name: 'OpenError',
+      code: 'downgrade',
+      oldVersion: 3,
+      newVersion: 2,
+    });
   });
 
   test('restore-snapshot with an older plan restores the newest snapshot at or below its version', async () => {
@@ -402,7 +533,13 @@ describe('downgrade', () => {
         if (n.id === 2) throw new Error('cannot undo 2');
         return n;
       },
-      { code: 'restore_failed', version: 3, store: 'notes', key: 2, message: expect.stringContaining('The down transform of version 3 for store "notes" threw: cannot undo 2') },
+      {
+        code: 'restore_failed',
+        version: 3,
+        store: 'notes',
+        key: 2,
+        message: expect.stringContaining('The down transform of version 3 for store "notes" threw: cannot undo 2'),
+      },
     ],
     [
       'loses the key',
@@ -417,14 +554,21 @@ describe('downgrade', () => {
     [
       'gives two records one key (a put would overwrite one)',
       (n: { id: number; title: string }) => ({ ...n, id: 1 }),
-      { code: 'restore_failed', store: 'notes', key: 2, message: expect.stringContaining('has the same primary key in store "notes" as another one') },
+      {
+        code: 'restore_failed',
+        store: 'notes',
+        key: 2,
+        message: expect.stringContaining('has the same primary key in store "notes" as another one'),
+      },
     ],
   ])('a down transform that %s fails the downgrade before anything is deleted', async (_, down, expected) => {
     const plan = definePlan({ versions: [v1, { ...v2, down: {} }, { ...v3, down: { notes: down } }] });
     const { factory, options } = await seeded();
     await openAndClose('db', plan, options);
     const before = await dump(factory, 'db');
-    await expect(openDatabase('db', plan, { ...options, version: 2, downgrade: 'restore-snapshot' })).rejects.toMatchObject({ name: 'SnapshotError', ...expected });
+    await expect(
+      openDatabase('db', plan, { ...options, version: 2, downgrade: 'restore-snapshot' }),
+    ).rejects.toMatchObject({ name: 'SnapshotError', ...expected });
     expect(await dump(factory, 'db')).toEqual(before);
     expect(before.version).toBe(3);
   });
@@ -440,15 +584,24 @@ describe('downgrade', () => {
     const { factory, options, storage } = await seeded();
     await openAndClose('db', plan, options);
     const before = await dump(factory, 'db');
-    await expect(openDatabase('db', plan, { ...options, version: 2, downgrade: 'restore-snapshot' })).rejects.toMatchObject({ code: 'restore_failed' });
+    await expect(
+      openDatabase('db', plan, { ...options, version: 2, downgrade: 'restore-snapshot' }),
+    ).rejects.toMatchObject({ code: 'restore_failed' });
     expect(calls).toBe(3);
     expect(await dump(factory, 'db')).toEqual(before);
     expect((await storage.list()).filter((name) => name.startsWith('journal@'))).toEqual([]);
   });
 
   test('records that would break a unique index of the older version fail the downgrade before anything is deleted', async () => {
-    const people = (unique: boolean) => ({ people: { keyPath: 'id', indexes: { byEmail: { keyPath: 'email', unique } } } });
-    const plan = definePlan({ versions: [{ version: 1, stores: people(true) }, { version: 2, stores: people(false), down: {} }] });
+    const people = (unique: boolean) => ({
+      people: { keyPath: 'id', indexes: { byEmail: { keyPath: 'email', unique } } },
+    });
+    const plan = definePlan({
+      versions: [
+        { version: 1, stores: people(true) },
+        { version: 2, stores: people(false), down: {} },
+      ],
+    });
     const { factory, options } = fakeEnvironment();
     await seedDatabase('db', plan, 1, { people: [{ id: 1, email: 'a@x' }] }, options);
     const { db } = await openDatabase('db', plan, options);
@@ -456,7 +609,9 @@ describe('downgrade', () => {
     await request(db.transaction('people', 'readwrite').objectStore('people').put({ id: 2, email: 'a@x' }));
     db.close();
     const before = await dump(factory, 'db');
-    await expect(openDatabase('db', plan, { ...options, version: 1, downgrade: 'restore-snapshot' })).rejects.toMatchObject({
+    await expect(
+      openDatabase('db', plan, { ...options, version: 1, downgrade: 'restore-snapshot' }),
+    ).rejects.toMatchObject({
       name: 'SnapshotError',
       code: 'restore_failed',
       store: 'people',
@@ -466,7 +621,7 @@ describe('downgrade', () => {
     expect(await dump(factory, 'db')).toEqual(before);
   });
 
-  test('carried down through renamed stores: each version\'s down is keyed by the name at that version', async () => {
+  test("carried down through renamed stores: each version's down is keyed by the name at that version", async () => {
     const withRenames = definePlan({
       versions: [
         v1,
@@ -476,7 +631,12 @@ describe('downgrade', () => {
           steps: [renameStore('notes', 'memos'), renameField('memos', 'title', 'text')],
           down: { memos: (m: { id: number; text: string }) => ({ id: m.id, title: m.text }) },
         },
-        { version: 3, stores: { items: { keyPath: 'id' }, blobs: {} }, steps: [renameStore('memos', 'items')], down: {} },
+        {
+          version: 3,
+          stores: { items: { keyPath: 'id' }, blobs: {} },
+          steps: [renameStore('memos', 'items')],
+          down: {},
+        },
       ],
     });
     const { factory, options } = await seeded();

@@ -11,7 +11,7 @@ import {
   renameStore,
   unchanged,
   updateRecords,
-  UpgradeError,
+  type UpgradeError,
   type DatabaseLayout,
   type Plan,
   type Step,
@@ -19,7 +19,16 @@ import {
   type UpgradeProgress,
   type UpgradeReport,
 } from '../src/index.js';
-import { dump, fakeEnvironment, openAndClose, plan, request, seedDatabase, upgradeMustFail, type DatabaseDump } from './helpers.js';
+import {
+  dump,
+  fakeEnvironment,
+  openAndClose,
+  plan,
+  request,
+  seedDatabase,
+  upgradeMustFail,
+  type DatabaseDump,
+} from './helpers.js';
 
 const items: DatabaseLayout = { items: { keyPath: 'id' } };
 
@@ -28,7 +37,11 @@ const twoVersions = (before: DatabaseLayout, after: DatabaseLayout, steps: Step[
   plan({ version: 1, stores: before }, { version: 2, stores: after, steps });
 
 /** Seeds v1 with `records`, upgrades to v2 and returns the report and both dumps. */
-async function upgrade(p: Plan, records: Record<string, unknown[]>, extra: { onProgress?: (p: UpgradeProgress) => void } = {}) {
+async function upgrade(
+  p: Plan,
+  records: Record<string, unknown[]>,
+  extra: { onProgress?: (p: UpgradeProgress) => void } = {},
+) {
   const { factory, options } = fakeEnvironment();
   await seedDatabase('db', p, 1, records, options);
   const before = await dump(factory, 'db');
@@ -39,7 +52,8 @@ async function upgrade(p: Plan, records: Record<string, unknown[]>, extra: { onP
 }
 
 /** Seeds v1, expects the upgrade to v2 to reject with an UpgradeError, and checks the database did not change. */
-const failedUpgrade = (p: Plan, records: Record<string, unknown[]>): Promise<UpgradeError> => upgradeMustFail(p, records);
+const failedUpgrade = (p: Plan, records: Record<string, unknown[]>): Promise<UpgradeError> =>
+  upgradeMustFail(p, records);
 
 /** The only step report of the v2 upgrade. */
 function stepOf(report: UpgradeReport, index = 0): StepReport {
@@ -47,12 +61,22 @@ function stepOf(report: UpgradeReport, index = 0): StepReport {
   return report.versions[0]!.steps[index]!;
 }
 
-const counts = (step: StepReport) => ({ visited: step.visited, updated: step.updated, deleted: step.deleted, written: step.written });
+const counts = (step: StepReport) => ({
+  visited: step.visited,
+  updated: step.updated,
+  deleted: step.deleted,
+  written: step.written,
+});
 
 const recordsOf = (d: DatabaseDump, store: string) => d.stores[store]?.records;
 
 /** Primary keys an index lists for `query`, read from the upgraded database. */
-async function indexLookup(factory: IDBFactory, store: string, index: string, query: IDBValidKey): Promise<IDBValidKey[]> {
+async function indexLookup(
+  factory: IDBFactory,
+  store: string,
+  index: string,
+  query: IDBValidKey,
+): Promise<IDBValidKey[]> {
   const db = await request(factory.open('db'));
   try {
     return await request(db.transaction(store).objectStore(store).index(index).getAllKeys(query));
@@ -64,7 +88,9 @@ async function indexLookup(factory: IDBFactory, store: string, index: string, qu
 describe('renameField', () => {
   test('renames a top-level field; records without it are not rewritten nor counted', async () => {
     const p = twoVersions(items, items, [renameField('items', 'name', 'title')]);
-    const { report, after } = await upgrade(p, { items: [{ id: 1, name: 'a' }, { id: 2 }, { id: 3, name: undefined, n: 3 }] });
+    const { report, after } = await upgrade(p, {
+      items: [{ id: 1, name: 'a' }, { id: 2 }, { id: 3, name: undefined, n: 3 }],
+    });
     expect(recordsOf(after, 'items')).toEqual([
       [1, { id: 1, title: 'a' }],
       [2, { id: 2 }],
@@ -98,7 +124,13 @@ describe('renameField', () => {
 
   test('fails with the key of a record that already has the target field; nothing changes', async () => {
     const p = twoVersions(items, items, [renameField('items', 'name', 'title')]);
-    const error = await failedUpgrade(p, { items: [{ id: 1, name: 'a' }, { id: 2, name: 'b', title: 'kept' }, { id: 3, name: 'c' }] });
+    const error = await failedUpgrade(p, {
+      items: [
+        { id: 1, name: 'a' },
+        { id: 2, name: 'b', title: 'kept' },
+        { id: 3, name: 'c' },
+      ],
+    });
     expect(error).toMatchObject({
       name: 'UpgradeError',
       code: 'step_failed',
@@ -114,13 +146,23 @@ describe('renameField', () => {
 
   test('fails when the target parent object is missing', async () => {
     const p = twoVersions(items, items, [renameField('items', 'name', 'meta.name')]);
-    const error = await failedUpgrade(p, { items: [{ id: 1, name: 'a', meta: {} }, { id: 2, name: 'b' }] });
+    const error = await failedUpgrade(p, {
+      items: [
+        { id: 1, name: 'a', meta: {} },
+        { id: 2, name: 'b' },
+      ],
+    });
     expect(error).toMatchObject({ code: 'step_failed', store: 'items', key: 2 });
   });
 
   test('overwrite: true replaces the existing target value', async () => {
     const p = twoVersions(items, items, [renameField('items', 'name', 'title', { overwrite: true })]);
-    const { report, after } = await upgrade(p, { items: [{ id: 1, name: 'new', title: 'old' }, { id: 2, title: 'alone' }] });
+    const { report, after } = await upgrade(p, {
+      items: [
+        { id: 1, name: 'new', title: 'old' },
+        { id: 2, title: 'alone' },
+      ],
+    });
     expect(recordsOf(after, 'items')).toEqual([
       [1, { id: 1, title: 'new' }],
       [2, { id: 2, title: 'alone' }],
@@ -133,7 +175,12 @@ describe('dropField', () => {
   test('deletes top-level and nested fields where present, rewriting only those records', async () => {
     const p = twoVersions(items, items, [dropField('items', 'tmp'), dropField('items', 'meta.secret')]);
     const { report, after } = await upgrade(p, {
-      items: [{ id: 1, tmp: 1, meta: { secret: 's', x: 1 } }, { id: 2, tmp: undefined }, { id: 3, meta: {} }, { id: 4 }],
+      items: [
+        { id: 1, tmp: 1, meta: { secret: 's', x: 1 } },
+        { id: 2, tmp: undefined },
+        { id: 3, meta: {} },
+        { id: 4 },
+      ],
     });
     expect(recordsOf(after, 'items')).toEqual([
       [1, { id: 1, meta: { x: 1 } }],
@@ -149,7 +196,15 @@ describe('dropField', () => {
 });
 
 describe('convertField', () => {
-  const seeded = { items: [{ id: 1, price: '10' }, { id: 2, price: null }, { id: 3, price: undefined }, { id: 4 }, { id: 5, price: '2.5' }] };
+  const seeded = {
+    items: [
+      { id: 1, price: '10' },
+      { id: 2, price: null },
+      { id: 3, price: undefined },
+      { id: 4 },
+      { id: 5, price: '2.5' },
+    ],
+  };
 
   test('converts present values; null, undefined and missing pass through by default', async () => {
     const records: unknown[] = [];
@@ -160,7 +215,10 @@ describe('convertField', () => {
     const p = twoVersions(items, items, [convertField('items', 'price', convert)]);
     const { report, after } = await upgrade(p, seeded);
     expect(convert.mock.calls.map(([value]) => value)).toEqual(['10', '2.5']);
-    expect(records).toEqual([{ id: 1, price: '10' }, { id: 5, price: '2.5' }]);
+    expect(records).toEqual([
+      { id: 1, price: '10' },
+      { id: 5, price: '2.5' },
+    ]);
     expect(recordsOf(after, 'items')).toEqual([
       [1, { id: 1, price: 10 }],
       [2, { id: 2, price: null }],
@@ -219,15 +277,29 @@ describe('convertField', () => {
         return Number(value);
       }),
     ]);
-    const error = await failedUpgrade(p, { items: [{ id: 1, price: '1' }, { id: 2, price: 'bad' }, { id: 3, price: '3' }] });
-    expect(error).toMatchObject({ code: 'step_failed', version: 2, step: 'convertField(items: price)', store: 'items', key: 2 });
+    const error = await failedUpgrade(p, {
+      items: [
+        { id: 1, price: '1' },
+        { id: 2, price: 'bad' },
+        { id: 3, price: '3' },
+      ],
+    });
+    expect(error).toMatchObject({
+      code: 'step_failed',
+      version: 2,
+      step: 'convertField(items: price)',
+      store: 'items',
+      key: 2,
+    });
     expect(error.cause).toBe(boom);
     expect(error.message).toContain('not a price');
   });
 });
 
 describe('defaultValue', () => {
-  const seeded = { items: [{ id: 1 }, { id: 2, tag: 'x' }, { id: 3, tag: undefined }, { id: 4, tag: null }, { id: 5, tag: 0 }] };
+  const seeded = {
+    items: [{ id: 1 }, { id: 2, tag: 'x' }, { id: 3, tag: undefined }, { id: 4, tag: null }, { id: 5, tag: 0 }],
+  };
 
   test('sets a value where the field is missing or undefined; existing values (null, 0) are kept', async () => {
     const p = twoVersions(items, items, [defaultValue('items', 'tag', 'none')]);
@@ -246,12 +318,23 @@ describe('defaultValue', () => {
   test('computes the value from the record with the function form', async () => {
     const p = twoVersions(items, items, [defaultValue('items', 'tag', (record: { id: number }) => `t${record.id}`)]);
     const { after } = await upgrade(p, seeded);
-    expect(recordsOf(after, 'items')?.map(([, value]) => (value as { tag: unknown }).tag)).toEqual(['t1', 'x', 't3', null, 0]);
+    expect(recordsOf(after, 'items')?.map(([, value]) => (value as { tag: unknown }).tag)).toEqual([
+      't1',
+      'x',
+      't3',
+      null,
+      0,
+    ]);
   });
 
   test('sets a nested field', async () => {
     const p = twoVersions(items, items, [defaultValue('items', 'settings.theme', 'dark')]);
-    const { after } = await upgrade(p, { items: [{ id: 1, settings: {} }, { id: 2, settings: { theme: 'light' } }] });
+    const { after } = await upgrade(p, {
+      items: [
+        { id: 1, settings: {} },
+        { id: 2, settings: { theme: 'light' } },
+      ],
+    });
     expect(recordsOf(after, 'items')).toEqual([
       [1, { id: 1, settings: { theme: 'dark' } }],
       [2, { id: 2, settings: { theme: 'light' } }],
@@ -261,10 +344,16 @@ describe('defaultValue', () => {
 
 describe('renameStore', () => {
   const before: DatabaseLayout = { old: { keyPath: 'id', indexes: { byA: 'a' } }, other: {} };
-  const rows = [{ id: 1, a: 'x', b: 10 }, { id: 2, a: 'y', b: 20 }, { id: 3, a: 'x', b: 30 }];
+  const rows = [
+    { id: 1, a: 'x', b: 10 },
+    { id: 2, a: 'y', b: 20 },
+    { id: 3, a: 'x', b: 30 },
+  ];
 
   test('keeps records and indexes under the new name', async () => {
-    const p = twoVersions(before, { renamed: { keyPath: 'id', indexes: { byA: 'a' } }, other: {} }, [renameStore('old', 'renamed')]);
+    const p = twoVersions(before, { renamed: { keyPath: 'id', indexes: { byA: 'a' } }, other: {} }, [
+      renameStore('old', 'renamed'),
+    ]);
     const { report, before: was, after, factory } = await upgrade(p, { old: rows });
     expect(Object.keys(after.stores).sort()).toEqual(['other', 'renamed']);
     expect(after.stores.renamed).toEqual(was.stores.old);
@@ -283,7 +372,13 @@ describe('renameStore', () => {
   test('applies index changes declared alongside the rename', async () => {
     const p = twoVersions(
       before,
-      { renamed: { keyPath: 'id', indexes: { byA: { keyPath: 'a', unique: false, multiEntry: false }, byB: { keyPath: 'b', unique: true } } }, other: {} },
+      {
+        renamed: {
+          keyPath: 'id',
+          indexes: { byA: { keyPath: 'a', unique: false, multiEntry: false }, byB: { keyPath: 'b', unique: true } },
+        },
+        other: {},
+      },
       [renameStore('old', 'renamed')],
     );
     const { report, after, factory } = await upgrade(p, { old: rows });
@@ -308,11 +403,19 @@ describe('renameStore', () => {
 });
 
 describe('copyStore', () => {
-  const rows = [{ id: 1, n: 'a' }, { id: 2, n: 'b' }, { id: 3, n: 'c' }];
+  const rows = [
+    { id: 1, n: 'a' },
+    { id: 2, n: 'b' },
+    { id: 3, n: 'c' },
+  ];
 
   test('copies every record through the transform; the source is kept', async () => {
     const p = twoVersions(items, { ...items, copies: { keyPath: 'id' } }, [
-      copyStore('items', 'copies', (value: { id: number; n: string }, key) => ({ ...value, n: value.n.toUpperCase(), from: key })),
+      copyStore('items', 'copies', (value: { id: number; n: string }, key) => ({
+        ...value,
+        n: value.n.toUpperCase(),
+        from: key,
+      })),
     ]);
     const { report, after, before } = await upgrade(p, { items: rows });
     expect(recordsOf(after, 'items')).toEqual(recordsOf(before, 'items'));
@@ -338,7 +441,9 @@ describe('copyStore', () => {
   });
 
   test('an out-of-line target keeps the source primary keys', async () => {
-    const p = twoVersions(items, { ...items, byKey: {} }, [copyStore('items', 'byKey', (value: { n: string }) => value.n)]);
+    const p = twoVersions(items, { ...items, byKey: {} }, [
+      copyStore('items', 'byKey', (value: { n: string }) => value.n),
+    ]);
     const { after } = await upgrade(p, { items: rows });
     expect(after.stores.byKey?.keyPath).toBeNull();
     expect(recordsOf(after, 'byKey')).toEqual([
@@ -357,31 +462,54 @@ describe('copyStore', () => {
   });
 
   test('a copy that breaks a unique index of the target fails with constraint_violation; nothing changes', async () => {
-    const p = twoVersions(items, { ...items, uniq: { keyPath: 'id', indexes: { byN: { keyPath: 'n', unique: true } } } }, [
-      copyStore('items', 'uniq', (value: { id: number }) => ({ ...value, n: 'same' })),
-    ]);
+    const p = twoVersions(
+      items,
+      { ...items, uniq: { keyPath: 'id', indexes: { byN: { keyPath: 'n', unique: true } } } },
+      [copyStore('items', 'uniq', (value: { id: number }) => ({ ...value, n: 'same' }))],
+    );
     const error = await failedUpgrade(p, { items: rows });
-    expect(error).toMatchObject({ code: 'constraint_violation', version: 2, step: 'copyStore(items -> uniq)', store: 'uniq', key: 2 });
+    expect(error).toMatchObject({
+      code: 'constraint_violation',
+      version: 2,
+      step: 'copyStore(items -> uniq)',
+      store: 'uniq',
+      key: 2,
+    });
   });
 });
 
 describe('rebuildStore', () => {
-  const rows = [{ id: 3, name: 'c' }, { id: 1, name: 'a' }, { id: 2, name: 'b' }];
+  const rows = [
+    { id: 3, name: 'c' },
+    { id: 1, name: 'a' },
+    { id: 2, name: 'b' },
+  ];
 
   test('re-keys a store from id to uuid through a transform that sets uuid; indexes are recreated', async () => {
     const before: DatabaseLayout = { items: { keyPath: 'id', indexes: { byName: 'name' } } };
     const after: DatabaseLayout = { items: { keyPath: 'uuid', indexes: { byName: 'name' } } };
-    const p = twoVersions(before, after, [rebuildStore('items', (value: { id: number; name: string }) => ({ ...value, uuid: `u-${value.id}` }))]);
+    const p = twoVersions(before, after, [
+      rebuildStore('items', (value: { id: number; name: string }) => ({ ...value, uuid: `u-${value.id}` })),
+    ]);
     const { report, after: d, factory } = await upgrade(p, { items: rows });
     expect(Object.keys(d.stores)).toEqual(['items']);
-    expect(d.stores.items).toMatchObject({ keyPath: 'uuid', autoIncrement: false, indexes: { byName: { keyPath: 'name', unique: false, multiEntry: false } } });
+    expect(d.stores.items).toMatchObject({
+      keyPath: 'uuid',
+      autoIncrement: false,
+      indexes: { byName: { keyPath: 'name', unique: false, multiEntry: false } },
+    });
     expect(recordsOf(d, 'items')).toEqual([
       ['u-1', { id: 1, name: 'a', uuid: 'u-1' }],
       ['u-2', { id: 2, name: 'b', uuid: 'u-2' }],
       ['u-3', { id: 3, name: 'c', uuid: 'u-3' }],
     ]);
     expect(await indexLookup(factory, 'items', 'byName', 'b')).toEqual(['u-2']);
-    expect(report.versions[0]).toMatchObject({ storesRebuilt: ['items'], storesCreated: [], storesDeleted: [], storesRenamed: [] });
+    expect(report.versions[0]).toMatchObject({
+      storesRebuilt: ['items'],
+      storesCreated: [],
+      storesDeleted: [],
+      storesRenamed: [],
+    });
     expect(stepOf(report).name).toBe('rebuildStore(items)');
     expect(counts(stepOf(report))).toEqual({ visited: 3, updated: 0, deleted: 0, written: 3 });
   });
@@ -421,7 +549,9 @@ describe('rebuildStore', () => {
   });
 
   test('drops records the transform removes', async () => {
-    const p = twoVersions(items, { items: {} }, [rebuildStore('items', (value: { id: number }) => (value.id === 2 ? remove : value))]);
+    const p = twoVersions(items, { items: {} }, [
+      rebuildStore('items', (value: { id: number }) => (value.id === 2 ? remove : value)),
+    ]);
     const { report, after } = await upgrade(p, { items: rows });
     expect(recordsOf(after, 'items')?.map(([key]) => key)).toEqual([1, 3]);
     expect(counts(stepOf(report))).toEqual({ visited: 3, updated: 0, deleted: 0, written: 2 });
@@ -454,7 +584,9 @@ describe('rebuildStore', () => {
 
   // Was a bug: rebuild copies with put(), so two records given the same new key silently collapse into one (data loss).
   test('two records given the same new key fail the upgrade instead of overwriting each other', async () => {
-    const p = twoVersions(items, { items: { keyPath: 'uuid' } }, [rebuildStore('items', (value: object) => ({ ...value, uuid: 'same' }))]);
+    const p = twoVersions(items, { items: { keyPath: 'uuid' } }, [
+      rebuildStore('items', (value: object) => ({ ...value, uuid: 'same' })),
+    ]);
     const error = await failedUpgrade(p, { items: rows });
     expect(error).toMatchObject({ code: 'constraint_violation', version: 2, step: 'rebuildStore(items)' });
   });
@@ -486,10 +618,17 @@ describe('rebuildStore', () => {
 
 describe('updateRecords', () => {
   test('runs under its own name; returned records are written, `remove` deletes, `unchanged` skips', async () => {
-    const visitor = (value: { id: number; n: number }) => (value.n < 0 ? remove : value.n === 0 ? unchanged : { ...value, n: value.n * 10 });
+    const visitor = (value: { id: number; n: number }) =>
+      value.n < 0 ? remove : value.n === 0 ? unchanged : { ...value, n: value.n * 10 };
     const p = twoVersions(items, items, [updateRecords('items', visitor, { name: 'scale' })]);
     const { report, after } = await upgrade(p, {
-      items: [{ id: 1, n: 1 }, { id: 2, n: -1 }, { id: 3, n: 0 }, { id: 4, n: 2 }, { id: 5, n: -5 }],
+      items: [
+        { id: 1, n: 1 },
+        { id: 2, n: -1 },
+        { id: 3, n: 0 },
+        { id: 4, n: 2 },
+        { id: 5, n: -5 },
+      ],
     });
     expect(recordsOf(after, 'items')).toEqual([
       [1, { id: 1, n: 10 }],
@@ -503,17 +642,27 @@ describe('updateRecords', () => {
 
   test('passes walk options through (index, range, batchSize)', async () => {
     const seen: number[] = [];
-    const p = twoVersions({ items: { keyPath: 'id', indexes: { byN: 'n' } } }, { items: { keyPath: 'id', indexes: { byN: 'n' } } }, [
-      updateRecords(
-        'items',
-        (value: { id: number; n: number }) => {
-          seen.push(value.id);
-          return { ...value, hit: true };
-        },
-        { name: 'some', index: 'byN', range: 5, batchSize: 1 },
-      ),
-    ]);
-    const { report, after } = await upgrade(p, { items: [{ id: 1, n: 5 }, { id: 2, n: 4 }, { id: 3, n: 5 }] });
+    const p = twoVersions(
+      { items: { keyPath: 'id', indexes: { byN: 'n' } } },
+      { items: { keyPath: 'id', indexes: { byN: 'n' } } },
+      [
+        updateRecords(
+          'items',
+          (value: { id: number; n: number }) => {
+            seen.push(value.id);
+            return { ...value, hit: true };
+          },
+          { name: 'some', index: 'byN', range: 5, batchSize: 1 },
+        ),
+      ],
+    );
+    const { report, after } = await upgrade(p, {
+      items: [
+        { id: 1, n: 5 },
+        { id: 2, n: 4 },
+        { id: 3, n: 5 },
+      ],
+    });
     expect(seen).toEqual([1, 3]);
     expect(recordsOf(after, 'items')).toEqual([
       [1, { id: 1, n: 5, hit: true }],

@@ -1,7 +1,16 @@
 import fc from 'fast-check';
 import { describe, expect, expectTypeOf, test } from 'vitest';
 import { z } from 'zod';
-import { convertField, definePlan, memorySnapshotStorage, OpenError, PlanError, renameField, UpgradeError, type Step } from '../src/index.js';
+import {
+  convertField,
+  definePlan,
+  memorySnapshotStorage,
+  OpenError,
+  PlanError,
+  renameField,
+  UpgradeError,
+  type Step,
+} from '../src/index.js';
 import {
   checkMigration,
   createDatabaseAt,
@@ -44,7 +53,11 @@ const plan = definePlan({
 });
 
 const notesV1 = { keyPath: 'id', autoIncrement: false, indexes: {} };
-const notesV2 = { keyPath: 'id', autoIncrement: false, indexes: { byTitle: { keyPath: 'title', unique: false, multiEntry: false } } };
+const notesV2 = {
+  keyPath: 'id',
+  autoIncrement: false,
+  indexes: { byTitle: { keyPath: 'title', unique: false, multiEntry: false } },
+};
 const settings = { keyPath: null, autoIncrement: false, indexes: {} };
 
 /**
@@ -88,15 +101,36 @@ describe('createDatabaseAt and readAll', () => {
     const database = await createDatabaseAt(
       plan,
       1,
-      { notes: [{ id: 2, name: 'b' }, { id: 1, name: 'a' }], settings: [['theme', 'dark'], [['compound', 1], { on: true }]] },
+      {
+        notes: [
+          { id: 2, name: 'b' },
+          { id: 1, name: 'a' },
+        ],
+        settings: [
+          ['theme', 'dark'],
+          [['compound', 1], { on: true }],
+        ],
+      },
       options,
     );
     expect(database.name).toMatch(/^idb-evolve-test-/);
     expect(await readAll(database)).toEqual({
       version: 1,
       stores: {
-        notes: { layout: notesV1, records: [[1, { id: 1, name: 'a' }], [2, { id: 2, name: 'b' }]] },
-        settings: { layout: settings, records: [['theme', 'dark'], [['compound', 1], { on: true }]] },
+        notes: {
+          layout: notesV1,
+          records: [
+            [1, { id: 1, name: 'a' }],
+            [2, { id: 2, name: 'b' }],
+          ],
+        },
+        settings: {
+          layout: settings,
+          records: [
+            ['theme', 'dark'],
+            [['compound', 1], { on: true }],
+          ],
+        },
       },
     } satisfies DatabaseContents);
     await deleteDatabase(database);
@@ -122,7 +156,10 @@ describe('createDatabaseAt and readAll', () => {
     await createDatabaseAt(plan, 3, { notes: [{ id: 1, title: 'old' }] }, { ...options, name: 'mine' });
     const replaced = await createDatabaseAt(plan, 1, { notes: [{ id: 9, name: 'new' }] }, { ...options, name: 'mine' });
     expect(replaced.name).toBe('mine');
-    expect(await readAll(replaced)).toMatchObject({ version: 1, stores: { notes: { records: [[9, { id: 9, name: 'new' }]] } } });
+    expect(await readAll(replaced)).toMatchObject({
+      version: 1,
+      stores: { notes: { records: [[9, { id: 9, name: 'new' }]] } },
+    });
   });
 
   test('readAll reads a missing database as version 0 without creating it', async () => {
@@ -178,20 +215,35 @@ describe('fixture errors', () => {
     ],
   ];
 
-  test.each(cases)('%s: FixtureError, and no database is left behind', async (_, version, fixtures, fields, message) => {
-    const { factory, options } = recordingEnvironment();
-    const error = await caught(createDatabaseAt(plan, version, fixtures, options));
-    expect(error).toBeInstanceOf(FixtureError);
-    expect(error).toMatchObject({ name: 'FixtureError', ...fields });
-    expect((error as Error).message).toMatch(message);
-    expect(await databaseNames(factory)).toEqual([]);
-  });
+  test.each(cases)(
+    '%s: FixtureError, and no database is left behind',
+    async (_, version, fixtures, fields, message) => {
+      const { factory, options } = recordingEnvironment();
+      const error = await caught(createDatabaseAt(plan, version, fixtures, options));
+      expect(error).toBeInstanceOf(FixtureError);
+      expect(error).toMatchObject({ name: 'FixtureError', ...fields });
+      expect((error as Error).message).toMatch(message);
+      expect(await databaseNames(factory)).toEqual([]);
+    },
+  );
 
   test('with validate, fixtures are checked against the validators of their version first', async () => {
     const { factory, options } = recordingEnvironment();
     // Valid for version 1 (no validator), so written without `validate`.
     await createDatabaseAt(plan, 2, { notes: [{ id: 1, title: 7 }] }, options);
-    const error = await caught(createDatabaseAt(plan, 2, { notes: [{ id: 1, title: 'ok' }, { id: 2, title: 7 }] }, { ...options, validate: true }));
+    const error = await caught(
+      createDatabaseAt(
+        plan,
+        2,
+        {
+          notes: [
+            { id: 1, title: 'ok' },
+            { id: 2, title: 7 },
+          ],
+        },
+        { ...options, validate: true },
+      ),
+    );
     expect(error).toMatchObject({
       name: 'FixtureError',
       code: 'invalid_fixture',
@@ -206,7 +258,11 @@ describe('fixture errors', () => {
 
   test('a version the plan lacks is a PlanError', async () => {
     const { options } = recordingEnvironment();
-    await expect(createDatabaseAt(plan, 4, {}, options)).rejects.toMatchObject({ name: 'PlanError', code: 'invalid_target_version', version: 4 });
+    await expect(createDatabaseAt(plan, 4, {}, options)).rejects.toMatchObject({
+      name: 'PlanError',
+      code: 'invalid_target_version',
+      version: 4,
+    });
   });
 });
 
@@ -216,28 +272,56 @@ describe('migrate', () => {
     const database = await createDatabaseAt(plan, 1, { notes: [{ id: 1, name: 'a' }, { id: 2 }] }, options);
     const { report, error } = await migrate(database, 2);
     expect(error).toBeNull();
-    expect(report?.versions.map((v) => [v.version, v.indexesCreated, v.steps.map((s) => [s.name, s.visited, s.updated])])).toEqual([
-      [2, ['notes.byTitle'], [['renameField(notes: name -> title)', 2, 1]]],
-    ]);
+    expect(
+      report?.versions.map((v) => [v.version, v.indexesCreated, v.steps.map((s) => [s.name, s.visited, s.updated])]),
+    ).toEqual([[2, ['notes.byTitle'], [['renameField(notes: name -> title)', 2, 1]]]]);
     expect(await readAll(database)).toEqual({
       version: 2,
-      stores: { notes: { layout: notesV2, records: [[1, { id: 1, title: 'a' }], [2, { id: 2 }]] }, settings: { layout: settings, records: [] } },
+      stores: {
+        notes: {
+          layout: notesV2,
+          records: [
+            [1, { id: 1, title: 'a' }],
+            [2, { id: 2 }],
+          ],
+        },
+        settings: { layout: settings, records: [] },
+      },
     });
     // Up to the latest version by default.
     expect((await migrate(database)).report?.newVersion).toBe(3);
-    expect((await readAll(database)).stores.notes?.records).toEqual([[1, { id: 1, title: 'A' }], [2, { id: 2 }]]);
+    expect((await readAll(database)).stores.notes?.records).toEqual([
+      [1, { id: 1, title: 'A' }],
+      [2, { id: 2 }],
+    ]);
     // Nothing pending.
     expect(await migrate(database)).toEqual({ report: null, error: null });
   });
 
   test('returns the typed error of a failed upgrade, and the database keeps its data', async () => {
     const { options } = recordingEnvironment();
-    const database = await createDatabaseAt(plan, 1, { notes: [{ id: 1, name: 'a' }, { id: 2, name: 42 }] }, options);
+    const database = await createDatabaseAt(
+      plan,
+      1,
+      {
+        notes: [
+          { id: 1, name: 'a' },
+          { id: 2, name: 42 },
+        ],
+      },
+      options,
+    );
     const before = await readAll(database);
     const { report, error } = await migrate(database, 3);
     expect(report).toBeNull();
     expect(error).toBeInstanceOf(UpgradeError);
-    expect(error).toMatchObject({ code: 'validation_failed', version: 2, step: 'renameField(notes: name -> title)', store: 'notes', key: 2 });
+    expect(error).toMatchObject({
+      code: 'validation_failed',
+      version: 2,
+      step: 'renameField(notes: name -> title)',
+      store: 'notes',
+      key: 2,
+    });
     expect(await readAll(database)).toEqual(before);
   });
 
@@ -265,30 +349,53 @@ describe('migrate', () => {
     // Node has no OPFS: a snapshot there would refuse the upgrade with a SnapshotError.
     const plain = await createDatabaseAt(plan, 1, { notes: [{ id: 1, name: 'a' }] }, options);
     expect(await migrate(plain)).toMatchObject({ error: null });
-    const withoutStorage = await createDatabaseAt(plan, 1, { notes: [{ id: 1, name: 'a' }] }, { ...options, snapshot: { keep: 1 } });
+    const withoutStorage = await createDatabaseAt(
+      plan,
+      1,
+      { notes: [{ id: 1, name: 'a' }] },
+      { ...options, snapshot: { keep: 1 } },
+    );
     expect(await migrate(withoutStorage)).toMatchObject({ error: null });
     const storage = memorySnapshotStorage();
-    const database = await createDatabaseAt(plan, 1, { notes: [{ id: 1, name: 'a' }] }, { ...options, snapshot: { storage } });
+    const database = await createDatabaseAt(
+      plan,
+      1,
+      { notes: [{ id: 1, name: 'a' }] },
+      { ...options, snapshot: { storage } },
+    );
     expect(await storage.list()).toEqual([]);
     expect(await migrate(database)).toMatchObject({ error: null });
     // A snapshot of the database at version 1, taken by the upgrade.
-    expect(await storage.list()).toEqual([expect.stringMatching(new RegExp(`^${database.name}@1@\\d+@upgrade@\\w+\\.ndjson$`))]);
+    expect(await storage.list()).toEqual([
+      expect.stringMatching(new RegExp(`^${database.name}@1@\\d+@upgrade@\\w+\\.ndjson$`)),
+    ]);
   });
 });
 
 describe('migrateFixtures', () => {
   test('migrates fixtures in a fresh database, returns it before and after, and deletes it', async () => {
     const { factory, opened, options } = recordingEnvironment();
-    const outcome = await migrateFixtures(plan, { ...options, from: 1, to: 3, fixtures: { notes: [{ id: 1, name: 'a' }], settings: [['k', 1]] } });
+    const outcome = await migrateFixtures(plan, {
+      ...options,
+      from: 1,
+      to: 3,
+      fixtures: { notes: [{ id: 1, name: 'a' }], settings: [['k', 1]] },
+    });
     expect(outcome.error).toBeNull();
     expect(outcome.report?.versions.map((v) => v.version)).toEqual([2, 3]);
     expect(outcome.before).toEqual({
       version: 1,
-      stores: { notes: { layout: notesV1, records: [[1, { id: 1, name: 'a' }]] }, settings: { layout: settings, records: [['k', 1]] } },
+      stores: {
+        notes: { layout: notesV1, records: [[1, { id: 1, name: 'a' }]] },
+        settings: { layout: settings, records: [['k', 1]] },
+      },
     });
     expect(outcome.after).toEqual({
       version: 3,
-      stores: { notes: { layout: notesV2, records: [[1, { id: 1, title: 'A' }]] }, settings: { layout: settings, records: [['k', 1]] } },
+      stores: {
+        notes: { layout: notesV2, records: [[1, { id: 1, title: 'A' }]] },
+        settings: { layout: settings, records: [['k', 1]] },
+      },
     });
     expect(new Set(opened).size).toBe(1);
     expect(await databaseNames(factory)).toEqual([]);
@@ -330,7 +437,9 @@ describe('checkMigration', { timeout: 30_000 }, () => {
       property: ({ after }, fixtures) => {
         expectTypeOf(fixtures.notes).toEqualTypeOf<{ id: number; name: string }[]>();
         seen.push(fixtures.notes.length);
-        const expected = [...fixtures.notes].sort((a, b) => a.id - b.id).map((n) => [n.id, { id: n.id, title: n.name.toUpperCase() }]);
+        const expected = [...fixtures.notes]
+          .sort((a, b) => a.id - b.id)
+          .map((n) => [n.id, { id: n.id, title: n.name.toUpperCase() }]);
         expect(after.stores.notes?.records).toEqual(expected);
       },
     });
@@ -345,16 +454,27 @@ describe('checkMigration', { timeout: 30_000 }, () => {
   test('without a property, the property is that the upgrade succeeds; a failure shrinks to the smallest fixtures', async () => {
     const { factory, options } = recordingEnvironment();
     const mixed = fc.record({
-      notes: fc.uniqueArray(fc.record({ id: fc.nat({ max: 50 }), name: fc.oneof(fc.string({ maxLength: 3 }), fc.integer()) }), {
-        selector: (n) => n.id,
-        maxLength: 6,
-      }),
+      notes: fc.uniqueArray(
+        fc.record({ id: fc.nat({ max: 50 }), name: fc.oneof(fc.string({ maxLength: 3 }), fc.integer()) }),
+        {
+          selector: (n) => n.id,
+          maxLength: 6,
+        },
+      ),
     });
-    const error = await caught(checkMigration(plan, { ...options, fc, from: 1, fixtures: mixed, parameters: { seed: 1 } }));
+    const error = await caught(
+      checkMigration(plan, { ...options, fc, from: 1, fixtures: mixed, parameters: { seed: 1 } }),
+    );
     expect(error).toBeInstanceOf(MigrationCheckError);
     const failed = error as MigrationCheckError;
     expect(failed.fixtures).toEqual({ notes: [{ id: 0, name: 0 }] });
-    expect(failed.error).toMatchObject({ name: 'UpgradeError', code: 'validation_failed', version: 2, store: 'notes', key: 0 });
+    expect(failed.error).toMatchObject({
+      name: 'UpgradeError',
+      code: 'validation_failed',
+      version: 2,
+      store: 'notes',
+      key: 0,
+    });
     expect(failed.failure).toBe(failed.error);
     expect(failed.cause).toBe(failed.error);
     expect(failed.outcome?.after).toEqual(failed.outcome?.before);
@@ -363,13 +483,23 @@ describe('checkMigration', { timeout: 30_000 }, () => {
     expect(failed.path).toMatch(/^\d+(:\d+)*$/);
     const lines = failed.message.split('\n');
     expect(lines[0]).toMatch(/^Migration from version 1 to 3 failed after \d+ runs? and \d+ shrinks?$/);
-    expect(lines[1]).toMatch(/^ {2}failure: UpgradeError \[validation_failed\]: Record failed validation at title: .* \(version 2, step "renameField\(notes: name -> title\)", store "notes", key 0\)$/);
+    expect(lines[1]).toMatch(
+      /^ {2}failure: UpgradeError \[validation_failed\]: Record failed validation at title: .* \(version 2, step "renameField\(notes: name -> title\)", store "notes", key 0\)$/,
+    );
     expect(lines[2]).toBe('  fixtures: {"notes":[{"id":0,"name":0}]}');
     expect(lines[3]).toBe(`  replay with parameters: { seed: 1, path: ${JSON.stringify(failed.path)} }`);
     expect(await databaseNames(factory)).toEqual([]);
 
     // The seed and path in the message replay the failing case directly.
-    const replayed = await caught(checkMigration(plan, { ...options, fc, from: 1, fixtures: mixed, parameters: { seed: failed.seed, path: failed.path! } }));
+    const replayed = await caught(
+      checkMigration(plan, {
+        ...options,
+        fc,
+        from: 1,
+        fixtures: mixed,
+        parameters: { seed: failed.seed, path: failed.path! },
+      }),
+    );
     expect((replayed as MigrationCheckError).fixtures).toEqual(failed.fixtures);
     expect((replayed as MigrationCheckError).numRuns).toBe(1);
   });
@@ -386,8 +516,19 @@ describe('checkMigration', { timeout: 30_000 }, () => {
         property: ({ after }) => (after.stores.notes?.records.length ?? 0) < 2,
       }),
     );
-    expect(falseError).toMatchObject({ name: 'MigrationCheckError', error: null, fixtures: { notes: [{ id: 0, name: '' }, { id: 1, name: '' }] } });
-    expect((falseError as MigrationCheckError).message.split('\n')[1]).toBe('  failure: PropertyReturnedFalse: The property returned false');
+    expect(falseError).toMatchObject({
+      name: 'MigrationCheckError',
+      error: null,
+      fixtures: {
+        notes: [
+          { id: 0, name: '' },
+          { id: 1, name: '' },
+        ],
+      },
+    });
+    expect((falseError as MigrationCheckError).message.split('\n')[1]).toBe(
+      '  failure: PropertyReturnedFalse: The property returned false',
+    );
 
     const thrown = await caught(
       checkMigration(plan, {
@@ -403,16 +544,21 @@ describe('checkMigration', { timeout: 30_000 }, () => {
     );
     // The smallest note whose title cannot be empty: a one-character name, shrunk to the first printable one.
     expect((thrown as MigrationCheckError).fixtures).toEqual({ notes: [{ id: 0, name: ' ' }] });
-    expect((thrown as MigrationCheckError).message.split('\n')[1]).toMatch(/^ {2}failure: AssertionError: expected false to be true/);
+    expect((thrown as MigrationCheckError).message.split('\n')[1]).toMatch(
+      /^ {2}failure: AssertionError: expected false to be true/,
+    );
   });
 
   test('with allowErrors the property also sees failed upgrades', async () => {
     const { options } = recordingEnvironment();
     const mixed = fc.record({
-      notes: fc.uniqueArray(fc.record({ id: fc.nat({ max: 20 }), name: fc.oneof(fc.string({ maxLength: 3 }), fc.constant(null)) }), {
-        selector: (n) => n.id,
-        maxLength: 4,
-      }),
+      notes: fc.uniqueArray(
+        fc.record({ id: fc.nat({ max: 20 }), name: fc.oneof(fc.string({ maxLength: 3 }), fc.constant(null)) }),
+        {
+          selector: (n) => n.id,
+          maxLength: 4,
+        },
+      ),
     });
     const outcomes: MigrationOutcome[] = [];
     await checkMigration(plan, {
@@ -437,25 +583,53 @@ describe('checkMigration', { timeout: 30_000 }, () => {
   test('fixtures the generator made invalid are reported as a FixtureError', async () => {
     const { options } = recordingEnvironment();
     const duplicates = fc.record({ notes: fc.array(note, { maxLength: 5 }) });
-    const error = await caught(checkMigration(plan, { ...options, fc, from: 1, fixtures: duplicates, parameters: { seed: 5 } }));
+    const error = await caught(
+      checkMigration(plan, { ...options, fc, from: 1, fixtures: duplicates, parameters: { seed: 5 } }),
+    );
     const fixtures = (error as MigrationCheckError).fixtures as { notes: { id: number; name: string }[] };
     // Shrinking keeps two notes sharing an id (shrinking either id alone would make them distinct).
     expect(fixtures.notes).toHaveLength(2);
     expect(fixtures.notes[1]!.id).toBe(fixtures.notes[0]!.id);
-    expect((error as MigrationCheckError).failure).toMatchObject({ name: 'FixtureError', code: 'write_failed', store: 'notes', index: 1, key: fixtures.notes[0]!.id });
-    expect((error as MigrationCheckError).message).toContain('failure: FixtureError [write_failed]: Could not add fixture 1 of store "notes"');
+    expect((error as MigrationCheckError).failure).toMatchObject({
+      name: 'FixtureError',
+      code: 'write_failed',
+      store: 'notes',
+      index: 1,
+      key: fixtures.notes[0]!.id,
+    });
+    expect((error as MigrationCheckError).message).toContain(
+      'failure: FixtureError [write_failed]: Could not add fixture 1 of store "notes"',
+    );
     expect((error as MigrationCheckError).outcome).toBeNull();
     expect((error as MigrationCheckError).error).toBeNull();
   });
 
   test('validates generated fixtures against the validators of `from` by default', async () => {
     const { options } = recordingEnvironment();
-    const untitled = fc.record({ notes: fc.uniqueArray(fc.record({ id: fc.nat({ max: 9 }), title: fc.oneof(fc.string(), fc.integer()) }), { selector: (n) => n.id }) });
-    const error = await caught(checkMigration(plan, { ...options, fc, from: 2, fixtures: untitled, parameters: { seed: 9 } }));
-    expect((error as MigrationCheckError).failure).toMatchObject({ name: 'FixtureError', code: 'invalid_fixture', store: 'notes', key: 0 });
+    const untitled = fc.record({
+      notes: fc.uniqueArray(fc.record({ id: fc.nat({ max: 9 }), title: fc.oneof(fc.string(), fc.integer()) }), {
+        selector: (n) => n.id,
+      }),
+    });
+    const error = await caught(
+      checkMigration(plan, { ...options, fc, from: 2, fixtures: untitled, parameters: { seed: 9 } }),
+    );
+    expect((error as MigrationCheckError).failure).toMatchObject({
+      name: 'FixtureError',
+      code: 'invalid_fixture',
+      store: 'notes',
+      key: 0,
+    });
     // Unchecked, the same records reach the v3 step, which cannot upper-case a number.
-    const unchecked = await caught(checkMigration(plan, { ...options, fc, from: 2, fixtures: untitled, validate: false, parameters: { seed: 9 } }));
-    expect((unchecked as MigrationCheckError).failure).toMatchObject({ name: 'UpgradeError', code: 'step_failed', version: 3, key: 0 });
+    const unchecked = await caught(
+      checkMigration(plan, { ...options, fc, from: 2, fixtures: untitled, validate: false, parameters: { seed: 9 } }),
+    );
+    expect((unchecked as MigrationCheckError).failure).toMatchObject({
+      name: 'UpgradeError',
+      code: 'step_failed',
+      version: 3,
+      key: 0,
+    });
     expect((unchecked as MigrationCheckError).fixtures).toEqual({ notes: [{ id: 0, title: 0 }] });
   });
 });

@@ -24,8 +24,11 @@ const notes: DatabaseLayout = { notes: { keyPath: 'id' } };
 const Note = z.object({ id: z.number(), title: z.string().min(1) });
 
 /** v1 → v2 with `steps` and `validators` at v2. */
-const validated = (steps: Step[], validators: VersionDefinition['validators'] = { notes: Note }, stores: DatabaseLayout = notes): Plan =>
-  plan({ version: 1, stores }, { version: 2, stores, steps, validators });
+const validated = (
+  steps: Step[],
+  validators: VersionDefinition['validators'] = { notes: Note },
+  stores: DatabaseLayout = notes,
+): Plan => plan({ version: 1, stores }, { version: 2, stores, steps, validators });
 
 /** A step writing `records` with put. */
 const putting = (...records: unknown[]): Step => ({
@@ -66,7 +69,12 @@ function asyncValidator(seen: unknown[] = []): StandardSchemaV1 {
 describe('validators check records that walks write', () => {
   test('valid records pass and are written', async () => {
     const p = validated([renameField('notes', 'name', 'title')]);
-    const { after, report } = await upgrade(p, { notes: [{ id: 1, name: 'a' }, { id: 2, name: 'b' }] });
+    const { after, report } = await upgrade(p, {
+      notes: [
+        { id: 1, name: 'a' },
+        { id: 2, name: 'b' },
+      ],
+    });
     expect(after.stores.notes?.records).toEqual([
       [1, { id: 1, title: 'a' }],
       [2, { id: 2, title: 'b' }],
@@ -76,7 +84,13 @@ describe('validators check records that walks write', () => {
 
   test('a failing record aborts with validation_failed, its key, store, version and issues; nothing changes', async () => {
     const p = validated([renameField('notes', 'name', 'title')]);
-    const error = await rejected(p, { notes: [{ id: 1, name: 'a' }, { id: 2, name: 42 }, { id: 3, name: 'c' }] });
+    const error = await rejected(p, {
+      notes: [
+        { id: 1, name: 'a' },
+        { id: 2, name: 42 },
+        { id: 3, name: 'c' },
+      ],
+    });
     expect(error).toMatchObject({
       name: 'UpgradeError',
       code: 'validation_failed',
@@ -95,7 +109,10 @@ describe('validators check records that walks write', () => {
 
   test('reports every issue of the record with nested paths', async () => {
     const Nested = z.object({ id: z.number(), title: z.string(), meta: z.object({ tags: z.array(z.string()) }) });
-    const p = validated([updateRecords('notes', (n: object) => ({ ...n, meta: { tags: ['ok', 7] } }), { name: 'tag' })], { notes: Nested });
+    const p = validated(
+      [updateRecords('notes', (n: object) => ({ ...n, meta: { tags: ['ok', 7] } }), { name: 'tag' })],
+      { notes: Nested },
+    );
     const error = await rejected(p, { notes: [{ id: 5 }] });
     expect(error).toMatchObject({ code: 'validation_failed', key: 5, store: 'notes', step: 'tag' });
     expect(error.issues?.map((issue) => issue.path)).toEqual([['title'], ['meta', 'tags', 1]]);
@@ -104,9 +121,16 @@ describe('validators check records that walks write', () => {
   test('records a walk leaves unchanged or removes are not validated', async () => {
     const validate = vi.fn((value: unknown) => ({ value }));
     const spy: StandardSchemaV1 = { '~standard': { version: 1, vendor: 'spy', validate } };
-    const p = validated([updateRecords('notes', (n: { id: number }) => (n.id === 2 ? { ...n, title: 'two' } : unchanged), { name: 'two' })], {
-      notes: spy,
-    });
+    const p = validated(
+      [
+        updateRecords('notes', (n: { id: number }) => (n.id === 2 ? { ...n, title: 'two' } : unchanged), {
+          name: 'two',
+        }),
+      ],
+      {
+        notes: spy,
+      },
+    );
     const { after } = await upgrade(p, { notes: [{ id: 1 }, { id: 2 }, { id: 3 }] });
     expect(validate).toHaveBeenCalledTimes(1);
     expect(validate).toHaveBeenCalledWith({ id: 2, title: 'two' });
@@ -126,21 +150,33 @@ describe('validators check records that walks write', () => {
 
 describe('validators check records that put and add write', () => {
   test('an invalid put aborts with the key derived from the key path', async () => {
-    const error = await rejected(validated([putting({ id: 1, title: 'fine' }, { id: 9, title: '' })]), { notes: [{ id: 1, title: 'old' }] });
+    const error = await rejected(validated([putting({ id: 1, title: 'fine' }, { id: 9, title: '' })]), {
+      notes: [{ id: 1, title: 'old' }],
+    });
     expect(error).toMatchObject({ code: 'validation_failed', version: 2, step: 'put', store: 'notes', key: 9 });
     expect(error.issues?.[0]?.path).toEqual(['title']);
   });
 
   test('an invalid add aborts too', async () => {
-    const adding: Step = { name: 'add', stores: ['notes'], run: async (ctx) => void (await ctx.store('notes').add({ id: 4, title: 7 })) };
+    const adding: Step = {
+      name: 'add',
+      stores: ['notes'],
+      run: async (ctx) => void (await ctx.store('notes').add({ id: 4, title: 7 })),
+    };
     const error = await rejected(validated([adding]), { notes: [] });
     expect(error).toMatchObject({ code: 'validation_failed', step: 'add', key: 4 });
   });
 
   test('an out-of-line put reports the explicit key', async () => {
     const stores: DatabaseLayout = { notes: {} };
-    const step: Step = { name: 'put', stores: ['notes'], run: async (ctx) => void (await ctx.store('notes').put({ title: '' }, 'k')) };
-    const error = await rejected(validated([step], { notes: z.object({ title: z.string().min(1) }) }, stores), { notes: [] });
+    const step: Step = {
+      name: 'put',
+      stores: ['notes'],
+      run: async (ctx) => void (await ctx.store('notes').put({ title: '' }, 'k')),
+    };
+    const error = await rejected(validated([step], { notes: z.object({ title: z.string().min(1) }) }, stores), {
+      notes: [],
+    });
     expect(error).toMatchObject({ code: 'validation_failed', store: 'notes', key: 'k' });
   });
 
@@ -166,9 +202,21 @@ describe('validators check records that put and add write', () => {
     const stores: DatabaseLayout = { notes: { keyPath: 'id' } };
     const copying = plan(
       { version: 1, stores },
-      { version: 2, stores: { ...stores, copies: { keyPath: 'id' } }, steps: [copyStore('notes', 'copies')], validators: { copies: Note } },
+      {
+        version: 2,
+        stores: { ...stores, copies: { keyPath: 'id' } },
+        steps: [copyStore('notes', 'copies')],
+        validators: { copies: Note },
+      },
     );
-    expect(await rejected(copying, { notes: [{ id: 1, title: 'a' }, { id: 2, title: '' }] })).toMatchObject({
+    expect(
+      await rejected(copying, {
+        notes: [
+          { id: 1, title: 'a' },
+          { id: 2, title: '' },
+        ],
+      }),
+    ).toMatchObject({
       code: 'validation_failed',
       store: 'copies',
       key: 2,
@@ -193,7 +241,11 @@ describe('validators never change what is written', () => {
   });
 
   test('transforms and defaults in a schema do not apply to the stored record', async () => {
-    const Transforming = z.object({ id: z.number(), title: z.string().transform((s) => s.toUpperCase()), tag: z.string().default('none') });
+    const Transforming = z.object({
+      id: z.number(),
+      title: z.string().transform((s) => s.toUpperCase()),
+      tag: z.string().default('none'),
+    });
     const p = validated([putting({ id: 1, title: 'lower' })], { notes: Transforming });
     const { after } = await upgrade(p, { notes: [] });
     expect(after.stores.notes?.records).toEqual([[1, { id: 1, title: 'lower' }]]);
@@ -205,7 +257,10 @@ describe('asynchronous Standard Schema validators', () => {
     const seen: unknown[] = [];
     const stores: DatabaseLayout = { notes: { keyPath: 'id' } };
     const p = validated(
-      [updateRecords('notes', (n: object) => ({ ...n, ok: true }), { name: 'ok all', batchSize: 2 }), putting({ id: 9, ok: true })],
+      [
+        updateRecords('notes', (n: object) => ({ ...n, ok: true }), { name: 'ok all', batchSize: 2 }),
+        putting({ id: 9, ok: true }),
+      ],
       { notes: asyncValidator(seen) },
       stores,
     );
@@ -219,9 +274,12 @@ describe('asynchronous Standard Schema validators', () => {
   });
 
   test('an invalid record aborts with the issues (path segments as keys); nothing changes', async () => {
-    const p = validated([updateRecords('notes', (n: { id: number }) => ({ ...n, ok: n.id !== 2 }), { name: 'check' })], {
-      notes: asyncValidator(),
-    });
+    const p = validated(
+      [updateRecords('notes', (n: { id: number }) => ({ ...n, ok: n.id !== 2 }), { name: 'check' })],
+      {
+        notes: asyncValidator(),
+      },
+    );
     const error = await rejected(p, { notes: [{ id: 1 }, { id: 2 }, { id: 3 }] });
     expect(error).toMatchObject({ code: 'validation_failed', version: 2, step: 'check', store: 'notes', key: 2 });
     expect(error.issues).toEqual([{ message: 'ok must be true', path: ['ok'] }, { message: 'second issue' }]);
@@ -229,7 +287,10 @@ describe('asynchronous Standard Schema validators', () => {
   });
 
   test('an invalid put aborts too', async () => {
-    const error = await rejected(validated([putting({ id: 1, ok: true }, { id: 2, ok: false })], { notes: asyncValidator() }), { notes: [] });
+    const error = await rejected(
+      validated([putting({ id: 1, ok: true }, { id: 2, ok: false })], { notes: asyncValidator() }),
+      { notes: [] },
+    );
     expect(error).toMatchObject({ code: 'validation_failed', step: 'put', key: 2 });
   });
 });
@@ -256,7 +317,10 @@ describe('validators belong to their version', () => {
   });
 
   test('but it does apply to version 3 writes', async () => {
-    const error = await rejected(chain([updateRecords('notes', (n: object) => ({ ...n, tag: 5 }), { name: 'bad tag' })]), { notes: [{ id: 1 }] });
+    const error = await rejected(
+      chain([updateRecords('notes', (n: object) => ({ ...n, tag: 5 }), { name: 'bad tag' })]),
+      { notes: [{ id: 1 }] },
+    );
     expect(error).toMatchObject({ code: 'validation_failed', version: 3, step: 'bad tag', key: 1 });
   });
 
@@ -264,7 +328,11 @@ describe('validators belong to their version', () => {
     const { factory, options } = fakeEnvironment();
     const p = definePlan({
       versions: [{ version: 1, stores, validators: { notes: Note } }],
-      seed: { name: 'seed', stores: ['notes'], run: async (ctx) => void (await ctx.store('notes').put({ id: 1, title: '' })) },
+      seed: {
+        name: 'seed',
+        stores: ['notes'],
+        run: async (ctx) => void (await ctx.store('notes').put({ id: 1, title: '' })),
+      },
     });
     const error = await openDatabase('db', p, options).then(
       () => undefined,

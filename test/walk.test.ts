@@ -3,7 +3,7 @@ import { describe, expect, test, vi } from 'vitest';
 import {
   remove,
   unchanged,
-  UpgradeError,
+  type UpgradeError,
   type DatabaseLayout,
   type RecordInfo,
   type StepContext,
@@ -12,7 +12,16 @@ import {
   type WalkOptions,
   type WalkResult,
 } from '../src/index.js';
-import { dump, fakeEnvironment, openAndClose, plan, realIndexedDB, seedDatabase, upgradeMustFail, type DatabaseDump } from './helpers.js';
+import {
+  dump,
+  fakeEnvironment,
+  openAndClose,
+  plan,
+  realIndexedDB,
+  seedDatabase,
+  upgradeMustFail,
+  type DatabaseDump,
+} from './helpers.js';
 
 interface Row {
   id: number;
@@ -74,7 +83,12 @@ async function markingWalk(options: WalkOptions, seed: Seed = {}) {
   return { visits, primaryKeys: visits.map(([, pk]) => pk), result, step, after };
 }
 
-const counts = (step: StepReport) => ({ visited: step.visited, updated: step.updated, deleted: step.deleted, written: step.written });
+const counts = (step: StepReport) => ({
+  visited: step.visited,
+  updated: step.updated,
+  deleted: step.deleted,
+  written: step.written,
+});
 
 /** Records of `items` as [primaryKey, seen]. */
 const seenOf = (d: DatabaseDump) => d.stores.items!.records.map(([key, value]) => [key, (value as Row).seen]);
@@ -83,7 +97,9 @@ const ids = (from: number, to: number) => Array.from({ length: to - from + 1 }, 
 
 // The key range class of the IndexedDB under test (fake in Node, the engine's own in a browser).
 const IDBKeyRange = fakeEnvironment().options.IDBKeyRange;
-const objectStorePrototype = (realIndexedDB ? globalThis.IDBObjectStore.prototype : FakeIDBObjectStore.prototype) as { getAllRecords?: unknown };
+const objectStorePrototype = (realIndexedDB ? globalThis.IDBObjectStore.prototype : FakeIDBObjectStore.prototype) as {
+  getAllRecords?: unknown;
+};
 
 /** Runs `fn` with IDBObjectStore.prototype.getAllRecords removed, as in WebKit (a no-op where it never existed). */
 async function withoutGetAllRecords<T>(fn: () => Promise<T>): Promise<T> {
@@ -104,15 +120,19 @@ const paths = [
 ] as const;
 
 describe.each(paths)('walk with %s', (_label, path) => {
-  test.each([[1], [2], [7], [10], [11], [undefined]])('batchSize %j visits every record exactly once in key order', (batchSize) =>
-    path(async () => {
-      const { primaryKeys, visits, result, step, after } = await markingWalk(batchSize === undefined ? {} : { batchSize });
-      expect(primaryKeys).toEqual(ids(1, 10));
-      expect(visits.every(([key, pk]) => key === pk)).toBe(true);
-      expect(seenOf(after)).toEqual(ids(1, 10).map((id) => [id, 1]));
-      expect(result).toEqual({ visited: 10, updated: 10, deleted: 0 });
-      expect(counts(step)).toEqual({ visited: 10, updated: 10, deleted: 0, written: 0 });
-    }),
+  test.each([[1], [2], [7], [10], [11], [undefined]])(
+    'batchSize %j visits every record exactly once in key order',
+    (batchSize) =>
+      path(async () => {
+        const { primaryKeys, visits, result, step, after } = await markingWalk(
+          batchSize === undefined ? {} : { batchSize },
+        );
+        expect(primaryKeys).toEqual(ids(1, 10));
+        expect(visits.every(([key, pk]) => key === pk)).toBe(true);
+        expect(seenOf(after)).toEqual(ids(1, 10).map((id) => [id, 1]));
+        expect(result).toEqual({ visited: 10, updated: 10, deleted: 0 });
+        expect(counts(step)).toEqual({ visited: 10, updated: 10, deleted: 0, written: 0 });
+      }),
   );
 
   test.each([[1], [3], [10], [11]])('direction prev with batchSize %i visits in reverse key order', (batchSize) =>
@@ -149,17 +169,22 @@ describe.each(paths)('walk with %s', (_label, path) => {
     }),
   );
 
-  test.each([[1], [4], [7], [20], [50]])('index walk with batchSize %i visits each record once in index order', (batchSize) =>
-    path(async () => {
-      const records = rows(20);
-      const byIndex = [...records].sort((a, b) => a.group - b.group || a.id - b.id).map((r) => [r.group, r.id]);
-      const forward = await markingWalk({ index: 'byGroup', batchSize }, { records: { items: records } });
-      expect(forward.visits).toEqual(byIndex);
-      expect(seenOf(forward.after)).toEqual(ids(1, 20).map((id) => [id, 1]));
-      expect(counts(forward.step)).toEqual({ visited: 20, updated: 20, deleted: 0, written: 0 });
-      const backward = await markingWalk({ index: 'byGroup', batchSize, direction: 'prev' }, { records: { items: records } });
-      expect(backward.visits).toEqual([...byIndex].reverse());
-    }),
+  test.each([[1], [4], [7], [20], [50]])(
+    'index walk with batchSize %i visits each record once in index order',
+    (batchSize) =>
+      path(async () => {
+        const records = rows(20);
+        const byIndex = [...records].sort((a, b) => a.group - b.group || a.id - b.id).map((r) => [r.group, r.id]);
+        const forward = await markingWalk({ index: 'byGroup', batchSize }, { records: { items: records } });
+        expect(forward.visits).toEqual(byIndex);
+        expect(seenOf(forward.after)).toEqual(ids(1, 20).map((id) => [id, 1]));
+        expect(counts(forward.step)).toEqual({ visited: 20, updated: 20, deleted: 0, written: 0 });
+        const backward = await markingWalk(
+          { index: 'byGroup', batchSize, direction: 'prev' },
+          { records: { items: records } },
+        );
+        expect(backward.visits).toEqual([...byIndex].reverse());
+      }),
   );
 
   test('index walk over a range of index keys', () =>
@@ -167,16 +192,25 @@ describe.each(paths)('walk with %s', (_label, path) => {
       const records = { items: rows(20) };
       const only = await markingWalk({ index: 'byGroup', range: 1, batchSize: 2 }, { records });
       expect(only.visits).toEqual([1, 4, 7, 10, 13, 16, 19].map((id) => [1, id]));
-      const from = await markingWalk({ index: 'byGroup', range: IDBKeyRange.lowerBound(1, true), batchSize: 3 }, { records });
+      const from = await markingWalk(
+        { index: 'byGroup', range: IDBKeyRange.lowerBound(1, true), batchSize: 3 },
+        { records },
+      );
       expect(from.visits).toEqual([2, 5, 8, 11, 14, 17, 20].map((id) => [2, id]));
-    }),
-  );
+    }));
 
   test('out-of-line keys: put keeps each key, in both directions', () =>
     path(async () => {
       const seed: Seed = {
         layout: { items: {} },
-        records: { items: [['b', { group: 2 }], ['a', { group: 1 }], ['c', { group: 3 }], [[1, 'x'], { group: 4 }]] },
+        records: {
+          items: [
+            ['b', { group: 2 }],
+            ['a', { group: 1 }],
+            ['c', { group: 3 }],
+            [[1, 'x'], { group: 4 }],
+          ],
+        },
         outOfLine: true,
       };
       for (const direction of ['next', 'prev'] as const) {
@@ -191,16 +225,17 @@ describe.each(paths)('walk with %s', (_label, path) => {
         ]);
         expect(counts(step)).toEqual({ visited: 4, updated: 4, deleted: 0, written: 0 });
       }
-    }),
-  );
+    }));
 
   test('remove deletes records and unchanged skips them, across batches', () =>
     path(async () => {
       let result: WalkResult | undefined;
       const { after, step } = await runStep(async (ctx) => {
-        result = await ctx.store<Row>('items').walk((value) => (value.group === 0 ? remove : value.group === 1 ? unchanged : { ...value, seen: 1 }), {
-          batchSize: 2,
-        });
+        result = await ctx
+          .store<Row>('items')
+          .walk((value) => (value.group === 0 ? remove : value.group === 1 ? unchanged : { ...value, seen: 1 }), {
+            batchSize: 2,
+          });
       });
       expect(after.stores.items!.records.map(([key, value]) => [key, (value as Row).seen])).toEqual([
         [1, undefined],
@@ -213,18 +248,22 @@ describe.each(paths)('walk with %s', (_label, path) => {
       ]);
       expect(result).toEqual({ visited: 10, updated: 3, deleted: 3 });
       expect(counts(step)).toEqual({ visited: 10, updated: 3, deleted: 3, written: 0 });
-    }),
-  );
+    }));
 });
 
 describe('walk implementations', () => {
   /** Several walks in one upgrade; returns what they saw and the database after. */
   async function scenario() {
-    const seen = { all: [], prev: [], range: [], index: [], indexPrev: [] } as Record<'all' | 'prev' | 'range' | 'index' | 'indexPrev', [IDBValidKey, IDBValidKey][]>;
-    const log = (name: keyof typeof seen) => (value: Row, { key, primaryKey }: RecordInfo) => {
-      seen[name].push([key, primaryKey]);
-      return value.id % 5 === 0 ? remove : { ...value, seen: (value.seen ?? 0) + 1 };
-    };
+    const seen = { all: [], prev: [], range: [], index: [], indexPrev: [] } as Record<
+      'all' | 'prev' | 'range' | 'index' | 'indexPrev',
+      [IDBValidKey, IDBValidKey][]
+    >;
+    const log =
+      (name: keyof typeof seen) =>
+      (value: Row, { key, primaryKey }: RecordInfo) => {
+        seen[name].push([key, primaryKey]);
+        return value.id % 5 === 0 ? remove : { ...value, seen: (value.seen ?? 0) + 1 };
+      };
     const { after, step } = await runStep(
       async (ctx) => {
         const items = ctx.store<Row>('items');
@@ -232,7 +271,12 @@ describe('walk implementations', () => {
         await items.walk(log('prev'), { batchSize: 4, direction: 'prev' });
         await items.walk(log('range'), { batchSize: 2, range: IDBKeyRange.bound(3, 12, true, false) });
         await items.walk(log('index'), { batchSize: 5, index: 'byGroup' });
-        await items.walk(log('indexPrev'), { batchSize: 5, index: 'byGroup', direction: 'prev', range: IDBKeyRange.upperBound(1) });
+        await items.walk(log('indexPrev'), {
+          batchSize: 5,
+          index: 'byGroup',
+          direction: 'prev',
+          range: IDBKeyRange.upperBound(1),
+        });
       },
       { records: { items: rows(23) } },
     );
@@ -244,28 +288,37 @@ describe('walk implementations', () => {
     const fallback = await withoutGetAllRecords(scenario);
     expect(fallback).toEqual(native);
     expect(native.seen.all.map(([, pk]) => pk)).toEqual(ids(1, 23));
-    expect(native.seen.prev.map(([, pk]) => pk)).toEqual(ids(1, 23).filter((id) => id % 5 !== 0).reverse());
+    expect(native.seen.prev.map(([, pk]) => pk)).toEqual(
+      ids(1, 23)
+        .filter((id) => id % 5 !== 0)
+        .reverse(),
+    );
   });
 
   test('the fallback really reads with getAllKeys + getAll, and the default path with getAllRecords', async () => {
-    const proto = objectStorePrototype as unknown as Record<'getAllRecords' | 'getAllKeys' | 'getAll', (...args: unknown[]) => unknown>;
+    const proto = objectStorePrototype as unknown as Record<
+      'getAllRecords' | 'getAllKeys' | 'getAll',
+      (...args: unknown[]) => unknown
+    >;
     // Only calls with the walk's batchSize (4) count: dumps and pre-upgrade snapshots read with other sizes.
-    const pages = (spy: { mock: { calls: unknown[][] } }, count = (args: unknown[]) => args[1]) => spy.mock.calls.filter((args) => count(args) === 4).length;
+    const pages = (spy: { mock: { calls: unknown[][] } }, count = (args: unknown[]) => args[1]) =>
+      spy.mock.calls.filter((args) => count(args) === 4).length;
     const recordsCount = (args: unknown[]) => (args[0] as { count?: number } | undefined)?.count;
     const walk = () => runStep(async (ctx) => void (await ctx.store<Row>('items').walk((v) => v, { batchSize: 4 })));
     // WebKit has no getAllRecords: there only the fallback half applies.
-    if (typeof proto.getAllRecords === 'function') try {
-      const records = vi.spyOn(proto, 'getAllRecords');
-      const keys = vi.spyOn(proto, 'getAllKeys');
-      const values = vi.spyOn(proto, 'getAll');
-      await walk();
-      // 10 records in batches of 4: pages of 4, 4 and 2.
-      expect(pages(records, recordsCount)).toBe(3);
-      expect(pages(keys)).toBe(0);
-      expect(pages(values)).toBe(0);
-    } finally {
-      vi.restoreAllMocks();
-    }
+    if (typeof proto.getAllRecords === 'function')
+      try {
+        const records = vi.spyOn(proto, 'getAllRecords');
+        const keys = vi.spyOn(proto, 'getAllKeys');
+        const values = vi.spyOn(proto, 'getAll');
+        await walk();
+        // 10 records in batches of 4: pages of 4, 4 and 2.
+        expect(pages(records, recordsCount)).toBe(3);
+        expect(pages(keys)).toBe(0);
+        expect(pages(values)).toBe(0);
+      } finally {
+        vi.restoreAllMocks();
+      }
     await withoutGetAllRecords(async () => {
       try {
         const keys = vi.spyOn(proto, 'getAllKeys');
@@ -284,7 +337,9 @@ describe('walk failures', () => {
   const at = { name: 'UpgradeError', store: 'items' };
   const position = { version: 2, step: 'walk', stepIndex: 0 };
   const undefinedResult: Run = async (ctx) => {
-    await ctx.store<Row>('items').walk((value) => (value.id === 3 ? (undefined as unknown as Row) : { ...value, seen: 1 }), { batchSize: 2 });
+    await ctx
+      .store<Row>('items')
+      .walk((value) => (value.id === 3 ? (undefined as unknown as Row) : { ...value, seen: 1 }), { batchSize: 2 });
   };
   const keyChange: Run = async (ctx) => {
     await ctx.store<Row>('items').walk((value) => (value.id === 2 ? { ...value, id: 102 } : value));
@@ -313,7 +368,10 @@ describe('walk failures', () => {
   test.each([
     ['invalid_step_result', undefinedResult],
     ['key_changed', keyChange],
-    ['step_failed (batchSize)', (async (ctx) => void (await ctx.store('items').walk((v) => v, { batchSize: 0 }))) as Run],
+    [
+      'step_failed (batchSize)',
+      (async (ctx) => void (await ctx.store('items').walk((v) => v, { batchSize: 0 }))) as Run,
+    ],
   ])('a %s error names the version and step', async (_label, run) => {
     const error = await failStep(run);
     expect(error).toMatchObject(position);
@@ -322,10 +380,13 @@ describe('walk failures', () => {
   test('a visitor that throws fails with step_failed, the key and the error as cause', async () => {
     const boom = new RangeError('bad record');
     const error = await failStep(async (ctx) => {
-      await ctx.store<Row>('items').walk((value) => {
-        if (value.id === 7) throw boom;
-        return value;
-      }, { batchSize: 3 });
+      await ctx.store<Row>('items').walk(
+        (value) => {
+          if (value.id === 7) throw boom;
+          return value;
+        },
+        { batchSize: 3 },
+      );
     });
     expect(error).toMatchObject({ ...at, ...position, code: 'step_failed', key: 7 });
     expect(error.cause).toBe(boom);
@@ -350,7 +411,9 @@ describe('walk failures', () => {
   });
 
   test('an unknown direction is refused', async () => {
-    const error = await failStep(async (ctx) => void (await ctx.store('items').walk((v) => v, { direction: 'up' as 'next' })));
+    const error = await failStep(
+      async (ctx) => void (await ctx.store('items').walk((v) => v, { direction: 'up' as 'next' })),
+    );
     expect(error).toMatchObject({ ...at, code: 'step_failed' });
     expect(error.message).toContain('direction');
   });
@@ -366,7 +429,9 @@ describe('walk visitors', () => {
   test('an async visitor (returning a resolved promise) works', async () => {
     let result: WalkResult | undefined;
     const { after, step } = await runStep(async (ctx) => {
-      result = await ctx.store<Row>('items').walk(async (value) => (value.id > 5 ? { ...value, seen: 1 } : unchanged), { batchSize: 3 });
+      result = await ctx
+        .store<Row>('items')
+        .walk(async (value) => (value.id > 5 ? { ...value, seen: 1 } : unchanged), { batchSize: 3 });
     });
     expect(seenOf(after)).toEqual(ids(1, 10).map((id) => [id, id > 5 ? 1 : undefined]));
     expect(result).toEqual({ visited: 10, updated: 5, deleted: 0 });
@@ -388,11 +453,14 @@ describe('walk visitors', () => {
   test('an index walk that moves records forward in the index still visits each once', async () => {
     const visits: number[] = [];
     await runStep(async (ctx) => {
-      await ctx.store<Row>('items').walk((value) => {
-        visits.push(value.id);
-        if (visits.length > 100) throw new Error('walk does not terminate');
-        return { ...value, group: value.group + 10 };
-      }, { index: 'byGroup', batchSize: 2 });
+      await ctx.store<Row>('items').walk(
+        (value) => {
+          visits.push(value.id);
+          if (visits.length > 100) throw new Error('walk does not terminate');
+          return { ...value, group: value.group + 10 };
+        },
+        { index: 'byGroup', batchSize: 2 },
+      );
     });
     expect(visits.slice().sort((a, b) => a - b)).toEqual(ids(1, 10));
   });
@@ -421,7 +489,14 @@ describe('StepContext.store', () => {
       },
       { layout: { ...inline, other: {} }, stores: ['items'] },
     );
-    expect(error).toMatchObject({ name: 'UpgradeError', code: 'undeclared_store', version: 2, step: 'walk', stepIndex: 0, store: 'other' });
+    expect(error).toMatchObject({
+      name: 'UpgradeError',
+      code: 'undeclared_store',
+      version: 2,
+      step: 'walk',
+      stepIndex: 0,
+      store: 'other',
+    });
     expect(caught).toBe(error);
   });
 
@@ -429,9 +504,27 @@ describe('StepContext.store', () => {
     let seen: unknown;
     await runStep((ctx) => {
       const items = ctx.store('items');
-      seen = { version: ctx.version, oldVersion: ctx.oldVersion, newVersion: ctx.newVersion, dryRun: ctx.dryRun, name: items.name, keyPath: items.keyPath, same: ctx.store('items') === items, mode: ctx.transaction.mode };
+      seen = {
+        version: ctx.version,
+        oldVersion: ctx.oldVersion,
+        newVersion: ctx.newVersion,
+        dryRun: ctx.dryRun,
+        name: items.name,
+        keyPath: items.keyPath,
+        same: ctx.store('items') === items,
+        mode: ctx.transaction.mode,
+      };
     });
-    expect(seen).toEqual({ version: 2, oldVersion: 1, newVersion: 2, dryRun: false, name: 'items', keyPath: 'id', same: true, mode: 'versionchange' });
+    expect(seen).toEqual({
+      version: 2,
+      oldVersion: 1,
+      newVersion: 2,
+      dryRun: false,
+      name: 'items',
+      keyPath: 'id',
+      same: true,
+      mode: 'versionchange',
+    });
   });
 
   test('request() awaits a raw request on the upgrade transaction', async () => {
@@ -457,7 +550,13 @@ describe('StepStore reads and writes', () => {
         const b = ctx.store('b');
         const c = ctx.store('c');
         log.keyPaths = [a.keyPath, b.keyPath, c.keyPath];
-        log.count = [await a.count(), await a.count(IDBKeyRange.bound(2, 4)), await a.count(3), await a.count(null), await c.count()];
+        log.count = [
+          await a.count(),
+          await a.count(IDBKeyRange.bound(2, 4)),
+          await a.count(3),
+          await a.count(null),
+          await c.count(),
+        ];
         log.get = [await a.get(2), await a.get(99), await a.get(IDBKeyRange.lowerBound(4))];
         log.getAll = [
           (await a.getAll()).map((r) => r.id),
@@ -500,29 +599,43 @@ describe('StepStore reads and writes', () => {
   test.each([
     ['uncaught', false],
     ['caught by the step', true],
-  ])('add of an existing key fails with constraint_violation and the key (%s); nothing changes', async (_label, catchIt) => {
-    let caught: unknown;
-    const error = await failStep(
-      async (ctx) => {
-        const a = ctx.store('a');
-        await a.put({ id: 2, v: 'first change' });
-        const adding = a.add({ id: 3, v: 'duplicate' });
-        if (!catchIt) return void (await adding);
-        try {
-          await adding;
-        } catch (e) {
-          caught = e;
-        }
-      },
-      { layout, records, stores: ['a', 'b', 'c'] },
-    );
-    expect(error).toMatchObject({ name: 'UpgradeError', code: 'constraint_violation', version: 2, step: 'walk', store: 'a', key: 3 });
-    expect((error.cause as Error).name).toBe('ConstraintError');
-    if (catchIt) expect(caught).toBe(error);
-  });
+  ])(
+    'add of an existing key fails with constraint_violation and the key (%s); nothing changes',
+    async (_label, catchIt) => {
+      let caught: unknown;
+      const error = await failStep(
+        async (ctx) => {
+          const a = ctx.store('a');
+          await a.put({ id: 2, v: 'first change' });
+          const adding = a.add({ id: 3, v: 'duplicate' });
+          if (!catchIt) return void (await adding);
+          try {
+            await adding;
+          } catch (e) {
+            caught = e;
+          }
+        },
+        { layout, records, stores: ['a', 'b', 'c'] },
+      );
+      expect(error).toMatchObject({
+        name: 'UpgradeError',
+        code: 'constraint_violation',
+        version: 2,
+        step: 'walk',
+        store: 'a',
+        key: 3,
+      });
+      expect((error.cause as Error).name).toBe('ConstraintError');
+      if (catchIt) expect(caught).toBe(error);
+    },
+  );
 
   test('put with an explicit key on an in-line store fails with request_failed; nothing changes', async () => {
-    const error = await failStep(async (ctx) => void (await ctx.store('a').put({ id: 1 }, 1)), { layout, records, stores: ['a'] });
+    const error = await failStep(async (ctx) => void (await ctx.store('a').put({ id: 1 }, 1)), {
+      layout,
+      records,
+      stores: ['a'],
+    });
     expect(error).toMatchObject({ code: 'request_failed', store: 'a', key: 1 });
     expect((error.cause as Error).name).toBe('DataError');
   });

@@ -13,7 +13,10 @@ export function resolveIndexedDB(options: IndexedDBOptions): { factory: IDBFacto
   const factory = options.indexedDB ?? (globalThis as { indexedDB?: IDBFactory }).indexedDB;
   const keyRange = options.IDBKeyRange ?? (globalThis as { IDBKeyRange?: typeof IDBKeyRange }).IDBKeyRange;
   if (factory === undefined || keyRange === undefined) {
-    throw new OpenError('open_failed', 'IndexedDB is not available here; pass `indexedDB` and `IDBKeyRange` in the options');
+    throw new OpenError(
+      'open_failed',
+      'IndexedDB is not available here; pass `indexedDB` and `IDBKeyRange` in the options',
+    );
   }
   return { factory, keyRange };
 }
@@ -32,7 +35,10 @@ export function installedVersion(factory: IDBFactory, name: string): Promise<num
     request.onerror = (event) => {
       event.preventDefault();
       if (request.error?.name === 'AbortError') resolve(0);
-      else reject(new OpenError('open_failed', `Could not read the installed version of "${name}"`, { cause: request.error }));
+      else
+        reject(
+          new OpenError('open_failed', `Could not read the installed version of "${name}"`, { cause: request.error }),
+        );
     };
   });
 }

@@ -1,4 +1,10 @@
-import { IdbEvolveError, UpgradeError, type ErrorContext, type UpgradeErrorCode, type UpgradeErrorContext } from '../errors.js';
+import {
+  IdbEvolveError,
+  UpgradeError,
+  type ErrorContext,
+  type UpgradeErrorCode,
+  type UpgradeErrorContext,
+} from '../errors.js';
 
 /** Where the upgrade is, so that a failure can say so. */
 export interface Position {
@@ -51,7 +57,12 @@ export class TransactionGuard {
   // call of the migration starts one then.
   #ticking = false;
 
-  constructor(db: IDBDatabase, transaction: IDBTransaction, keyRange: typeof IDBKeyRange, onFailure: (error: IdbEvolveError) => void) {
+  constructor(
+    db: IDBDatabase,
+    transaction: IDBTransaction,
+    keyRange: typeof IDBKeyRange,
+    onFailure: (error: IdbEvolveError) => void,
+  ) {
     this.#db = db;
     this.transaction = transaction;
     this.#keyRange = keyRange;
@@ -234,7 +245,11 @@ export class TransactionGuard {
    */
   reenter(): Promise<void> {
     if (!this.#running) {
-      return Promise.reject(this.fail(new UpgradeError('transaction_inactive', 'The transaction is no longer kept alive; cannot resume work in it')));
+      return Promise.reject(
+        this.fail(
+          new UpgradeError('transaction_inactive', 'The transaction is no longer kept alive; cannot resume work in it'),
+        ),
+      );
     }
     this.#pending++;
     this.#started++;

@@ -69,7 +69,11 @@ function checkStep(step: unknown, version: number, index: number, names: Set<str
   }
   const named = { ...context, step: candidate.name };
   if (names.has(candidate.name)) {
-    throw new PlanError('invalid_step', `Two steps share the name "${candidate.name}": names identify steps in errors`, named);
+    throw new PlanError(
+      'invalid_step',
+      `Two steps share the name "${candidate.name}": names identify steps in errors`,
+      named,
+    );
   }
   names.add(candidate.name);
   if (typeof candidate.run !== 'function') {
@@ -119,34 +123,53 @@ export function definePlan(definition: PlanDefinition): Plan {
       throw new PlanError('duplicate_version', `Version ${version} is declared twice`, { version });
     }
     if (previous !== undefined && version < previous.version) {
-      throw new PlanError('version_order', `Version ${version} comes after version ${previous.version}: list versions in increasing order`, {
-        version,
-      });
+      throw new PlanError(
+        'version_order',
+        `Version ${version} comes after version ${previous.version}: list versions in increasing order`,
+        {
+          version,
+        },
+      );
     }
     const layout = normalizeLayout(version, declared.stores);
     const validators: Record<string, StandardSchemaV1> = {};
     for (const [store, validator] of Object.entries(declared.validators ?? {})) {
       if (!(store in layout)) {
-        throw new PlanError('unknown_store', `Validator for store "${store}", which version ${version} does not declare`, {
-          version,
-          store,
-        });
+        throw new PlanError(
+          'unknown_store',
+          `Validator for store "${store}", which version ${version} does not declare`,
+          {
+            version,
+            store,
+          },
+        );
       }
       if (!isStandardSchema(validator)) {
-        throw new PlanError('invalid_validator', 'Validators must implement Standard Schema v1 (zod 4, valibot, arktype, ...)', {
-          version,
-          store,
-        });
+        throw new PlanError(
+          'invalid_validator',
+          'Validators must implement Standard Schema v1 (zod 4, valibot, arktype, ...)',
+          {
+            version,
+            store,
+          },
+        );
       }
       validators[store] = validator;
     }
     if (declared.down !== undefined) {
       for (const [store, transform] of Object.entries(declared.down)) {
         if (!(store in layout)) {
-          throw new PlanError('unknown_store', `down transform for store "${store}", which version ${version} does not declare`, { version, store });
+          throw new PlanError(
+            'unknown_store',
+            `down transform for store "${store}", which version ${version} does not declare`,
+            { version, store },
+          );
         }
         if (typeof transform !== 'function') {
-          throw new PlanError('invalid_step', `down transform for store "${store}" must be a function`, { version, store });
+          throw new PlanError('invalid_step', `down transform for store "${store}" must be a function`, {
+            version,
+            store,
+          });
         }
       }
     }
@@ -183,7 +206,13 @@ export function definePlan(definition: PlanDefinition): Plan {
   });
 }
 
-function checkStores(step: Step, layout: NormalizedLayout, leaving: Set<string>, version: number, stepIndex: number): void {
+function checkStores(
+  step: Step,
+  layout: NormalizedLayout,
+  leaving: Set<string>,
+  version: number,
+  stepIndex: number,
+): void {
   for (const store of step.stores) {
     if (!(store in layout) && !leaving.has(store)) {
       throw new PlanError('unknown_store', `Step uses store "${store}", which does not exist at this version`, {
@@ -200,7 +229,12 @@ function checkStores(step: Step, layout: NormalizedLayout, leaving: Set<string>,
  * Checks the steps of one version against the layouts before and after it: stores they name must exist then,
  * renames must move an existing store to a new name, and a store whose key changes must be rebuilt.
  */
-function checkTransition(before: NormalizedLayout, after: NormalizedLayout, steps: readonly Step[], version: number): void {
+function checkTransition(
+  before: NormalizedLayout,
+  after: NormalizedLayout,
+  steps: readonly Step[],
+  version: number,
+): void {
   // Store names present while steps run, mapped to the layout they had before this version.
   const existing = new Map(Object.entries(before));
   const rebuilt = new Set<string>();
@@ -210,10 +244,14 @@ function checkTransition(before: NormalizedLayout, after: NormalizedLayout, step
     if (structure?.kind === 'rename-store') {
       const source = existing.get(structure.from);
       if (source === undefined) {
-        throw new PlanError('unknown_store', `Cannot rename store "${structure.from}": it does not exist before version ${version}`, {
-          ...context,
-          store: structure.from,
-        });
+        throw new PlanError(
+          'unknown_store',
+          `Cannot rename store "${structure.from}": it does not exist before version ${version}`,
+          {
+            ...context,
+            store: structure.from,
+          },
+        );
       }
       if (existing.has(structure.to) || !(structure.to in after)) {
         throw new PlanError(
@@ -226,16 +264,22 @@ function checkTransition(before: NormalizedLayout, after: NormalizedLayout, step
       existing.set(structure.to, source);
     } else if (structure?.kind === 'rebuild-store') {
       if (!existing.has(structure.store) || !(structure.store in after)) {
-        throw new PlanError('unknown_store', `Cannot rebuild store "${structure.store}": it must exist before and at version ${version}`, {
-          ...context,
-          store: structure.store,
-        });
+        throw new PlanError(
+          'unknown_store',
+          `Cannot rebuild store "${structure.store}": it must exist before and at version ${version}`,
+          {
+            ...context,
+            store: structure.store,
+          },
+        );
       }
       rebuilt.add(structure.store);
     }
   });
   const leaving = new Set(existing.keys());
-  steps.forEach((step, stepIndex) => checkStores(step, after, leaving, version, stepIndex));
+  steps.forEach((step, stepIndex) => {
+    checkStores(step, after, leaving, version, stepIndex);
+  });
   for (const [name, store] of Object.entries(after)) {
     const old = existing.get(name);
     if (old !== undefined && keyChanged(old, store) && !rebuilt.has(name)) {

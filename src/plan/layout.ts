@@ -125,10 +125,14 @@ export function normalizeLayout(version: number, layout: DatabaseLayout): Normal
     }
     // IndexedDB itself rejects these two with InvalidAccessError, but only inside the upgrade.
     if (autoIncrement && (keyPath === '' || Array.isArray(keyPath))) {
-      throw new PlanError('invalid_key_path', `Store "${name}" cannot use autoIncrement with key path ${describeKeyPath(keyPath)}`, {
-        version,
-        store: name,
-      });
+      throw new PlanError(
+        'invalid_key_path',
+        `Store "${name}" cannot use autoIncrement with key path ${describeKeyPath(keyPath)}`,
+        {
+          version,
+          store: name,
+        },
+      );
     }
     const indexes: Record<string, Required<IndexLayout>> = {};
     for (const [indexName, declaration] of Object.entries(store.indexes ?? {})) {
@@ -163,14 +167,22 @@ export function indexChanged(a: Required<IndexLayout>, b: Required<IndexLayout>)
  * Reads the layout a database really has, through a transaction covering the stores (the upgrade's). `fresh`
  * holds index handles (by `store + NUL + index`) to read instead of asking the store for them.
  */
-export function readLayout(db: IDBDatabase, transaction: IDBTransaction, fresh?: ReadonlyMap<string, IDBIndex>): NormalizedLayout {
+export function readLayout(
+  db: IDBDatabase,
+  transaction: IDBTransaction,
+  fresh?: ReadonlyMap<string, IDBIndex>,
+): NormalizedLayout {
   const stores: Record<string, NormalizedStore> = {};
   for (const name of Array.from(db.objectStoreNames)) {
     const store = transaction.objectStore(name);
     const indexes: Record<string, Required<IndexLayout>> = {};
     for (const indexName of Array.from(store.indexNames)) {
       const index = fresh?.get(`${name}\u0000${indexName}`) ?? store.index(indexName);
-      indexes[indexName] = { keyPath: copyKeyPath(index.keyPath) ?? '', unique: index.unique, multiEntry: index.multiEntry };
+      indexes[indexName] = {
+        keyPath: copyKeyPath(index.keyPath) ?? '',
+        unique: index.unique,
+        multiEntry: index.multiEntry,
+      };
     }
     stores[name] = { keyPath: copyKeyPath(store.keyPath), autoIncrement: store.autoIncrement, indexes };
   }
@@ -186,7 +198,11 @@ export function compareLayouts(expected: NormalizedLayout, found: NormalizedLayo
     compareEntries(differences, { store }, want, have, ['keyPath', 'autoIncrement']);
     if (want === undefined || have === undefined) continue;
     for (const index of new Set([...Object.keys(want.indexes), ...Object.keys(have.indexes)])) {
-      compareEntries(differences, { store, index }, want.indexes[index], have.indexes[index], ['keyPath', 'unique', 'multiEntry']);
+      compareEntries(differences, { store, index }, want.indexes[index], have.indexes[index], [
+        'keyPath',
+        'unique',
+        'multiEntry',
+      ]);
     }
   }
   return differences;
@@ -201,12 +217,16 @@ function compareEntries<T extends NormalizedStore | Required<IndexLayout>>(
   properties: readonly (keyof T & string)[],
 ): void {
   if (want === undefined || have === undefined) {
-    differences.push({ ...where, property: where.index === undefined ? 'store' : 'index', expected: want !== undefined, found: have !== undefined });
+    differences.push({
+      ...where,
+      property: where.index === undefined ? 'store' : 'index',
+      expected: want !== undefined,
+      found: have !== undefined,
+    });
     return;
   }
   for (const property of properties) {
-    const same =
-      property === 'keyPath' ? sameKeyPath(want.keyPath, have.keyPath) : want[property] === have[property];
+    const same = property === 'keyPath' ? sameKeyPath(want.keyPath, have.keyPath) : want[property] === have[property];
     if (!same) differences.push({ ...where, property, expected: want[property], found: have[property] });
   }
 }
@@ -236,5 +256,8 @@ export function createStore(db: IDBDatabase, name: string, layout: NormalizedSto
 
 /** Creates an index exactly as declared. */
 export function createIndex(store: IDBObjectStore, name: string, index: Required<IndexLayout>): IDBIndex {
-  return store.createIndex(name, index.keyPath as string | string[], { unique: index.unique, multiEntry: index.multiEntry });
+  return store.createIndex(name, index.keyPath as string | string[], {
+    unique: index.unique,
+    multiEntry: index.multiEntry,
+  });
 }

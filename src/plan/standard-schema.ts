@@ -31,6 +31,8 @@ export interface StandardSchemaV1Issue {
 /** True when `value` looks like a Standard Schema v1 validator. */
 export function isStandardSchema(value: unknown): value is StandardSchemaV1 {
   // Primitives (and null, undefined) have no `~standard`, so they fail the checks below.
-  const props = (value as { '~standard'?: { version?: unknown; validate?: unknown } } | null | undefined)?.['~standard'];
+  const props = (value as { '~standard'?: { version?: unknown; validate?: unknown } } | null | undefined)?.[
+    '~standard'
+  ];
   return typeof props === 'object' && props !== null && props.version === 1 && typeof props.validate === 'function';
 }

@@ -87,7 +87,11 @@ export class BlobCollector implements EncodeContext {
     // The same Blob in several records is read once.
     const texts = new Map<Blob, Promise<string>>();
     for (const blob of blobs) {
-      if (!texts.has(blob)) texts.set(blob, blob.arrayBuffer().then((buffer) => blobToBase64(buffer, blob.size)));
+      if (!texts.has(blob))
+        texts.set(
+          blob,
+          blob.arrayBuffer().then((buffer) => blobToBase64(buffer, blob.size)),
+        );
     }
     const encoded = await Promise.all(blobs.map((blob) => texts.get(blob)!));
     // Both lists were filled in step, so the indices match.
@@ -154,7 +158,7 @@ function toCodecError(error: unknown): unknown {
 // Own keys are walked with for-in plus this check rather than Object.keys: V8 drops the check for a for-in key of an
 // object whose prototypes have no enumerable properties, and for-in needs no key array. Object.hasOwn is not
 // optimized that way.
-const hasOwnProperty = Object.prototype.hasOwnProperty;
+const hasOwn = Object.prototype.hasOwnProperty;
 
 /** Sets a data property even when the key is `__proto__`, whose assignment would change the prototype instead. */
 function setProperty(target: Record<string, unknown>, key: string, value: unknown): void {
@@ -321,9 +325,9 @@ function encodeObject(value: object, state: EncodeState, depth: number): Encoded
 /** `copy` forces a copy for class instances, whose prototype could give JSON.stringify a toJSON method. */
 function encodePlain(value: Record<string, unknown>, state: EncodeState, depth: number, copy: boolean): Encoded {
   let out: Record<string, Encoded> | undefined = copy ? {} : undefined;
-  let escape = false;
+  let escaped = false;
   for (const key in value) {
-    if (!hasOwnProperty.call(value, key)) continue;
+    if (!hasOwn.call(value, key)) continue;
     const item = value[key];
     let encoded: Encoded;
     if (isJsonPrimitive(item)) {
@@ -335,7 +339,7 @@ function encodePlain(value: Record<string, unknown>, state: EncodeState, depth: 
         throw prefixed(error, keySegment(key));
       }
     }
-    if (key === '$') escape = true;
+    if (key === '$') escaped = true;
     if (out === undefined) {
       if (encoded === item) continue;
       // Copy on the first change only: JSON-safe records are returned untouched, without allocating.
@@ -344,7 +348,7 @@ function encodePlain(value: Record<string, unknown>, state: EncodeState, depth: 
     setProperty(out, key, encoded);
   }
   const result = out ?? (value as Encoded);
-  return escape ? { $: 'o', v: result } : result;
+  return escaped ? { $: 'o', v: result } : result;
 }
 
 /** Copies the own properties before `stop`, which encoded to themselves. */
@@ -352,7 +356,7 @@ function copyUntil(value: Record<string, unknown>, stop: string): Record<string,
   const out: Record<string, Encoded> = {};
   for (const key in value) {
     if (key === stop) break;
-    if (hasOwnProperty.call(value, key)) setProperty(out, key, value[key]);
+    if (hasOwn.call(value, key)) setProperty(out, key, value[key]);
   }
   return out;
 }
@@ -493,14 +497,17 @@ function encodeBlob(blob: Blob, state: EncodeState): Encoded {
 
 function encodeError(error: Error, state: EncodeState, depth: number): Encoded {
   const name = error.name;
-  const node: Record<string, Encoded> = { $: 'err', n: typeof name === 'string' && name in ERROR_CONSTRUCTORS ? name : 'Error' };
+  const node: Record<string, Encoded> = {
+    $: 'err',
+    n: typeof name === 'string' && name in ERROR_CONSTRUCTORS ? name : 'Error',
+  };
   const message = Object.getOwnPropertyDescriptor(error, 'message');
-  if (message !== undefined && 'value' in message) node['m'] = String(message.value);
+  if (message !== undefined && 'value' in message) node.m = String(message.value);
   const stack = error.stack;
-  if (typeof stack === 'string') node['s'] = stack;
+  if (typeof stack === 'string') node.s = stack;
   if (Object.hasOwn(error, 'cause')) {
     try {
-      node['c'] = encode(error.cause, state, depth);
+      node.c = encode(error.cause, state, depth);
     } catch (failure) {
       throw prefixed(failure, '.cause');
     }
@@ -566,8 +573,8 @@ function decode(value: unknown, state: DecodeState, depth: number): unknown {
     decodeArrayItems(value, state, depth + 1);
     return value;
   }
-  const tag = (value as Node)['$'];
-  if (tag !== undefined && hasOwnProperty.call(value, '$')) return decodeTagged(value as Node, tag, state, depth + 1);
+  const tag = (value as Node).$;
+  if (tag !== undefined && hasOwn.call(value, '$')) return decodeTagged(value as Node, tag, state, depth + 1);
   if (depth >= MAX_DEPTH) fail(`nesting deeper than ${MAX_DEPTH}`);
   state.objects.push(value);
   decodeProperties(value as Node, state, depth + 1);
@@ -593,7 +600,7 @@ function decodeArrayItems(array: unknown[], state: DecodeState, depth: number): 
 
 function decodeProperties(object: Node, state: DecodeState, depth: number): void {
   for (const key in object) {
-    if (!hasOwnProperty.call(object, key)) continue;
+    if (!hasOwn.call(object, key)) continue;
     const item = object[key];
     if (typeof item === 'object' && item !== null) {
       let decoded: unknown;
@@ -620,7 +627,7 @@ function decodeField(node: Node, key: string, state: DecodeState, depth: number)
 
 function field(node: Node, key: string, type: 'string' | 'number' | 'object'): unknown {
   const value = node[key];
-  if (typeof value !== type || value === null || !hasOwnProperty.call(node, key)) {
+  if (typeof value !== type || value === null || !hasOwn.call(node, key)) {
     throw prefixed(new Fail(`expected ${type === 'object' ? 'an object' : `a ${type}`}`), `.${key}`);
   }
   return value;
@@ -686,7 +693,7 @@ function decodeTagged(node: Node, tag: unknown, state: DecodeState, depth: numbe
     case 'a':
       return decodeSparse(node, state, depth);
     case 'd': {
-      const time = node['v'];
+      const time = node.v;
       const date = new Date(time === null ? Number.NaN : integerField(node, 'v', -MAX_TIME, MAX_TIME));
       state.objects.push(date);
       return date;
@@ -752,7 +759,7 @@ function decodeItem(items: unknown[], index: number, state: DecodeState, depth: 
 }
 
 function decodeNumber(node: Node, segment: string): number {
-  switch (node['v']) {
+  switch (node.v) {
     case 'NaN':
       return Number.NaN;
     case 'Infinity':
@@ -775,7 +782,7 @@ function decodeBigInt(node: Node): bigint {
 }
 
 function decodeBox(node: Node): object {
-  const value = node['v'];
+  const value = node.v;
   switch (typeof value) {
     case 'number':
     case 'string':
@@ -785,8 +792,8 @@ function decodeBox(node: Node): object {
       if (value !== null && !Array.isArray(value)) {
         const inner = value as Node;
         try {
-          if (inner['$'] === 'n') return Object(decodeNumber(inner, '.v')) as object;
-          if (inner['$'] === 'bi') return Object(decodeBigInt(inner)) as object;
+          if (inner.$ === 'n') return Object(decodeNumber(inner, '.v')) as object;
+          if (inner.$ === 'bi') return Object(decodeBigInt(inner)) as object;
         } catch (error) {
           throw prefixed(error, '.v');
         }
@@ -797,7 +804,7 @@ function decodeBox(node: Node): object {
 
 function decodeBuffer(node: Node): ArrayBuffer {
   const bytes = fromBase64(stringField(node, 'v'));
-  if (node['m'] === undefined) return bytes.buffer;
+  if (node.m === undefined) return bytes.buffer;
   const max = integerField(node, 'm', bytes.length, MAX_ARRAY_LENGTH);
   let buffer: ArrayBuffer;
   try {
@@ -863,20 +870,21 @@ function decodeError(node: Node, state: DecodeState, depth: number): Error {
   const ctor = ERROR_CONSTRUCTORS[stringField(node, 'n')] ?? Error;
   const error = new ctor();
   const hidden = { writable: true, enumerable: false, configurable: true };
-  if (node['m'] !== undefined) Object.defineProperty(error, 'message', { ...hidden, value: stringField(node, 'm') });
-  if (node['s'] === undefined) {
+  if (node.m !== undefined) Object.defineProperty(error, 'message', { ...hidden, value: stringField(node, 'm') });
+  if (node.s === undefined) {
     // The stack of this decoder's frames would be made up: the original had none.
     delete error.stack;
   } else {
     Object.defineProperty(error, 'stack', { ...hidden, value: stringField(node, 's') });
   }
   state.objects.push(error);
-  if (Object.hasOwn(node, 'c')) Object.defineProperty(error, 'cause', { ...hidden, value: decodeField(node, 'c', state, depth) });
+  if (Object.hasOwn(node, 'c'))
+    Object.defineProperty(error, 'cause', { ...hidden, value: decodeField(node, 'c', state, depth) });
   return error;
 }
 
 function decodeBlob(node: Node, tag: 'blob' | 'file', state: DecodeState): Blob {
-  if (node['v'] === null) throw prefixed(new Fail('Blob bytes missing: was BlobCollector.readAll() awaited?'), '.v');
+  if (node.v === null) throw prefixed(new Fail('Blob bytes missing: was BlobCollector.readAll() awaited?'), '.v');
   const bytes = fromBase64(stringField(node, 'v'));
   const type = stringField(node, 't');
   let info: BlobInfo;
@@ -934,7 +942,8 @@ function encodeKeyPart(key: unknown, ancestors: unknown[], depth: number): Encod
   if (key instanceof ArrayBuffer || (ArrayBuffer.isView(key) && key.buffer instanceof ArrayBuffer)) {
     let bytes: Uint8Array;
     try {
-      bytes = key instanceof ArrayBuffer ? new Uint8Array(key) : new Uint8Array(key.buffer, key.byteOffset, key.byteLength);
+      bytes =
+        key instanceof ArrayBuffer ? new Uint8Array(key) : new Uint8Array(key.buffer, key.byteOffset, key.byteLength);
     } catch {
       return fail('a detached buffer is not a valid key');
     }
@@ -993,7 +1002,7 @@ function decodeKeyPart(encoded: unknown, depth: number): IDBValidKey {
     return out;
   }
   const node = encoded as Node;
-  switch (Object.hasOwn(node, '$') ? node['$'] : undefined) {
+  switch (Object.hasOwn(node, '$') ? node.$ : undefined) {
     case 'n': {
       const value = decodeNumber(node, '.v');
       if (Number.isNaN(value)) throw prefixed(new Fail('NaN is not a valid key'), '.v');
@@ -1002,7 +1011,7 @@ function decodeKeyPart(encoded: unknown, depth: number): IDBValidKey {
     case 'd':
       return new Date(integerField(node, 'v', -MAX_TIME, MAX_TIME));
     case 'ab':
-      if (node['m'] !== undefined) throw prefixed(new Fail('a key is never resizable'), '.m');
+      if (node.m !== undefined) throw prefixed(new Fail('a key is never resizable'), '.m');
       return fromBase64(stringField(node, 'v')).buffer;
     default:
       return fail('not a key encoding');

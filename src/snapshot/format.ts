@@ -1,6 +1,12 @@
 import { Checksum } from './checksum.js';
 import { PlanError, SnapshotError } from '../errors.js';
-import { normalizeLayout, readLayout, type DatabaseLayout, type NormalizedLayout, type NormalizedStore } from '../plan/layout.js';
+import {
+  normalizeLayout,
+  readLayout,
+  type DatabaseLayout,
+  type NormalizedLayout,
+  type NormalizedStore,
+} from '../plan/layout.js';
 import { BlobCollector, CodecError, decodeKey, decodeValue, encodeKey, encodeValue } from './codec.js';
 import type { SnapshotSink, SnapshotStorage } from './storage.js';
 import { readStorePages } from '../upgrade/step-store.js';
@@ -136,7 +142,7 @@ export async function writeSnapshot(writing: SnapshotWriting): Promise<SnapshotI
   };
   const counts: number[] = [];
   try {
-    await emit(JSON.stringify(header) + '\n');
+    await emit(`${JSON.stringify(header)}\n`);
     for (const [position, store] of stores.entries()) {
       const outOfLine = store.keyPath === null;
       let written = 0;
@@ -160,7 +166,10 @@ export async function writeSnapshot(writing: SnapshotWriting): Promise<SnapshotI
           const prefix = `{"s":${position},`;
           let text = '';
           for (const { key, value } of encoded) {
-            text += key === undefined ? `${prefix}"v":${JSON.stringify(value)}}\n` : `${prefix}"k":${JSON.stringify(key)},"v":${JSON.stringify(value)}}\n`;
+            text +=
+              key === undefined
+                ? `${prefix}"v":${JSON.stringify(value)}}\n`
+                : `${prefix}"k":${JSON.stringify(key)},"v":${JSON.stringify(value)}}\n`;
           }
           written += page.length;
           await emit(text);
@@ -172,7 +181,9 @@ export async function writeSnapshot(writing: SnapshotWriting): Promise<SnapshotI
       counts.push(written);
     }
     const records = counts.reduce((a, b) => a + b, 0);
-    await guard.external(sink.write(JSON.stringify({ end: true, records, counts, checksum: checksum.digest() }) + '\n'));
+    await guard.external(
+      sink.write(`${JSON.stringify({ end: true, records, counts, checksum: checksum.digest() })}\n`),
+    );
     await guard.external(sink.close());
     await guard.reenter();
     return {
@@ -187,7 +198,10 @@ export async function writeSnapshot(writing: SnapshotWriting): Promise<SnapshotI
     await guard.external(sink.abort()).catch(() => {});
     if (error instanceof SnapshotError) throw error;
     if (error instanceof CodecError) {
-      throw new SnapshotError('snapshot_write_failed', `A record could not be encoded: ${error.message}`, { snapshot: id, cause: error });
+      throw new SnapshotError('snapshot_write_failed', `A record could not be encoded: ${error.message}`, {
+        snapshot: id,
+        cause: error,
+      });
     }
     throw error;
   }
@@ -213,7 +227,12 @@ export function headerLayout(header: SnapshotHeader, id: string): NormalizedLayo
   try {
     return normalizeLayout(header.version, declared);
   } catch (error) {
-    if (error instanceof PlanError) throw new SnapshotError('snapshot_corrupt', `The snapshot's layout is invalid: ${error.message}`, { snapshot: id, line: 1, cause: error });
+    if (error instanceof PlanError)
+      throw new SnapshotError('snapshot_corrupt', `The snapshot's layout is invalid: ${error.message}`, {
+        snapshot: id,
+        line: 1,
+        cause: error,
+      });
     throw error;
   }
 }
@@ -298,7 +317,10 @@ export class SnapshotReader {
     if (line === undefined) throw this.#corrupt('The snapshot is empty');
     const parsed = this.#parse(line);
     if (!isObject(parsed) || parsed.format !== SNAPSHOT_FORMAT) {
-      throw new SnapshotError('snapshot_unsupported', 'This file is not an idb-evolve snapshot', { snapshot: this.id, line: 1 });
+      throw new SnapshotError('snapshot_unsupported', 'This file is not an idb-evolve snapshot', {
+        snapshot: this.id,
+        line: 1,
+      });
     }
     if (parsed.formatVersion !== SNAPSHOT_FORMAT_VERSION) {
       throw new SnapshotError(
@@ -316,7 +338,9 @@ export class SnapshotReader {
       typeof created !== 'string' ||
       typeof reason !== 'string' ||
       !Array.isArray(stores) ||
-      !stores.every((s) => isObject(s) && typeof s.name === 'string' && Number.isSafeInteger(s.count) && (s.count as number) >= 0)
+      !stores.every(
+        (s) => isObject(s) && typeof s.name === 'string' && Number.isSafeInteger(s.count) && (s.count as number) >= 0,
+      )
     ) {
       throw this.#corrupt('The snapshot header is malformed');
     }
@@ -325,7 +349,7 @@ export class SnapshotReader {
     }
     const header = parsed as unknown as SnapshotHeader;
     headerLayout(header, this.id);
-    this.#checksum.update(line + '\n');
+    this.#checksum.update(`${line}\n`);
     this.#counts = header.stores.map(() => 0);
     this.#header = header;
     return header;
@@ -346,16 +370,20 @@ export class SnapshotReader {
         await this.#expectEnd();
         return records.length > 0 ? records : null;
       }
-      this.#checksum.update(line + '\n');
+      this.#checksum.update(`${line}\n`);
       const position = parsed.s;
       const store = typeof position === 'number' ? header.stores[position] : undefined;
-      if (store === undefined || !Number.isInteger(position)) throw this.#corrupt('A record names a store the header does not have');
+      if (store === undefined || !Number.isInteger(position))
+        throw this.#corrupt('A record names a store the header does not have');
       if (!('v' in parsed)) throw this.#corrupt('A record has no value');
-      if ((store.keyPath === null) !== ('k' in parsed)) {
-        throw this.#corrupt(`A record of store "${store.name}" ${store.keyPath === null ? 'lacks its key' : 'has an out-of-line key but the store has a key path'}`);
+      if ((store.keyPath === null) !== 'k' in parsed) {
+        throw this.#corrupt(
+          `A record of store "${store.name}" ${store.keyPath === null ? 'lacks its key' : 'has an out-of-line key but the store has a key path'}`,
+        );
       }
       this.#counts[position as number]!++;
-      if (this.#counts[position as number]! > store.count) throw this.#corrupt(`Store "${store.name}" has more records than its header says`);
+      if (this.#counts[position as number]! > store.count)
+        throw this.#corrupt(`Store "${store.name}" has more records than its header says`);
       if (!this.#decode) continue;
       try {
         records.push({
@@ -372,18 +400,26 @@ export class SnapshotReader {
 
   #finish(header: SnapshotHeader, trailer: Record<string, unknown>): void {
     const { counts, records, checksum } = trailer;
-    if (!Array.isArray(counts) || counts.length !== header.stores.length || typeof records !== 'number' || typeof checksum !== 'string') {
+    if (
+      !Array.isArray(counts) ||
+      counts.length !== header.stores.length ||
+      typeof records !== 'number' ||
+      typeof checksum !== 'string'
+    ) {
       throw this.#corrupt('The snapshot trailer is malformed');
     }
     header.stores.forEach((store, i) => {
       if (counts[i] !== store.count || this.#counts[i] !== store.count) {
-        throw this.#corrupt(`Store "${store.name}" has ${this.#counts[i]} records; the header says ${store.count}, the trailer ${String(counts[i])}`);
+        throw this.#corrupt(
+          `Store "${store.name}" has ${this.#counts[i]} records; the header says ${store.count}, the trailer ${String(counts[i])}`,
+        );
       }
     });
     // The checksum covers the lines before the trailer, not the trailer: each of its fields is checked on its own.
     const total = this.#counts.reduce((sum, count) => sum + count, 0);
     if (records !== total) throw this.#corrupt(`The snapshot trailer says ${records} records; the file holds ${total}`);
-    if (checksum !== this.#checksum.digest()) throw this.#corrupt('The snapshot checksum does not match: the file was altered or damaged');
+    if (checksum !== this.#checksum.digest())
+      throw this.#corrupt('The snapshot checksum does not match: the file was altered or damaged');
     this.#ended = true;
   }
 

@@ -1,6 +1,13 @@
 import { resolveIndexedDB, type IndexedDBOptions } from '../idb/environment.js';
 import { OpenError, SnapshotError } from '../errors.js';
-import { parseSnapshotFileName, snapshotFileName, SnapshotReader, writeSnapshot, type SnapshotInfo, type SnapshotReason } from './format.js';
+import {
+  parseSnapshotFileName,
+  snapshotFileName,
+  SnapshotReader,
+  writeSnapshot,
+  type SnapshotInfo,
+  type SnapshotReason,
+} from './format.js';
 import { opfsSnapshotStorage, type SnapshotStorage } from './storage.js';
 import { TransactionGuard } from '../idb/transaction-guard.js';
 
@@ -26,7 +33,6 @@ let defaultStorage: SnapshotStorage | undefined;
 export function storageOf(options: SnapshotStorageOption): SnapshotStorage {
   return options.storage ?? (defaultStorage ??= opfsSnapshotStorage());
 }
-
 
 /**
  * Writes a snapshot of any IndexedDB database by name, without a plan (Dexie's included). All stores are read in
@@ -108,7 +114,8 @@ export async function listSnapshots(options: ListSnapshotsOptions = {}): Promise
 
 async function readFile(storage: SnapshotStorage, id: string): Promise<Blob> {
   const file = await storage.read(id);
-  if (file === undefined) throw new SnapshotError('snapshot_not_found', `There is no snapshot "${id}"`, { snapshot: id });
+  if (file === undefined)
+    throw new SnapshotError('snapshot_not_found', `There is no snapshot "${id}"`, { snapshot: id });
   return file;
 }
 
@@ -149,7 +156,9 @@ export async function importSnapshot(file: Blob, options: SnapshotStorageOption 
   const storage = storageOf(options);
   const checked = await verifySnapshotFile(file, (file as { name?: string }).name ?? 'imported file');
   // Keep a downloaded file's own name, so that the same snapshot keeps one id across devices.
-  const id = parseSnapshotFileName((file as { name?: string }).name ?? '')?.id ?? snapshotFileName(checked.database, checked.version, checked.created, 'import');
+  const id =
+    parseSnapshotFileName((file as { name?: string }).name ?? '')?.id ??
+    snapshotFileName(checked.database, checked.version, checked.created, 'import');
   const sink = await storage.create(id);
   try {
     const reader = file.stream().getReader();
@@ -175,7 +184,11 @@ export async function deleteSnapshot(id: string, options: SnapshotStorageOption 
 }
 
 /** Keeps the newest `keep` snapshots of a database and deletes the older ones; returns the deleted ids. */
-export async function pruneSnapshots(database: string, keep: number, options: SnapshotStorageOption = {}): Promise<string[]> {
+export async function pruneSnapshots(
+  database: string,
+  keep: number,
+  options: SnapshotStorageOption = {},
+): Promise<string[]> {
   const all = await listSnapshots({ ...options, database });
   const doomed = all.slice(Math.max(0, keep)).map((s) => s.id);
   for (const id of doomed) await storageOf(options).delete(id);

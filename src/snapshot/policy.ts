@@ -75,7 +75,13 @@ export interface SnapshotPolicy {
    */
   prune(database: string, after: { readonly snapshot: SnapshotInfo; readonly failed: boolean }): Promise<void>;
   /** Brings a database newer than `target` down to it (see `OpenOptions.downgrade`). */
-  downgrade(database: string, plan: Plan, installed: number, target: number, options: PolicyRestoreOptions): Promise<DowngradeInfo>;
+  downgrade(
+    database: string,
+    plan: Plan,
+    installed: number,
+    target: number,
+    options: PolicyRestoreOptions,
+  ): Promise<DowngradeInfo>;
 }
 
 /**
@@ -96,13 +102,23 @@ export function snapshotPolicy(options: SnapshotPolicyOptions = {}): SnapshotPol
   const invalid = (message: string): never => {
     throw new OpenError('invalid_options', `snapshotPolicy: ${message}`);
   };
-  if (!Number.isSafeInteger(keep) || keep < 1) invalid(`keep must be a whole number of snapshots, at least 1 (got ${String(keep)})`);
+  if (!Number.isSafeInteger(keep) || keep < 1)
+    invalid(`keep must be a whole number of snapshots, at least 1 (got ${String(keep)})`);
   if (onFailure !== 'refuse' && onFailure !== 'proceed' && typeof onFailure !== 'function') {
-    invalid(`onFailure must be 'refuse', 'proceed' or a function (got ${JSON.stringify(onFailure) ?? String(onFailure)})`);
+    invalid(
+      `onFailure must be 'refuse', 'proceed' or a function (got ${JSON.stringify(onFailure) ?? String(onFailure)})`,
+    );
   }
   const storage = options.storage as Partial<SnapshotStorage> | null | undefined;
-  if (storage !== undefined && (typeof storage !== 'object' || storage === null || (['list', 'create', 'read', 'delete'] as const).some((m) => typeof storage[m] !== 'function'))) {
-    invalid('storage must be a SnapshotStorage (list, create, read and delete), such as opfsSnapshotStorage() or memorySnapshotStorage()');
+  if (
+    storage !== undefined &&
+    (typeof storage !== 'object' ||
+      storage === null ||
+      (['list', 'create', 'read', 'delete'] as const).some((m) => typeof storage[m] !== 'function'))
+  ) {
+    invalid(
+      'storage must be a SnapshotStorage (list, create, read and delete), such as opfsSnapshotStorage() or memorySnapshotStorage()',
+    );
   }
   return {
     // Resolved on use: the shared OPFS storage must not be created when the policy is made at import time.
@@ -123,7 +139,10 @@ export function snapshotPolicy(options: SnapshotPolicyOptions = {}): SnapshotPol
     },
     async takeSnapshot(writing) {
       try {
-        return { snapshot: await writeSnapshot({ ...writing, storage: storageOf(options), reason: 'upgrade' }), error: null };
+        return {
+          snapshot: await writeSnapshot({ ...writing, storage: storageOf(options), reason: 'upgrade' }),
+          error: null,
+        };
       } catch (error) {
         if (!(error instanceof SnapshotError) || decide(onFailure, error) !== 'proceed') throw error;
         // The failed write awaited OPFS: issue a request again before the upgrade goes on.
@@ -142,14 +161,19 @@ export function snapshotPolicy(options: SnapshotPolicyOptions = {}): SnapshotPol
         // The database is still at this version, with the data this newer snapshot holds: earlier upgrade snapshots
         // of the same version (the app retrying at every start) are superseded by it.
         const superseded = (await listSnapshots({ storage, database })).filter(
-          (s) => s.id !== snapshot.id && s.reason === 'upgrade' && s.version === snapshot.version && s.created <= snapshot.created,
+          (s) =>
+            s.id !== snapshot.id &&
+            s.reason === 'upgrade' &&
+            s.version === snapshot.version &&
+            s.created <= snapshot.created,
         );
         for (const old of superseded) await storage.delete(old.id);
       } catch {
         // Nothing to do: a snapshot left over is only space.
       }
     },
-    downgrade: (database, plan, installed, target, restoring) => downgrade(database, plan, installed, target, { ...restoring, storage: storageOf(options) }),
+    downgrade: (database, plan, installed, target, restoring) =>
+      downgrade(database, plan, installed, target, { ...restoring, storage: storageOf(options) }),
   };
 }
 
@@ -173,7 +197,13 @@ function decide(policy: SnapshotFailurePolicy, error: SnapshotError): 'refuse' |
   }
 }
 
-async function downgrade(name: string, plan: Plan, installed: number, target: number, restoring: RestoreOptions): Promise<DowngradeInfo> {
+async function downgrade(
+  name: string,
+  plan: Plan,
+  installed: number,
+  target: number,
+  restoring: RestoreOptions,
+): Promise<DowngradeInfo> {
   const chain = plan.versions.filter((v) => v.version > target && v.version <= installed).reverse();
   if (plan.get(installed) !== undefined && chain.every((v) => v.down !== undefined)) {
     // Keep what was written since the upgrade: snapshot the current data, then load it through the down transforms.
@@ -193,12 +223,16 @@ async function downgrade(name: string, plan: Plan, installed: number, target: nu
             try {
               carried = down(carried, key);
             } catch (error) {
-              throw new SnapshotError('restore_failed', `The down transform of version ${version.version} for store "${at}" threw: ${(error as Error)?.message ?? String(error)}`, {
-                version: version.version,
-                store: at,
-                ...(key === undefined ? {} : { key }),
-                cause: error,
-              });
+              throw new SnapshotError(
+                'restore_failed',
+                `The down transform of version ${version.version} for store "${at}" threw: ${(error as Error)?.message ?? String(error)}`,
+                {
+                  version: version.version,
+                  store: at,
+                  ...(key === undefined ? {} : { key }),
+                  cause: error,
+                },
+              );
             }
           }
           if (carried === remove) return remove;
@@ -222,10 +256,14 @@ async function downgrade(name: string, plan: Plan, installed: number, target: nu
   }
   const [newest] = (await listSnapshots({ ...restoring, database: name })).filter((s) => s.version <= target);
   if (newest === undefined) {
-    throw new OpenError('downgrade', `"${name}" is at version ${installed}, newer than ${target}, and no snapshot at or below version ${target} exists`, {
-      oldVersion: installed,
-      newVersion: target,
-    });
+    throw new OpenError(
+      'downgrade',
+      `"${name}" is at version ${installed}, newer than ${target}, and no snapshot at or below version ${target} exists`,
+      {
+        oldVersion: installed,
+        newVersion: target,
+      },
+    );
   }
   await restoreSnapshot(name, newest.id, restoring);
   return { fromVersion: installed, toVersion: target, method: 'restored', snapshot: newest.id };

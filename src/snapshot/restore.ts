@@ -89,7 +89,6 @@ export async function pendingRestore(storage: SnapshotStorage, database: string)
   }
 }
 
-
 function deleteDatabase(factory: IDBFactory, name: string, options: RestoreOptions): Promise<void> {
   return new Promise((resolve, reject) => {
     const request = factory.deleteDatabase(name);
@@ -100,9 +99,13 @@ function deleteDatabase(factory: IDBFactory, name: string, options: RestoreOptio
         timer = setTimeout(
           () =>
             reject(
-              new OpenError('blocked', `Other connections kept "${name}" open; the restore did not start (the deletion still goes ahead when they close, and the next open finishes the restore)`, {
-                oldVersion: event.oldVersion,
-              }),
+              new OpenError(
+                'blocked',
+                `Other connections kept "${name}" open; the restore did not start (the deletion still goes ahead when they close, and the next open finishes the restore)`,
+                {
+                  oldVersion: event.oldVersion,
+                },
+              ),
             ),
           options.blockedTimeout,
         );
@@ -139,12 +142,18 @@ export async function restoreSnapshot(name: string, id: string, options: Restore
 }
 
 /** {@link restoreSnapshot} with an optional target other than the snapshot's own version and layout. */
-export async function restoreInto(name: string, id: string, options: RestoreOptions, target: LoadTarget | undefined): Promise<RestoreReport> {
+export async function restoreInto(
+  name: string,
+  id: string,
+  options: RestoreOptions,
+  target: LoadTarget | undefined,
+): Promise<RestoreReport> {
   const started = Date.now();
   const { factory, keyRange } = resolveIndexedDB(options);
   const storage = storageOf(options);
   const file = await storage.read(id);
-  if (file === undefined) throw new SnapshotError('snapshot_not_found', `There is no snapshot "${id}"`, { snapshot: id });
+  if (file === undefined)
+    throw new SnapshotError('snapshot_not_found', `There is no snapshot "${id}"`, { snapshot: id });
   options.onProgress?.({ phase: 'verify', done: 0, total: file.size });
   const snapshot = await verifySnapshotFile(file, id);
   options.onProgress?.({ phase: 'verify', done: file.size, total: file.size });
@@ -187,7 +196,8 @@ interface LoadedRecord {
 /** What `record` becomes in `target`, or undefined when it is dropped (mapped to `remove`, or its store is gone). */
 function loadedAs(record: SnapshotRecord, header: SnapshotHeader, target: LoadTarget): LoadedRecord | undefined {
   const { name: from, keyPath } = header.stores[record.store]!;
-  const key = record.key ?? (keyPath === null ? undefined : (evaluateKeyPath(record.value, keyPath) as IDBValidKey | undefined));
+  const key =
+    record.key ?? (keyPath === null ? undefined : (evaluateKeyPath(record.value, keyPath) as IDBValidKey | undefined));
   const value = target.map === undefined ? record.value : target.map(from, record.value, key);
   const name = target.storeOf?.(from) ?? from;
   const store = target.layout[name];
@@ -220,10 +230,14 @@ async function checkMapping(factory: IDBFactory, file: Blob, id: string, target:
       const { from, key, value, name, store } = loaded;
       const context = { snapshot: id, store: from, ...(key === undefined ? {} : { key }) };
       const fail = (problem: string, cause?: unknown): never => {
-        throw new SnapshotError('restore_failed', `Carried down to version ${target.version}, a record of store "${from}" ${problem}`, {
-          ...context,
-          ...(cause === undefined ? {} : { cause }),
-        });
+        throw new SnapshotError(
+          'restore_failed',
+          `Carried down to version ${target.version}, a record of store "${from}" ${problem}`,
+          {
+            ...context,
+            ...(cause === undefined ? {} : { cause }),
+          },
+        );
       };
       try {
         structuredClone(value);
@@ -241,15 +255,23 @@ async function checkMapping(factory: IDBFactory, file: Blob, id: string, target:
         const newKey = evaluateKeyPath(value, store.keyPath);
         if (isKey(newKey)) claim(name, newKey, `primary key in store "${name}"`);
         else if (!(newKey === undefined && store.autoIncrement)) {
-          fail(`has no valid key at ${JSON.stringify(store.keyPath)} for store "${name}": restore that field in the down transform`);
+          fail(
+            `has no valid key at ${JSON.stringify(store.keyPath)} for store "${name}": restore that field in the down transform`,
+          );
         }
       }
       for (const [indexName, index] of Object.entries(store.indexes)) {
         if (!index.unique) continue;
         const indexKey = evaluateKeyPath(value, index.keyPath);
         // Like IndexedDB: a record whose index key is not a valid key is not in the index; multiEntry indexes each distinct entry.
-        const entries = index.multiEntry && Array.isArray(indexKey) ? [...new Map(indexKey.filter(isKey).map((k) => [keyId(k), k])).values()] : isKey(indexKey) ? [indexKey] : [];
-        for (const entry of entries) claim(`${name}\u0000${indexName}`, entry, `key in unique index "${name}.${indexName}"`);
+        const entries =
+          index.multiEntry && Array.isArray(indexKey)
+            ? [...new Map(indexKey.filter(isKey).map((k) => [keyId(k), k])).values()]
+            : isKey(indexKey)
+              ? [indexKey]
+              : [];
+        for (const entry of entries)
+          claim(`${name}\u0000${indexName}`, entry, `key in unique index "${name}.${indexName}"`);
       }
     }
   }
@@ -286,7 +308,12 @@ function load(
     request.onsuccess = () => {
       request.result.close();
       if (counts === undefined) {
-        reject(new SnapshotError('restore_failed', `"${name}" was already at version ${request.result.version}; nothing was restored`));
+        reject(
+          new SnapshotError(
+            'restore_failed',
+            `"${name}" was already at version ${request.result.version}; nothing was restored`,
+          ),
+        );
       } else resolve(counts);
     };
     request.onerror = (event) => {
@@ -296,9 +323,13 @@ function load(
       reject(
         failure instanceof SnapshotError
           ? failure
-          : new SnapshotError('restore_failed', `Restoring "${name}" failed and was rolled back: ${failure?.message ?? request.error?.message ?? 'aborted'}`, {
-              cause: failure ?? request.error,
-            }),
+          : new SnapshotError(
+              'restore_failed',
+              `Restoring "${name}" failed and was rolled back: ${failure?.message ?? request.error?.message ?? 'aborted'}`,
+              {
+                cause: failure ?? request.error,
+              },
+            ),
       );
     };
   });
@@ -314,8 +345,11 @@ async function fill(
 ): Promise<Record<string, number>> {
   const transaction = guard.transaction;
   for (const existing of Array.from(db.objectStoreNames)) db.deleteObjectStore(existing);
-  for (const [storeName, store] of Object.entries(target.layout)) guard.call(() => createStore(db, storeName, store), { store: storeName });
-  const counts: Record<string, number> = Object.fromEntries(Object.keys(target.layout).map((storeName) => [storeName, 0]));
+  for (const [storeName, store] of Object.entries(target.layout))
+    guard.call(() => createStore(db, storeName, store), { store: storeName });
+  const counts: Record<string, number> = Object.fromEntries(
+    Object.keys(target.layout).map((storeName) => [storeName, 0]),
+  );
   const total = header.stores.reduce((sum, store) => sum + store.count, 0);
   // Nothing to load (the file was checked already); with no store there would be no request to keep the transaction.
   if (total === 0) return counts;

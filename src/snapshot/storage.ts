@@ -71,15 +71,27 @@ function isQuota(error: unknown): boolean {
 
 function wrapWriteError(error: unknown, name: string): SnapshotError {
   return isQuota(error)
-    ? new SnapshotError('snapshot_quota', `Not enough storage quota to write snapshot "${name}"`, { snapshot: name, cause: error })
-    : new SnapshotError('snapshot_write_failed', `Could not write snapshot "${name}"`, { snapshot: name, cause: error });
+    ? new SnapshotError('snapshot_quota', `Not enough storage quota to write snapshot "${name}"`, {
+        snapshot: name,
+        cause: error,
+      })
+    : new SnapshotError('snapshot_write_failed', `Could not write snapshot "${name}"`, {
+        snapshot: name,
+        cause: error,
+      });
 }
 
 // Temporary files of a writer that may still be running are kept; without Web Locks, "may" means "is recent".
 const STALE_MS = 60 * 60 * 1000;
 const lockName = (directory: string, file: string): string => `idb-evolve-snapshot:${directory}/${file}`;
 
-type Locks = { request(name: string, options: { ifAvailable?: boolean }, callback: (lock: unknown) => Promise<void> | void): Promise<void> };
+type Locks = {
+  request(
+    name: string,
+    options: { ifAvailable?: boolean },
+    callback: (lock: unknown) => Promise<void> | void,
+  ): Promise<void>;
+};
 const locks = (): Locks | undefined => (globalThis as { navigator?: { locks?: Locks } }).navigator?.locks;
 
 /** Holds a Web Lock on a temporary file until `release` is called; resolves once held (at once without Web Locks). */
@@ -142,9 +154,13 @@ export function opfsSnapshotStorage(options: OpfsSnapshotStorageOptions = {}): S
       const root = await storage.getDirectory();
       return await root.getDirectoryHandle(folder, { create: true });
     } catch (error) {
-      throw new SnapshotError('snapshot_unavailable', `OPFS is not usable here (private window, ephemeral session or opaque origin?)`, {
-        cause: error,
-      });
+      throw new SnapshotError(
+        'snapshot_unavailable',
+        `OPFS is not usable here (private window, ephemeral session or opaque origin?)`,
+        {
+          cause: error,
+        },
+      );
     }
   };
   return {
@@ -167,7 +183,10 @@ export function opfsSnapshotStorage(options: OpfsSnapshotStorageOptions = {}): S
       try {
         handle = await folderHandle.getFileHandle(temporary, { create: true });
         if (typeof handle.createWritable !== 'function') {
-          throw new SnapshotError('snapshot_unavailable', 'This browser cannot write OPFS files from a page (no createWritable)');
+          throw new SnapshotError(
+            'snapshot_unavailable',
+            'This browser cannot write OPFS files from a page (no createWritable)',
+          );
         }
         writable = await handle.createWritable();
       } catch (error) {
@@ -193,7 +212,9 @@ export function opfsSnapshotStorage(options: OpfsSnapshotStorageOptions = {}): S
           try {
             await writable.close();
             // The two-argument form: WebKit rejects move(name) alone with "Not enough arguments".
-            await (handle as FileSystemFileHandle & { move(dir: FileSystemDirectoryHandle, name: string): Promise<void> }).move(folderHandle, name);
+            await (
+              handle as FileSystemFileHandle & { move(dir: FileSystemDirectoryHandle, name: string): Promise<void> }
+            ).move(folderHandle, name);
             release();
           } catch (error) {
             await discard();

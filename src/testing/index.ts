@@ -20,7 +20,12 @@ import { IdbEvolveError, isIdbEvolveError, PlanError, type ValidationIssue } fro
 import { readLayout, type NormalizedLayout, type NormalizedStore } from '../plan/layout.js';
 import { openDatabase } from '../upgrade/open-database.js';
 import type { Plan } from '../plan/define-plan.js';
-import { checkSchemaHistory, formatHistoryDifferences, type HistoryDifference, type HistoryFiles } from '../tooling/schema-history.js';
+import {
+  checkSchemaHistory,
+  formatHistoryDifferences,
+  type HistoryDifference,
+  type HistoryFiles,
+} from '../tooling/schema-history.js';
 import { snapshotPolicy, type SnapshotPolicy, type SnapshotPolicyOptions } from '../snapshot/policy.js';
 import { memorySnapshotStorage } from '../snapshot/storage.js';
 import { evaluateKeyPath } from '../upgrade/step-store.js';
@@ -200,11 +205,18 @@ function fixtureEntries(layout: NormalizedLayout, fixtures: Fixtures, version: n
   for (const [store, list] of Object.entries(fixtures)) {
     const storeLayout = layout[store];
     if (storeLayout === undefined) {
-      const known = Object.keys(layout).map((s) => `"${s}"`).join(', ') || 'none';
-      throw new FixtureError('unknown_store', `Fixtures for store "${store}", which version ${version} does not have (it has: ${known})`, {
-        version,
-        store,
-      });
+      const known =
+        Object.keys(layout)
+          .map((s) => `"${s}"`)
+          .join(', ') || 'none';
+      throw new FixtureError(
+        'unknown_store',
+        `Fixtures for store "${store}", which version ${version} does not have (it has: ${known})`,
+        {
+          version,
+          store,
+        },
+      );
     }
     if (!Array.isArray(list)) {
       throw new FixtureError('invalid_fixture', `Fixtures of store "${store}" must be an array`, { version, store });
@@ -221,7 +233,13 @@ function fixtureEntries(layout: NormalizedLayout, fixtures: Fixtures, version: n
         }
         entries.push({ store, index, key: entry[0] as IDBValidKey, outOfLine, value: entry[1] });
       } else {
-        entries.push({ store, index, key: evaluateKeyPath(entry, storeLayout.keyPath!) as IDBValidKey | undefined, outOfLine, value: entry });
+        entries.push({
+          store,
+          index,
+          key: evaluateKeyPath(entry, storeLayout.keyPath!) as IDBValidKey | undefined,
+          outOfLine,
+          value: entry,
+        });
       }
     });
   }
@@ -237,14 +255,23 @@ async function validateFixtures(plan: Plan, version: number, entries: readonly F
     if (result.issues === undefined) continue;
     const issues: ValidationIssue[] = result.issues.map((issue) => ({
       message: issue.message,
-      ...(issue.path === undefined ? {} : { path: issue.path.map((part) => (typeof part === 'object' && part !== null ? part.key : part)) }),
+      ...(issue.path === undefined
+        ? {}
+        : { path: issue.path.map((part) => (typeof part === 'object' && part !== null ? part.key : part)) }),
     }));
     const first = issues[0];
     const where = first?.path !== undefined && first.path.length > 0 ? ` at ${first.path.map(String).join('.')}` : '';
     throw new FixtureError(
       'invalid_fixture',
       `Fixture ${entry.index} of store "${entry.store}" fails the validator of version ${version}${where}: ${first?.message ?? 'invalid'}`,
-      { version, store: entry.store, index: entry.index, ...(entry.key === undefined ? {} : { key: entry.key }), issues, cause: result.issues },
+      {
+        version,
+        store: entry.store,
+        index: entry.index,
+        ...(entry.key === undefined ? {} : { key: entry.key }),
+        issues,
+        cause: result.issues,
+      },
     );
   }
 }
@@ -256,20 +283,33 @@ async function writeFixtures(db: IDBDatabase, entries: readonly FixtureEntry[], 
   const transaction = db.transaction(stores, 'readwrite');
   let failure: FixtureError | undefined;
   const fail = (entry: FixtureEntry, cause: unknown): FixtureError => {
-    const reason = typeof cause === 'object' && cause !== null && 'message' in cause ? `${(cause as Error).name}: ${(cause as Error).message}` : String(cause);
+    const reason =
+      typeof cause === 'object' && cause !== null && 'message' in cause
+        ? `${(cause as Error).name}: ${(cause as Error).message}`
+        : String(cause);
     const key = entry.key === undefined ? '' : ` (key ${describe(entry.key)})`;
-    return new FixtureError('write_failed', `Could not add fixture ${entry.index} of store "${entry.store}"${key}: ${reason}`, {
-      version,
-      store: entry.store,
-      index: entry.index,
-      ...(entry.key === undefined ? {} : { key: entry.key }),
-      cause,
-    });
+    return new FixtureError(
+      'write_failed',
+      `Could not add fixture ${entry.index} of store "${entry.store}"${key}: ${reason}`,
+      {
+        version,
+        store: entry.store,
+        index: entry.index,
+        ...(entry.key === undefined ? {} : { key: entry.key }),
+        cause,
+      },
+    );
   };
   const settled = new Promise<void>((resolve, reject) => {
     transaction.oncomplete = () => resolve();
     transaction.onabort = () =>
-      reject(failure ?? new FixtureError('write_failed', 'The fixture transaction was aborted', { version, cause: transaction.error }));
+      reject(
+        failure ??
+          new FixtureError('write_failed', 'The fixture transaction was aborted', {
+            version,
+            cause: transaction.error,
+          }),
+      );
   });
   for (const entry of entries) {
     try {
@@ -313,13 +353,22 @@ function withoutSeed(plan: Plan): Plan {
  * }
  * ```
  */
-export async function createDatabaseAt(plan: Plan, version: number, fixtures: Fixtures = {}, options: CreateDatabaseOptions = {}): Promise<TestDatabase> {
+export async function createDatabaseAt(
+  plan: Plan,
+  version: number,
+  fixtures: Fixtures = {},
+  options: CreateDatabaseOptions = {},
+): Promise<TestDatabase> {
   const { factory, keyRange } = resolveIndexedDB(options);
   const planned = plan.get(version);
   if (planned === undefined && version !== 0) {
-    throw new PlanError('invalid_target_version', `Cannot create a database at version ${String(version)}: the plan does not declare it`, {
-      ...(typeof version === 'number' ? { version } : {}),
-    });
+    throw new PlanError(
+      'invalid_target_version',
+      `Cannot create a database at version ${String(version)}: the plan does not declare it`,
+      {
+        ...(typeof version === 'number' ? { version } : {}),
+      },
+    );
   }
   const entries = fixtureEntries(planned?.layout ?? {}, fixtures, version);
   if (options.validate === true) await validateFixtures(plan, version, entries);
@@ -327,7 +376,13 @@ export async function createDatabaseAt(plan: Plan, version: number, fixtures: Fi
     options.snapshot === undefined || options.snapshot === false
       ? false
       : snapshotPolicy({ ...options.snapshot, storage: options.snapshot.storage ?? memorySnapshotStorage() });
-  const database: TestDatabase = { name: options.name ?? uniqueName(), plan, indexedDB: factory, IDBKeyRange: keyRange, snapshot };
+  const database: TestDatabase = {
+    name: options.name ?? uniqueName(),
+    plan,
+    indexedDB: factory,
+    IDBKeyRange: keyRange,
+    snapshot,
+  };
   if (options.name !== undefined) await deleteByName(factory, database.name);
   if (version === 0) return database;
   try {
@@ -354,7 +409,11 @@ export async function createDatabaseAt(plan: Plan, version: number, fixtures: Fi
  * and closes it again. Upgrade, open and snapshot failures are returned as `error`, not thrown; a `PlanError` (a
  * version the plan lacks) is thrown, since it is a mistake in the test rather than an outcome of the migration.
  */
-export async function migrate(database: TestDatabase, to?: number, options: MigrateOptions = {}): Promise<MigrateResult> {
+export async function migrate(
+  database: TestDatabase,
+  to?: number,
+  options: MigrateOptions = {},
+): Promise<MigrateResult> {
   const plan = options.plan ?? database.plan;
   try {
     const { db, report } = await openDatabase(database.name, plan, {
@@ -589,8 +648,21 @@ function describeFailure(failure: unknown): string {
  * })
  * ```
  */
-export async function checkMigration<F extends Fixtures>(plan: Plan, options: CheckMigrationOptions<F>): Promise<MigrationCheckSummary> {
-  const { fc, fixtures, property, allowErrors = false, validate = true, parameters = {}, from, to = plan.latest, ...testing } = options;
+export async function checkMigration<F extends Fixtures>(
+  plan: Plan,
+  options: CheckMigrationOptions<F>,
+): Promise<MigrationCheckSummary> {
+  const {
+    fc,
+    fixtures,
+    property,
+    allowErrors = false,
+    validate = true,
+    parameters = {},
+    from,
+    to = plan.latest,
+    ...testing
+  } = options;
   interface Failing {
     readonly fixtures: F;
     readonly outcome: MigrationOutcome | null;
@@ -624,7 +696,11 @@ export async function checkMigration<F extends Fixtures>(plan: Plan, options: Ch
   let failing = last;
   if (counterexample !== undefined && failing?.fixtures !== counterexample) {
     // fast-check handed back a copy of the value: replay it to learn what it did.
-    failing = (await attempt(counterexample)) ?? { fixtures: counterexample, outcome: null, failure: details.errorInstance };
+    failing = (await attempt(counterexample)) ?? {
+      fixtures: counterexample,
+      outcome: null,
+      failure: details.errorInstance,
+    };
   }
   const show = (value: unknown): string => (fc.stringify === undefined ? describe(value) : fc.stringify(value));
   const failure = failing?.failure ?? details.errorInstance;

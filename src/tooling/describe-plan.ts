@@ -1,4 +1,11 @@
-import { indexChanged, keyChanged, type IndexLayout, type KeyPath, type NormalizedLayout, type NormalizedStore } from '../plan/layout.js';
+import {
+  indexChanged,
+  keyChanged,
+  type IndexLayout,
+  type KeyPath,
+  type NormalizedLayout,
+  type NormalizedStore,
+} from '../plan/layout.js';
 import type { Plan, PlannedVersion } from '../plan/define-plan.js';
 import type { Step } from '../upgrade/step-store.js';
 
@@ -58,8 +65,8 @@ function changeLines(before: NormalizedLayout, version: PlannedVersion): string[
       rebuilt.add(structure.store);
     }
   }
-  const added = layoutLines(Object.fromEntries(Object.entries(after).filter(([name]) => !existing.has(name)))).map((line) =>
-    line.startsWith('- ') ? `- added store ${line.slice(2)}` : line,
+  const added = layoutLines(Object.fromEntries(Object.entries(after).filter(([name]) => !existing.has(name)))).map(
+    (line) => (line.startsWith('- ') ? `- added store ${line.slice(2)}` : line),
   );
   const removed = [...existing.keys()]
     .filter((name) => !(name in after))
@@ -72,7 +79,9 @@ function changeLines(before: NormalizedLayout, version: PlannedVersion): string[
     const now = after[name]!;
     if (old === undefined) continue;
     if (rebuilt.has(name)) {
-      rebuilds.push(`- rebuilt store ${code(name)}: ${keyChanged(old, now) ? `${storeText(old)} → ${storeText(now)}` : `key unchanged (${storeText(now)})`}`);
+      rebuilds.push(
+        `- rebuilt store ${code(name)}: ${keyChanged(old, now) ? `${storeText(old)} → ${storeText(now)}` : `key unchanged (${storeText(now)})`}`,
+      );
     }
     for (const index of [...new Set([...Object.keys(old.indexes), ...Object.keys(now.indexes)])].sort(byName)) {
       const was = old.indexes[index];
@@ -88,7 +97,10 @@ function changeLines(before: NormalizedLayout, version: PlannedVersion): string[
 
 function stepLine(step: Step, position: number): string {
   const structure = step.structure;
-  const stores = step.stores.length === 0 ? 'no stores' : `${step.stores.length === 1 ? 'store' : 'stores'} ${step.stores.map(code).join(', ')}`;
+  const stores =
+    step.stores.length === 0
+      ? 'no stores'
+      : `${step.stores.length === 1 ? 'store' : 'stores'} ${step.stores.map(code).join(', ')}`;
   const what =
     structure?.kind === 'rename-store'
       ? `renames store ${code(structure.from)} to ${code(structure.to)}`
@@ -100,14 +112,18 @@ function stepLine(step: Step, position: number): string {
 
 function versionSection(version: PlannedVersion, previous: PlannedVersion | undefined): string[] {
   const lines = [`## Version ${version.version}`, ''];
-  if (version.description !== undefined && version.description.trim() !== '') lines.push(version.description.trim(), '');
+  if (version.description !== undefined && version.description.trim() !== '')
+    lines.push(version.description.trim(), '');
   if (previous === undefined) {
     const stores = layoutLines(version.layout);
     lines.push(...(stores.length === 0 ? ['Stores: none.'] : ['Stores:', '', ...stores]), '');
   } else {
     const changes = changeLines(previous.layout, version);
     lines.push(...(changes.length === 0 ? ['Layout: unchanged.'] : ['Layout changes:', '', ...changes]), '');
-    lines.push(...(version.steps.length === 0 ? ['Steps: none.'] : ['Steps, in order:', '', ...version.steps.map(stepLine)]), '');
+    lines.push(
+      ...(version.steps.length === 0 ? ['Steps: none.'] : ['Steps, in order:', '', ...version.steps.map(stepLine)]),
+      '',
+    );
   }
   const validators = Object.keys(version.validators)
     .sort(byName)
@@ -139,6 +155,8 @@ export function describePlan(plan: Plan): string {
   const lines = ['# Database plan', ''];
   lines.push(`Versions: ${versions.map((v) => v.version).join(', ')} (latest ${plan.latest}).`, '');
   if (plan.seed !== undefined) lines.push(`Seed, on fresh installs only: ${code(plan.seed.name)}.`, '');
-  versions.forEach((version, i) => lines.push(...versionSection(version, versions[i - 1])));
+  versions.forEach((version, i) => {
+    lines.push(...versionSection(version, versions[i - 1]));
+  });
   return `${lines.join('\n').trimEnd()}\n`;
 }

@@ -33,7 +33,9 @@ export interface HistoryStep {
   readonly name: string;
   readonly stores: readonly string[];
   /** Set for `renameStore` and `rebuildStore` steps. */
-  readonly structure?: { readonly kind: 'rename-store'; readonly from: string; readonly to: string } | { readonly kind: 'rebuild-store'; readonly store: string };
+  readonly structure?:
+    | { readonly kind: 'rename-store'; readonly from: string; readonly to: string }
+    | { readonly kind: 'rebuild-store'; readonly store: string };
   /** See {@link stepFingerprint}. */
   readonly fingerprint: string;
 }
@@ -129,7 +131,11 @@ export function stepFingerprint(step: Step): string {
       ? null
       : structure.kind === 'rename-store'
         ? [structure.kind, structure.from, structure.to]
-        : [structure.kind, structure.store, structure.transform === undefined ? null : Function.prototype.toString.call(structure.transform)],
+        : [
+            structure.kind,
+            structure.store,
+            structure.transform === undefined ? null : Function.prototype.toString.call(structure.transform),
+          ],
     Function.prototype.toString.call(step.run),
     // Helpers' arguments and functions, which `run` (a closure over them) does not show.
     ...(step.source === undefined ? [] : [step.source]),
@@ -152,7 +158,11 @@ function historyLayout(layout: NormalizedLayout): Record<string, HistoryStore> {
       const index = store.indexes[indexName]!;
       indexes[indexName] = { keyPath: copyKeyPath(index.keyPath), unique: index.unique, multiEntry: index.multiEntry };
     }
-    stores[name] = { keyPath: store.keyPath === null ? null : copyKeyPath(store.keyPath), autoIncrement: store.autoIncrement, indexes };
+    stores[name] = {
+      keyPath: store.keyPath === null ? null : copyKeyPath(store.keyPath),
+      autoIncrement: store.autoIncrement,
+      indexes,
+    };
   }
   return stores;
 }
@@ -201,7 +211,9 @@ export function formatHistoryEntry(entry: HistoryEntry): string {
 
 /** Every history file of the plan, text by file name: what `idb-evolve-history write` writes. */
 export function schemaHistoryFiles(plan: Plan): Record<string, string> {
-  return Object.fromEntries(schemaHistory(plan).map((entry) => [historyFileName(entry.version), formatHistoryEntry(entry)]));
+  return Object.fromEntries(
+    schemaHistory(plan).map((entry) => [historyFileName(entry.version), formatHistoryEntry(entry)]),
+  );
 }
 
 function baseName(path: string): string {
@@ -220,15 +232,18 @@ function parseEntry(text: string, fileVersion: number): HistoryEntry | string {
   } catch (error) {
     return `is not valid JSON (${(error as Error).message})`;
   }
-  if (!isObject(parsed) || parsed.format !== SCHEMA_HISTORY_FORMAT) return `is not a schema history file (no "format": "${SCHEMA_HISTORY_FORMAT}")`;
+  if (!isObject(parsed) || parsed.format !== SCHEMA_HISTORY_FORMAT)
+    return `is not a schema history file (no "format": "${SCHEMA_HISTORY_FORMAT}")`;
   if (parsed.formatVersion !== SCHEMA_HISTORY_FORMAT_VERSION) {
     return `was written in format version ${JSON.stringify(parsed.formatVersion)}, which this release does not read (it reads ${SCHEMA_HISTORY_FORMAT_VERSION})`;
   }
-  if (parsed.version !== fileVersion) return `records version ${JSON.stringify(parsed.version)}, but its name says ${fileVersion}`;
+  if (parsed.version !== fileVersion)
+    return `records version ${JSON.stringify(parsed.version)}, but its name says ${fileVersion}`;
   if (!isObject(parsed.layout) || !Array.isArray(parsed.steps) || !isObject(parsed.validators)) {
     return 'lacks "layout", "steps" or "validators"';
   }
-  if (!parsed.steps.every((step) => isObject(step) && typeof step.name === 'string')) return 'has a step without a name';
+  if (!parsed.steps.every((step) => isObject(step) && typeof step.name === 'string'))
+    return 'has a step without a name';
   return parsed as unknown as HistoryEntry;
 }
 
@@ -264,7 +279,11 @@ const show = (value: unknown): string => JSON.stringify(value) ?? 'absent';
 function layoutMessage({ path, recorded, planned }: JsonChange): string {
   const [store, section, index, property] = path;
   const change = (what: string): string =>
-    recorded === undefined ? `${what} added` : planned === undefined ? `${what} removed` : `${what}: recorded ${show(recorded)}, plan ${show(planned)}`;
+    recorded === undefined
+      ? `${what} added`
+      : planned === undefined
+        ? `${what} removed`
+        : `${what}: recorded ${show(recorded)}, plan ${show(planned)}`;
   if (section === undefined) return change(`store "${store}"`);
   if (section !== 'indexes' || index === undefined) return change(`store "${store}" ${section}`);
   if (property === undefined) return change(`index "${store}.${index}"`);
@@ -275,7 +294,10 @@ function stepLabel(step: HistoryStep, position: number): string {
   return `step ${position + 1} "${step.name}"`;
 }
 
-function stepChanges(recorded: readonly HistoryStep[], planned: readonly HistoryStep[]): { path: string; recorded: unknown; planned: unknown; message: string }[] {
+function stepChanges(
+  recorded: readonly HistoryStep[],
+  planned: readonly HistoryStep[],
+): { path: string; recorded: unknown; planned: unknown; message: string }[] {
   const changes: { path: string; recorded: unknown; planned: unknown; message: string }[] = [];
   for (let i = 0; i < Math.max(recorded.length, planned.length); i++) {
     const was = recorded[i];
@@ -286,7 +308,12 @@ function stepChanges(recorded: readonly HistoryStep[], planned: readonly History
     } else if (now === undefined) {
       changes.push({ path, recorded: was, planned: undefined, message: `${stepLabel(was, i)} removed` });
     } else if (was.name !== now.name) {
-      changes.push({ path: `${path}.name`, recorded: was.name, planned: now.name, message: `step ${i + 1}: recorded "${was.name}", plan "${now.name}"` });
+      changes.push({
+        path: `${path}.name`,
+        recorded: was.name,
+        planned: now.name,
+        message: `step ${i + 1}: recorded "${was.name}", plan "${now.name}"`,
+      });
     } else {
       for (const change of diffJson(was, now)) {
         const field = change.path.join('.');
@@ -317,9 +344,22 @@ export function checkSchemaHistory(plan: Plan, files: HistoryFiles): SchemaHisto
   for (const { file, text } of sources) {
     const version = Number(FILE_NAME.exec(file)![1]);
     const entry = parseEntry(text, version);
-    const problem = typeof entry === 'string' ? entry : recorded.has(version) ? `records version ${version}, like ${recorded.get(version)!.file}` : undefined;
+    const problem =
+      typeof entry === 'string'
+        ? entry
+        : recorded.has(version)
+          ? `records version ${version}, like ${recorded.get(version)!.file}`
+          : undefined;
     if (problem !== undefined) {
-      differences.push({ code: 'invalid_file', version, file, path: '', recorded: undefined, planned: undefined, message: `${file} ${problem}` });
+      differences.push({
+        code: 'invalid_file',
+        version,
+        file,
+        path: '',
+        recorded: undefined,
+        planned: undefined,
+        message: `${file} ${problem}`,
+      });
       continue;
     }
     recorded.set(version, { file, entry: entry as HistoryEntry });
@@ -343,7 +383,15 @@ export function checkSchemaHistory(plan: Plan, files: HistoryFiles): SchemaHisto
     }
     const now = historyEntry(planned);
     for (const change of diffJson(entry.layout, now.layout)) {
-      differences.push({ code: 'layout_changed', version, file, path: ['layout', ...change.path].join('.'), recorded: change.recorded, planned: change.planned, message: layoutMessage(change) });
+      differences.push({
+        code: 'layout_changed',
+        version,
+        file,
+        path: ['layout', ...change.path].join('.'),
+        recorded: change.recorded,
+        planned: change.planned,
+        message: layoutMessage(change),
+      });
     }
     for (const change of stepChanges(entry.steps, now.steps)) {
       differences.push({ code: 'steps_changed', version, file, ...change });
@@ -357,7 +405,15 @@ export function checkSchemaHistory(plan: Plan, files: HistoryFiles): SchemaHisto
           : change.planned === undefined
             ? `${what} removed`
             : `${what}: recorded ${show(change.recorded)}, plan ${show(change.planned)}`;
-      differences.push({ code: 'validators_changed', version, file, path: ['validators', ...change.path].join('.'), recorded: change.recorded, planned: change.planned, message });
+      differences.push({
+        code: 'validators_changed',
+        version,
+        file,
+        path: ['validators', ...change.path].join('.'),
+        recorded: change.recorded,
+        planned: change.planned,
+        message,
+      });
     }
   }
   for (const { version } of plan.versions) {
@@ -388,7 +444,9 @@ export function checkSchemaHistory(plan: Plan, files: HistoryFiles): SchemaHisto
  */
 export function formatHistoryDifferences(differences: readonly HistoryDifference[]): string {
   if (differences.length === 0) return '';
-  const lines = [`Released versions changed since their schema history was written (${differences.length} difference${differences.length === 1 ? '' : 's'}):`];
+  const lines = [
+    `Released versions changed since their schema history was written (${differences.length} difference${differences.length === 1 ? '' : 's'}):`,
+  ];
   let group: string | undefined;
   for (const difference of differences) {
     const heading = `version ${difference.version} (${difference.file})`;
@@ -457,7 +515,11 @@ function isPlan(value: unknown): value is Plan {
   );
 }
 
-async function readHistory(io: SchemaHistoryCommandIo, dir: string, names: readonly string[]): Promise<Record<string, string>> {
+async function readHistory(
+  io: SchemaHistoryCommandIo,
+  dir: string,
+  names: readonly string[],
+): Promise<Record<string, string>> {
   const files: Record<string, string> = {};
   for (const name of names.filter((n) => FILE_NAME.test(n)).sort(byName)) files[name] = await io.readFile(dir, name);
   return files;
@@ -494,13 +556,19 @@ export async function runSchemaHistoryCommand(args: readonly string[], io: Schem
   try {
     exports = await io.importModule(specifier);
   } catch (error) {
-    const hint = /\.[cm]?tsx?$/.test(specifier) ? '\nNode 20 cannot import TypeScript: compile the plan module to JavaScript first.' : '';
-    io.err(`idb-evolve-history: could not import the plan module "${specifier}": ${(error as Error)?.message ?? String(error)}${hint}`);
+    const hint = /\.[cm]?tsx?$/.test(specifier)
+      ? '\nNode 20 cannot import TypeScript: compile the plan module to JavaScript first.'
+      : '';
+    io.err(
+      `idb-evolve-history: could not import the plan module "${specifier}": ${(error as Error)?.message ?? String(error)}${hint}`,
+    );
     return 2;
   }
   const plan = isPlan(exports.plan) ? exports.plan : isPlan(exports.default) ? exports.default : undefined;
   if (plan === undefined) {
-    io.err(`idb-evolve-history: "${specifier}" exports no plan: export the result of definePlan as "plan" or as the default export`);
+    io.err(
+      `idb-evolve-history: "${specifier}" exports no plan: export the result of definePlan as "plan" or as the default export`,
+    );
     return 2;
   }
   if (describing) {
@@ -512,7 +580,9 @@ export async function runSchemaHistoryCommand(args: readonly string[], io: Schem
   try {
     const names = await io.listFiles(directory);
     if (names === undefined && command === 'check') {
-      io.err(`idb-evolve-history: there is no schema history directory "${directory}": create it with "idb-evolve-history write"`);
+      io.err(
+        `idb-evolve-history: there is no schema history directory "${directory}": create it with "idb-evolve-history write"`,
+      );
       return 2;
     }
     const files = await readHistory(io, directory, names ?? []);
@@ -522,8 +592,13 @@ export async function runSchemaHistoryCommand(args: readonly string[], io: Schem
         io.err(formatHistoryDifferences(result.differences));
         return 1;
       }
-      const pending = result.unrecorded.length === 0 ? '' : `; not recorded yet: ${result.unrecorded.join(', ')} (run "write" when releasing)`;
-      io.out(`Schema history matches the plan: ${result.recorded.length} recorded version${result.recorded.length === 1 ? '' : 's'}${pending}.`);
+      const pending =
+        result.unrecorded.length === 0
+          ? ''
+          : `; not recorded yet: ${result.unrecorded.join(', ')} (run "write" when releasing)`;
+      io.out(
+        `Schema history matches the plan: ${result.recorded.length} recorded version${result.recorded.length === 1 ? '' : 's'}${pending}.`,
+      );
       return 0;
     }
     const force = flags.includes('--force');

@@ -143,17 +143,26 @@ function environment(plan: Plan, options: DryRunOptions & Partial<OpenOptions>):
   // What TypeScript would catch, for JavaScript callers: a typo must not quietly mean the default.
   const { blockedTimeout, downgrade, history } = options;
   const invalid = (option: string, expected: string, value: unknown): never => {
-    throw new OpenError('invalid_options', `${option} must be ${expected} (got ${typeof value === 'string' ? JSON.stringify(value) : String(value)})`);
+    throw new OpenError(
+      'invalid_options',
+      `${option} must be ${expected} (got ${typeof value === 'string' ? JSON.stringify(value) : String(value)})`,
+    );
   };
-  if (blockedTimeout !== undefined && !(Number.isFinite(blockedTimeout) && blockedTimeout >= 0)) invalid('blockedTimeout', 'a number of milliseconds', blockedTimeout);
-  if (downgrade !== undefined && downgrade !== 'reject' && downgrade !== 'restore-snapshot') invalid('downgrade', `'reject' or 'restore-snapshot'`, downgrade);
+  if (blockedTimeout !== undefined && !(Number.isFinite(blockedTimeout) && blockedTimeout >= 0))
+    invalid('blockedTimeout', 'a number of milliseconds', blockedTimeout);
+  if (downgrade !== undefined && downgrade !== 'reject' && downgrade !== 'restore-snapshot')
+    invalid('downgrade', `'reject' or 'restore-snapshot'`, downgrade);
   if (history !== undefined && typeof history !== 'boolean') invalid('history', 'true or false', history);
   const { factory, keyRange } = resolveIndexedDB(options);
   const target = options.version ?? plan.latest;
   if (plan.get(target) === undefined) {
-    throw new PlanError('invalid_target_version', `Cannot open at version ${String(target)}: the plan does not declare it`, {
-      ...(typeof target === 'number' ? { version: target } : {}),
-    });
+    throw new PlanError(
+      'invalid_target_version',
+      `Cannot open at version ${String(target)}: the plan does not declare it`,
+      {
+        ...(typeof target === 'number' ? { version: target } : {}),
+      },
+    );
   }
   return { factory, keyRange, target };
 }
@@ -201,12 +210,17 @@ export async function openDatabase(name: string, plan: Plan, options: OpenOption
     try {
       result = await open(name, plan, options, env, false, snapshots, trace);
     } catch (error) {
-      if (!(error instanceof OpenError && error.code === 'downgrade' && options.downgrade === 'restore-snapshot')) throw error;
+      if (!(error instanceof OpenError && error.code === 'downgrade' && options.downgrade === 'restore-snapshot'))
+        throw error;
       if (snapshots === undefined) {
-        throw new OpenError('downgrade', `"${name}" is at version ${error.oldVersion}, newer than ${env.target}, and snapshots are off: nothing to restore`, {
-          oldVersion: error.oldVersion!,
-          newVersion: env.target,
-        });
+        throw new OpenError(
+          'downgrade',
+          `"${name}" is at version ${error.oldVersion}, newer than ${env.target}, and snapshots are off: nothing to restore`,
+          {
+            oldVersion: error.oldVersion!,
+            newVersion: env.target,
+          },
+        );
       }
       downgraded = await snapshots.downgrade(name, plan, error.oldVersion!, env.target, restoreOptions(options, env));
       result = await open(name, plan, options, env, false, snapshots, trace);
@@ -217,9 +231,17 @@ export async function openDatabase(name: string, plan: Plan, options: OpenOption
     // A failed upgrade may still have written its snapshot: an app retrying at every start must not pile them up.
     if (snapshot !== null) await snapshots?.prune(name, { snapshot, failed: true });
     if (started !== undefined && error instanceof IdbEvolveError) {
-      safely(options.hooks?.onFailed, error, { ...started, ms: Date.now() - started.startedAt.getTime(), completed: trace.completed, snapshot });
+      safely(options.hooks?.onFailed, error, {
+        ...started,
+        ms: Date.now() - started.startedAt.getTime(),
+        completed: trace.completed,
+        snapshot,
+      });
       if (options.history === true) {
-        await recordMigration(env.factory, migrationRecord(started, 'failed', trace.completed, snapshot?.id ?? null, error));
+        await recordMigration(
+          env.factory,
+          migrationRecord(started, 'failed', trace.completed, snapshot?.id ?? null, error),
+        );
       }
     }
     throw error;
@@ -227,7 +249,10 @@ export async function openDatabase(name: string, plan: Plan, options: OpenOption
   if (result.report !== null && trace.started !== undefined) {
     safely(options.hooks?.onComplete, result.report, { ...trace.started, snapshot: result.snapshot });
     if (options.history === true) {
-      await recordMigration(env.factory, migrationRecord(trace.started, 'upgraded', result.report.versions, result.snapshot?.id ?? null, null));
+      await recordMigration(
+        env.factory,
+        migrationRecord(trace.started, 'upgraded', result.report.versions, result.snapshot?.id ?? null, null),
+      );
     }
   }
   if (result.snapshot !== null) await snapshots?.prune(name, { snapshot: result.snapshot, failed: false });
@@ -238,7 +263,12 @@ function restoreOptions(options: DryRunOptions, env: Environment): PolicyRestore
   return {
     indexedDB: env.factory,
     IDBKeyRange: env.keyRange,
-    ...(options.onBlocked === undefined ? {} : { onBlocked: (info: { oldVersion: number }) => options.onBlocked!({ oldVersion: info.oldVersion, newVersion: env.target }) }),
+    ...(options.onBlocked === undefined
+      ? {}
+      : {
+          onBlocked: (info: { oldVersion: number }) =>
+            options.onBlocked!({ oldVersion: info.oldVersion, newVersion: env.target }),
+        }),
     ...(options.blockedTimeout === undefined ? {} : { blockedTimeout: options.blockedTimeout }),
   };
 }
@@ -294,10 +324,14 @@ function open(
         blockedTimer = setTimeout(() => {
           gaveUp = true;
           reject(
-            new OpenError('blocked', `Other connections kept "${name}" open for ${options.blockedTimeout} ms; the upgrade did not run`, {
-              oldVersion: event.oldVersion,
-              newVersion: target,
-            }),
+            new OpenError(
+              'blocked',
+              `Other connections kept "${name}" open for ${options.blockedTimeout} ms; the upgrade did not run`,
+              {
+                oldVersion: event.oldVersion,
+                newVersion: target,
+              },
+            ),
           );
         }, options.blockedTimeout);
       }
@@ -317,7 +351,10 @@ function open(
         oldVersion: event.oldVersion,
         newVersion: target,
         startedAt: new Date(),
-        pending: event.oldVersion === 0 ? [target] : plan.versions.filter((v) => v.version > event.oldVersion && v.version <= target).map((v) => v.version),
+        pending:
+          event.oldVersion === 0
+            ? [target]
+            : plan.versions.filter((v) => v.version > event.oldVersion && v.version <= target).map((v) => v.version),
       };
       trace.started = info;
       if (!isDryRun) safely(options.hooks?.onStart, info);
@@ -335,7 +372,10 @@ function open(
             factory,
             database: name,
             version: event.oldVersion,
-            onProgress: options.onProgress && ((store, done, total) => options.onProgress!({ phase: 'snapshot', version: event.oldVersion, store, done, total })),
+            onProgress:
+              options.onProgress &&
+              ((store, done, total) =>
+                options.onProgress!({ phase: 'snapshot', version: event.oldVersion, store, done, total })),
           }));
         }
         return runUpgrade({
@@ -423,13 +463,22 @@ function open(
       }
       if (guard !== undefined) {
         reject(
-          new UpgradeError('upgrade_aborted', 'The upgrade was aborted from outside (connection closed, page hidden, browser shutdown); nothing was changed', {
-            cause: error,
-          }),
+          new UpgradeError(
+            'upgrade_aborted',
+            'The upgrade was aborted from outside (connection closed, page hidden, browser shutdown); nothing was changed',
+            {
+              cause: error,
+            },
+          ),
         );
         return;
       }
-      reject(new OpenError('open_failed', `Could not open "${name}": ${error?.message ?? 'unknown error'}`, { cause: error, newVersion: target }));
+      reject(
+        new OpenError('open_failed', `Could not open "${name}": ${error?.message ?? 'unknown error'}`, {
+          cause: error,
+          newVersion: target,
+        }),
+      );
     };
   });
 }
@@ -439,10 +488,19 @@ function open(
  * upgrade pending would leave the next page's open hanging.
  */
 function abortOnPageHide(guard: TransactionGuard): () => void {
-  const target = globalThis as { addEventListener?: typeof addEventListener; removeEventListener?: typeof removeEventListener; document?: unknown };
+  const target = globalThis as {
+    addEventListener?: typeof addEventListener;
+    removeEventListener?: typeof removeEventListener;
+    document?: unknown;
+  };
   if (typeof target.addEventListener !== 'function' || target.document === undefined) return () => {};
   const onPageHide = (): void => {
-    guard.fail(new UpgradeError('upgrade_aborted', 'The page was hidden during the upgrade; it was rolled back and runs again on the next open'));
+    guard.fail(
+      new UpgradeError(
+        'upgrade_aborted',
+        'The page was hidden during the upgrade; it was rolled back and runs again on the next open',
+      ),
+    );
   };
   target.addEventListener('pagehide', onPageHide);
   return () => target.removeEventListener?.('pagehide', onPageHide);

@@ -1,7 +1,23 @@
 import { UpgradeError } from '../errors.js';
-import { compareLayouts, createIndex, createStore, formatDifferences, indexChanged, readLayout, type NormalizedLayout } from '../plan/layout.js';
+import {
+  compareLayouts,
+  createIndex,
+  createStore,
+  formatDifferences,
+  indexChanged,
+  readLayout,
+  type NormalizedLayout,
+} from '../plan/layout.js';
 import type { Plan, PlannedVersion } from '../plan/define-plan.js';
-import { UpgradeStore, unchanged, remove, type Step, type StepContext, type StepCounters, type StepStore } from './step-store.js';
+import {
+  UpgradeStore,
+  unchanged,
+  remove,
+  type Step,
+  type StepContext,
+  type StepCounters,
+  type StepStore,
+} from './step-store.js';
 import type { TransactionGuard } from '../idb/transaction-guard.js';
 
 /** Where an upgrade is; `done` and `total` count records (or stores, for `layout`). */
@@ -97,7 +113,7 @@ export async function runUpgrade(run: UpgradeRun): Promise<UpgradeReport> {
       );
     }
     // Never diff a database whose shape the plan does not describe: deleting "undeclared" stores would lose data.
-    verifyLayout(run, installed, 'The installed database does not match the plan\'s layout for its version');
+    verifyLayout(run, installed, "The installed database does not match the plan's layout for its version");
     for (const version of plan.versions) {
       if (version.version <= oldVersion || version.version > newVersion) continue;
       guard.position = { version: version.version };
@@ -154,7 +170,10 @@ async function applyVersion(run: UpgradeRun, next: PlannedVersion): Promise<Vers
   for (const step of next.steps) {
     const structure = step.structure;
     if (structure?.kind === 'rename-store') {
-      guard.call(() => (transaction.objectStore(structure.from).name = structure.to), { store: structure.from, step: step.name });
+      guard.call(() => (transaction.objectStore(structure.from).name = structure.to), {
+        store: structure.from,
+        step: step.name,
+      });
       storesRenamed.push([structure.from, structure.to]);
     } else if (structure?.kind === 'rebuild-store') {
       rebuilding.add(structure.store);
@@ -203,7 +222,17 @@ async function applyVersion(run: UpgradeRun, next: PlannedVersion): Promise<Vers
     }
   }
   verifyLayout(run, next, `The layout after version ${next.version} does not match the plan`, created);
-  return { version: next.version, storesCreated, storesDeleted, storesRenamed, storesRebuilt, indexesCreated, indexesDeleted, steps, ms: now() - started };
+  return {
+    version: next.version,
+    storesCreated,
+    storesDeleted,
+    storesRenamed,
+    storesRebuilt,
+    indexesCreated,
+    indexesDeleted,
+    steps,
+    ms: now() - started,
+  };
 }
 
 /** Reports the layout phase of a version as done: every store is in place. */
@@ -212,7 +241,13 @@ function layoutDone(run: UpgradeRun, version: PlannedVersion): void {
   run.onProgress?.({ phase: 'layout', version: version.version, done: stores, total: stores });
 }
 
-async function runStep(run: UpgradeRun, version: PlannedVersion, step: Step, index: number, phase: 'step' | 'seed'): Promise<StepReport> {
+async function runStep(
+  run: UpgradeRun,
+  version: PlannedVersion,
+  step: Step,
+  index: number,
+  phase: 'step' | 'seed',
+): Promise<StepReport> {
   const started = now();
   const { guard } = run;
   const position = { version: version.version, step: step.name, stepIndex: index };
@@ -223,15 +258,16 @@ async function runStep(run: UpgradeRun, version: PlannedVersion, step: Step, ind
     new UpgradeStore(
       name,
       {
-      guard,
-      factory: run.factory,
-      keyRange: run.keyRange,
-      validator: version.validators[name],
-      counters,
-      progress:
-        onProgress === undefined
-          ? undefined
-          : (store, done, total) => onProgress({ phase, ...position, store, done, ...(total === undefined ? {} : { total }) }),
+        guard,
+        factory: run.factory,
+        keyRange: run.keyRange,
+        validator: version.validators[name],
+        counters,
+        progress:
+          onProgress === undefined
+            ? undefined
+            : (store, done, total) =>
+                onProgress({ phase, ...position, store, done, ...(total === undefined ? {} : { total }) }),
       },
       storeName,
     );
@@ -244,7 +280,9 @@ async function runStep(run: UpgradeRun, version: PlannedVersion, step: Step, ind
     transaction: guard.transaction,
     store: <T>(name: string): StepStore<T> => {
       if (!step.stores.includes(name)) {
-        throw guard.failWith('undeclared_store', `Step used store "${name}" without listing it in its \`stores\``, { store: name });
+        throw guard.failWith('undeclared_store', `Step used store "${name}" without listing it in its \`stores\``, {
+          store: name,
+        });
       }
       let store = stores.get(name);
       if (store === undefined) {
@@ -288,7 +326,11 @@ async function rebuild(
   await source.walk((value, { primaryKey }) => {
     const rebuilt = transform === undefined ? value : transform(value, primaryKey);
     if (rebuilt === undefined) {
-      throw guard.failWith('invalid_step_result', 'The rebuild transform returned undefined: return the record or `remove`', { store, key: primaryKey });
+      throw guard.failWith(
+        'invalid_step_result',
+        'The rebuild transform returned undefined: return the record or `remove`',
+        { store, key: primaryKey },
+      );
     }
     if (rebuilt !== remove) void target.add(rebuilt, target.keyPath === null ? primaryKey : undefined).catch(() => {});
     return unchanged;
@@ -296,13 +338,21 @@ async function rebuild(
   guard.call(() => db.deleteObjectStore(rebuildSource(store)), { store });
 }
 
-function verifyLayout(run: UpgradeRun, version: PlannedVersion, message: string, created?: ReadonlyMap<string, IDBIndex>): void {
+function verifyLayout(
+  run: UpgradeRun,
+  version: PlannedVersion,
+  message: string,
+  created?: ReadonlyMap<string, IDBIndex>,
+): void {
   run.onProgress?.({ phase: 'verify', version: version.version, done: 0 });
   const found: NormalizedLayout = readLayout(run.db, run.guard.transaction, created);
   const differences = compareLayouts(version.layout, found);
   if (differences.length > 0) {
     throw run.guard.fail(
-      new UpgradeError('layout_mismatch', `${message}: ${formatDifferences(differences)}`, { version: version.version, differences }),
+      new UpgradeError('layout_mismatch', `${message}: ${formatDifferences(differences)}`, {
+        version: version.version,
+        differences,
+      }),
     );
   }
 }

@@ -199,9 +199,15 @@ export class UpgradeStore<T = any> implements StepStore<T> {
   }
 
   /** Makes a request on the store and awaits it; its failure aborts the upgrade, reported with `context`. */
-  #request<R>(make: (store: IDBObjectStore) => IDBRequest<R>, context: ErrorContext = { store: this.name }): Promise<R> {
+  #request<R>(
+    make: (store: IDBObjectStore) => IDBRequest<R>,
+    context: ErrorContext = { store: this.name },
+  ): Promise<R> {
     const { guard } = this.#scope;
-    return guard.request(guard.call(() => make(this.#store()), context), context);
+    return guard.request(
+      guard.call(() => make(this.#store()), context),
+      context,
+    );
   }
 
   get(query: IDBValidKey | IDBKeyRange): Promise<T | undefined> {
@@ -225,11 +231,15 @@ export class UpgradeStore<T = any> implements StepStore<T> {
   }
 
   async #write(method: 'put' | 'add', value: T, key: IDBValidKey | undefined): Promise<IDBValidKey> {
-    const recordKey = key ?? (this.keyPath === null ? undefined : (evaluateKeyPath(value, this.keyPath) as IDBValidKey));
+    const recordKey =
+      key ?? (this.keyPath === null ? undefined : (evaluateKeyPath(value, this.keyPath) as IDBValidKey));
     const context = recordKey === undefined ? { store: this.name } : { store: this.name, key: recordKey };
     const verdict = this.#validate(value, recordKey);
     if (verdict !== undefined) await verdict;
-    const written = this.#request((store) => (key === undefined ? store[method](value) : store[method](value, key)), context);
+    const written = this.#request(
+      (store) => (key === undefined ? store[method](value) : store[method](value, key)),
+      context,
+    );
     this.#scope.counters.written++;
     return written;
   }
@@ -251,12 +261,16 @@ export class UpgradeStore<T = any> implements StepStore<T> {
       const list = issuesOf(issues);
       const first = list[0];
       const where = first?.path && first.path.length > 0 ? ` at ${first.path.map(String).join('.')}` : '';
-      throw this.#scope.guard.failWith('validation_failed', `Record failed validation${where}: ${first?.message ?? 'invalid'}`, {
-        store: this.name,
-        ...(key === undefined ? {} : { key }),
-        issues: list,
-        cause: issues,
-      });
+      throw this.#scope.guard.failWith(
+        'validation_failed',
+        `Record failed validation${where}: ${first?.message ?? 'invalid'}`,
+        {
+          store: this.name,
+          ...(key === undefined ? {} : { key }),
+          issues: list,
+          cause: issues,
+        },
+      );
     };
     const result = validator['~standard'].validate(value);
     return isThenable<StandardSchemaV1Result<unknown>>(result) ? Promise.resolve(result).then(check) : check(result);
@@ -292,7 +306,17 @@ export class UpgradeStore<T = any> implements StepStore<T> {
     };
     const hasGetAllRecords = typeof (store as { getAllRecords?: unknown }).getAllRecords === 'function';
     if (index === undefined && (direction === 'next' || hasGetAllRecords)) {
-      await readStorePages({ guard, keyRange, factory: this.#scope.factory, store, query, direction, batchSize, onPage: onBatch, context });
+      await readStorePages({
+        guard,
+        keyRange,
+        factory: this.#scope.factory,
+        store,
+        query,
+        direction,
+        batchSize,
+        onPage: onBatch,
+        context,
+      });
     } else {
       await this.#walkCursor(source, query, direction, batchSize, onBatch, tracking);
     }
@@ -335,7 +359,11 @@ export class UpgradeStore<T = any> implements StepStore<T> {
           guard.call(() => open.continuePrimaryKey(last.key, last.primaryKey), context);
           cursor = await guard.request(request, context);
         }
-        if (cursor !== null && factory.cmp(cursor.key, last.key) === 0 && factory.cmp(cursor.primaryKey, last.primaryKey) === 0) {
+        if (
+          cursor !== null &&
+          factory.cmp(cursor.key, last.key) === 0 &&
+          factory.cmp(cursor.primaryKey, last.primaryKey) === 0
+        ) {
           const same = cursor;
           guard.call(() => same.continue(), context);
           cursor = await guard.request(request, context);
@@ -389,7 +417,11 @@ export class UpgradeStore<T = any> implements StepStore<T> {
         continue;
       }
       if (result === undefined) {
-        throw guard.failWith('invalid_step_result', 'The record visitor returned undefined: return the record, `unchanged` or `remove`', context);
+        throw guard.failWith(
+          'invalid_step_result',
+          'The record visitor returned undefined: return the record, `unchanged` or `remove`',
+          context,
+        );
       }
       if (keyPath !== null) {
         const newKey = evaluateKeyPath(result, keyPath);
@@ -415,7 +447,11 @@ export class UpgradeStore<T = any> implements StepStore<T> {
       );
       counts.updated++;
       counters.updated++;
-      if (tracking !== undefined && last !== undefined && movesAhead(factory, tracking, evaluateKeyPath(result, tracking.keyPath), record.primaryKey, last)) {
+      if (
+        tracking !== undefined &&
+        last !== undefined &&
+        movesAhead(factory, tracking, evaluateKeyPath(result, tracking.keyPath), record.primaryKey, last)
+      ) {
         tracking.moved.add(keyId(record.primaryKey));
       }
     }
@@ -439,12 +475,20 @@ export function keyId(key: IDBValidKey): string {
   if (typeof key === 'number') return `n${key}`;
   if (key instanceof Date) return `d${key.getTime()}`;
   if (Array.isArray(key)) return `[${key.map(keyId).join()}]`;
-  const bytes = ArrayBuffer.isView(key) ? new Uint8Array(key.buffer, key.byteOffset, key.byteLength) : new Uint8Array(key);
+  const bytes = ArrayBuffer.isView(key)
+    ? new Uint8Array(key.buffer, key.byteOffset, key.byteLength)
+    : new Uint8Array(key);
   return `b${bytes.join('.')}`;
 }
 
 /** True when (indexKey, primaryKey) sorts after the cursor's position in the walk's direction. */
-function movesAhead(factory: IDBFactory, tracking: IndexTracking, indexKey: unknown, primaryKey: IDBValidKey, position: BatchRecord): boolean {
+function movesAhead(
+  factory: IDBFactory,
+  tracking: IndexTracking,
+  indexKey: unknown,
+  primaryKey: IDBValidKey,
+  position: BatchRecord,
+): boolean {
   let order: number;
   try {
     order = factory.cmp(indexKey as IDBValidKey, position.key) || factory.cmp(primaryKey, position.primaryKey);
@@ -481,7 +525,11 @@ export async function readStorePages(reading: PageReading): Promise<void> {
     let batch: BatchRecord[];
     if (hasGetAllRecords) {
       batch = await guard.request(
-        (store as unknown as { getAllRecords(o: object): IDBRequest<BatchRecord[]> }).getAllRecords({ query: page, count: batchSize, direction }),
+        (store as unknown as { getAllRecords(o: object): IDBRequest<BatchRecord[]> }).getAllRecords({
+          query: page,
+          count: batchSize,
+          direction,
+        }),
         context,
       );
     } else {
@@ -493,7 +541,8 @@ export async function readStorePages(reading: PageReading): Promise<void> {
     }
     if (batch.length === 0) return;
     await onPage(batch);
-    if (batch.length < batchSize || !moveBounds(factory, bounds, direction, batch[batch.length - 1]!.primaryKey, true)) return;
+    if (batch.length < batchSize || !moveBounds(factory, bounds, direction, batch[batch.length - 1]!.primaryKey, true))
+      return;
   }
 }
 
@@ -518,7 +567,13 @@ function boundsOf(range: IDBKeyRange | null): Bounds {
  * Moves the bound a walk starts from (the lower one going `next`, the upper one going `prev`) to `key`; false when
  * nothing is left in range.
  */
-function moveBounds(factory: IDBFactory, bounds: Bounds, direction: 'next' | 'prev', key: IDBValidKey, open: boolean): boolean {
+function moveBounds(
+  factory: IDBFactory,
+  bounds: Bounds,
+  direction: 'next' | 'prev',
+  key: IDBValidKey,
+  open: boolean,
+): boolean {
   if (direction === 'next') Object.assign(bounds, { lower: key, lowerOpen: open });
   else Object.assign(bounds, { upper: key, upperOpen: open });
   if (bounds.lower === undefined || bounds.upper === undefined) return true;

@@ -32,7 +32,7 @@ function sourceOf(helper: string, ...args: unknown[]): string {
 }
 
 function hasOwn(target: object, key: string): boolean {
-  return Object.prototype.hasOwnProperty.call(target, key);
+  return Object.hasOwn(target, key);
 }
 
 /**
@@ -43,7 +43,11 @@ function hasOwn(target: object, key: string): boolean {
  * updateRecords('notes', (note) => (note.archived ? remove : { ...note, title: note.title.trim() }), { name: 'trim titles' })
  * ```
  */
-export function updateRecords<T = any>(store: string, visitor: RecordVisitor<T>, options: WalkStepOptions & { readonly name: string }): Step {
+export function updateRecords<T = any>(
+  store: string,
+  visitor: RecordVisitor<T>,
+  options: WalkStepOptions & { readonly name: string },
+): Step {
   const { name, ...walk } = options;
   return {
     name,
@@ -55,7 +59,13 @@ export function updateRecords<T = any>(store: string, visitor: RecordVisitor<T>,
   };
 }
 
-function walkStep(store: string, defaultName: string, options: WalkStepOptions, source: string, visitor: RecordVisitor<any>): Step {
+function walkStep(
+  store: string,
+  defaultName: string,
+  options: WalkStepOptions,
+  source: string,
+  visitor: RecordVisitor<any>,
+): Step {
   return { ...updateRecords(store, visitor, { ...options, name: options.name ?? defaultName }), source };
 }
 
@@ -75,33 +85,45 @@ export function renameField(store: string, from: string, to: string, options: Re
   const target = parsePath(to);
   const sourceKey = source[source.length - 1]!;
   const targetKey = target[target.length - 1]!;
-  return walkStep(store, `renameField(${store}: ${from} -> ${to})`, options, sourceOf('renameField', store, from, to, options), (record) => {
-    const holder = parentOf(record, source);
-    if (holder === undefined || !hasOwn(holder, sourceKey)) return unchanged;
-    const destination = parentOf(record, target);
-    if (destination === undefined) {
-      throw new Error(`Cannot rename "${from}" to "${to}": the parent of "${to}" is missing`);
-    }
-    if (hasOwn(destination, targetKey) && options.overwrite !== true) {
-      throw new Error(`Cannot rename "${from}" to "${to}": the record already has "${to}" (pass overwrite: true)`);
-    }
-    const value = holder[sourceKey];
-    delete holder[sourceKey];
-    destination[targetKey] = value;
-    return record;
-  });
+  return walkStep(
+    store,
+    `renameField(${store}: ${from} -> ${to})`,
+    options,
+    sourceOf('renameField', store, from, to, options),
+    (record) => {
+      const holder = parentOf(record, source);
+      if (holder === undefined || !hasOwn(holder, sourceKey)) return unchanged;
+      const destination = parentOf(record, target);
+      if (destination === undefined) {
+        throw new Error(`Cannot rename "${from}" to "${to}": the parent of "${to}" is missing`);
+      }
+      if (hasOwn(destination, targetKey) && options.overwrite !== true) {
+        throw new Error(`Cannot rename "${from}" to "${to}": the record already has "${to}" (pass overwrite: true)`);
+      }
+      const value = holder[sourceKey];
+      delete holder[sourceKey];
+      destination[targetKey] = value;
+      return record;
+    },
+  );
 }
 
 /** Deletes a field from every record that has it; other records are not rewritten. */
 export function dropField(store: string, field: string, options: WalkStepOptions = {}): Step {
   const path = parsePath(field);
   const key = path[path.length - 1]!;
-  return walkStep(store, `dropField(${store}: ${field})`, options, sourceOf('dropField', store, field, options), (record) => {
-    const holder = parentOf(record, path);
-    if (holder === undefined || !hasOwn(holder, key)) return unchanged;
-    delete holder[key];
-    return record;
-  });
+  return walkStep(
+    store,
+    `dropField(${store}: ${field})`,
+    options,
+    sourceOf('dropField', store, field, options),
+    (record) => {
+      const holder = parentOf(record, path);
+      if (holder === undefined || !hasOwn(holder, key)) return unchanged;
+      delete holder[key];
+      return record;
+    },
+  );
 }
 
 /** Options of {@link convertField}. */
@@ -130,33 +152,51 @@ export function convertField<From = any, To = unknown>(
 ): Step {
   const path = parsePath(field);
   const key = path[path.length - 1]!;
-  return walkStep(store, `convertField(${store}: ${field})`, options, sourceOf('convertField', store, field, convert, options), (record) => {
-    const holder = parentOf(record, path);
-    if (holder === undefined) return unchanged;
-    if (!hasOwn(holder, key) && options.convertMissing !== true) return unchanged;
-    const value = holder[key];
-    if ((value === null || value === undefined) && options.convertNullish !== true && hasOwn(holder, key)) return unchanged;
-    holder[key] = convert(value as From, record);
-    return record;
-  });
+  return walkStep(
+    store,
+    `convertField(${store}: ${field})`,
+    options,
+    sourceOf('convertField', store, field, convert, options),
+    (record) => {
+      const holder = parentOf(record, path);
+      if (holder === undefined) return unchanged;
+      if (!hasOwn(holder, key) && options.convertMissing !== true) return unchanged;
+      const value = holder[key];
+      if ((value === null || value === undefined) && options.convertNullish !== true && hasOwn(holder, key))
+        return unchanged;
+      holder[key] = convert(value as From, record);
+      return record;
+    },
+  );
 }
 
 /**
  * Sets a field on every record where it is missing or `undefined`, to a value or to what a function computes
  * from the record. Records that have it are not rewritten.
  */
-export function defaultValue(store: string, field: string, value: unknown | ((record: any) => unknown), options: WalkStepOptions = {}): Step {
+export function defaultValue(
+  store: string,
+  field: string,
+  value: unknown | ((record: any) => unknown),
+  options: WalkStepOptions = {},
+): Step {
   const path = parsePath(field);
   const key = path[path.length - 1]!;
-  return walkStep(store, `defaultValue(${store}: ${field})`, options, sourceOf('defaultValue', store, field, value, options), (record) => {
-    const holder = parentOf(record, path);
-    if (holder === undefined) {
-      throw new Error(`Cannot set a default for "${field}": its parent object is missing`);
-    }
-    if (holder[key] !== undefined) return unchanged;
-    holder[key] = typeof value === 'function' ? (value as (record: unknown) => unknown)(record) : value;
-    return record;
-  });
+  return walkStep(
+    store,
+    `defaultValue(${store}: ${field})`,
+    options,
+    sourceOf('defaultValue', store, field, value, options),
+    (record) => {
+      const holder = parentOf(record, path);
+      if (holder === undefined) {
+        throw new Error(`Cannot set a default for "${field}": its parent object is missing`);
+      }
+      if (holder[key] !== undefined) return unchanged;
+      holder[key] = typeof value === 'function' ? (value as (record: unknown) => unknown)(record) : value;
+      return record;
+    },
+  );
 }
 
 /**
@@ -178,7 +218,12 @@ export function renameStore(from: string, to: string, options: StepOptions = {})
  * Return `remove` from the transform to skip a record. A key that already exists in the target fails the upgrade
  * (records are added, never overwritten). The source store is kept unless the layout drops it.
  */
-export function copyStore(from: string, to: string, transform?: (value: any, primaryKey: IDBValidKey) => unknown, options: WalkStepOptions = {}): Step {
+export function copyStore(
+  from: string,
+  to: string,
+  transform?: (value: any, primaryKey: IDBValidKey) => unknown,
+  options: WalkStepOptions = {},
+): Step {
   const { name = `copyStore(${from} -> ${to})`, ...walk } = options;
   return {
     name,
@@ -189,7 +234,8 @@ export function copyStore(from: string, to: string, transform?: (value: any, pri
       const outOfLine = target.keyPath === null;
       await context.store(from).walk((value, { primaryKey }) => {
         const copied = transform === undefined ? value : transform(value, primaryKey);
-        if (copied === undefined) throw new Error('The copy transform returned undefined: return the record or `remove`');
+        if (copied === undefined)
+          throw new Error('The copy transform returned undefined: return the record or `remove`');
         if (copied !== remove) {
           // add, not put: a key already in the target fails the upgrade instead of overwriting a record silently.
           // Not awaited: the request is queued in order, and its failure aborts the upgrade through the guard.
@@ -207,7 +253,11 @@ export function copyStore(from: string, to: string, transform?: (value: any, pri
  * `transform` (which must give each record its new key), and the old one is deleted. Return `remove` from the
  * transform to drop a record.
  */
-export function rebuildStore(store: string, transform?: (value: any, primaryKey: IDBValidKey) => unknown, options: StepOptions = {}): Step {
+export function rebuildStore(
+  store: string,
+  transform?: (value: any, primaryKey: IDBValidKey) => unknown,
+  options: StepOptions = {},
+): Step {
   return {
     name: options.name ?? `rebuildStore(${store})`,
     stores: [store],

@@ -20,7 +20,14 @@ export interface MigrationRecord {
   readonly versions: readonly {
     readonly version: number;
     readonly ms: number;
-    readonly steps: readonly { readonly name: string; readonly ms: number; readonly visited: number; readonly updated: number; readonly deleted: number; readonly written: number }[];
+    readonly steps: readonly {
+      readonly name: string;
+      readonly ms: number;
+      readonly visited: number;
+      readonly updated: number;
+      readonly deleted: number;
+      readonly written: number;
+    }[];
   }[];
   /** Id of the snapshot taken before the upgrade, if any (also kept when the upgrade then failed). */
   readonly snapshot: string | null;
@@ -72,7 +79,14 @@ export function migrationRecord(
     versions: versions.map((v) => ({
       version: v.version,
       ms: v.ms,
-      steps: v.steps.map(({ name, ms, visited, updated, deleted, written }) => ({ name, ms, visited, updated, deleted, written })),
+      steps: v.steps.map(({ name, ms, visited, updated, deleted, written }) => ({
+        name,
+        ms,
+        visited,
+        updated,
+        deleted,
+        written,
+      })),
     })),
     snapshot,
     error:

@@ -4,7 +4,7 @@
 import { accessSync, constants, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-export const CHROMIUM_BINARY = process.env['IDB_EVOLVE_CHROMIUM_BINARY'] || '/usr/bin/chromium';
+export const CHROMIUM_BINARY = process.env.IDB_EVOLVE_CHROMIUM_BINARY || '/usr/bin/chromium';
 export const CHROMIUM_ARGS: readonly string[] = [
   '--no-sandbox',
   '--disable-gpu',
@@ -15,10 +15,10 @@ export const CHROMIUM_ARGS: readonly string[] = [
   '--disable-sync',
 ];
 
-export const FIREFOX_BINARY = process.env['IDB_EVOLVE_FIREFOX_BINARY'] || '/usr/bin/firefox-esr';
+export const FIREFOX_BINARY = process.env.IDB_EVOLVE_FIREFOX_BINARY || '/usr/bin/firefox-esr';
 
-export const XVFB_BINARY = process.env['IDB_EVOLVE_XVFB_BINARY'] || '/usr/bin/Xvfb';
-export const WEBKIT_DRIVER_BINARY = process.env['IDB_EVOLVE_WEBKIT_DRIVER_BINARY'] || '/usr/bin/WebKitWebDriver';
+export const XVFB_BINARY = process.env.IDB_EVOLVE_XVFB_BINARY || '/usr/bin/Xvfb';
+export const WEBKIT_DRIVER_BINARY = process.env.IDB_EVOLVE_WEBKIT_DRIVER_BINARY || '/usr/bin/WebKitWebDriver';
 /** PyGObject WebKitGTK browser with an on-disk profile (OPFS works); run by /usr/bin/python3. */
 export const WEBKIT_LAUNCHER = fileURLToPath(new URL('./webkitgtk-launcher.py', import.meta.url));
 

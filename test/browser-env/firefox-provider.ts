@@ -20,7 +20,9 @@ export interface PuppeteerFirefoxOptions {
 }
 
 /** Vitest browser provider running Firefox ESR through puppeteer-core (WebDriver BiDi). */
-export function puppeteerFirefox(options: PuppeteerFirefoxOptions = {}): BrowserProviderOption<PuppeteerFirefoxOptions> {
+export function puppeteerFirefox(
+  options: PuppeteerFirefoxOptions = {},
+): BrowserProviderOption<PuppeteerFirefoxOptions> {
   return defineBrowserProvider({
     name: 'puppeteer',
     supportedBrowser: ['firefox'],

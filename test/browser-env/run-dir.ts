@@ -50,7 +50,7 @@ export function killIfOurs(pid: number): void {
 
 /** Kills the processes recorded by `recordPid` (and the WebKit launchers' `pid` files) under `dir`. */
 export function killRecordedProcesses(dir: string): void {
-  let entries;
+  let entries: import('node:fs').Dirent[];
   try {
     entries = readdirSync(dir, { withFileTypes: true, recursive: true });
   } catch {
@@ -102,7 +102,7 @@ export function sweepStaleRunDirs(): string[] {
  */
 export function runDir(): string {
   const existing = process.env[ENV_KEY];
-  if (existing && existing.includes(`${PREFIX}${process.pid}-`)) return existing;
+  if (existing?.includes(`${PREFIX}${process.pid}-`)) return existing;
 
   sweepStaleRunDirs();
   mkdirSync(runRoot(), { recursive: true });

@@ -1,10 +1,6 @@
 // WebKitGTK through the official webdriverio provider, pointed at the WebKitWebDriver that
 // webkit-global-setup.ts started (its port is only known once the global setup has run).
-import {
-  WebdriverBrowserProvider,
-  type WebdriverProviderOptions,
-  webdriverio,
-} from '@vitest/browser-webdriverio';
+import { WebdriverBrowserProvider, type WebdriverProviderOptions, webdriverio } from '@vitest/browser-webdriverio';
 import type { BrowserProvider, BrowserProviderOption, TestProject } from 'vitest/node';
 import { logTail, WEBKIT_DRIVER_LOG_ENV, WEBKIT_DRIVER_PORT_ENV, WEBKIT_LAUNCHER } from './engines';
 

@@ -99,7 +99,8 @@ describe('upgrades in a real engine', () => {
     await indexedDB.deleteDatabase(name);
     const { db } = await openDatabase(name, definePlan({ versions: [v1] }), { snapshot: false });
     const tx = db.transaction('notes', 'readwrite');
-    for (let id = 1; id <= 300; id++) tx.objectStore('notes').put({ id, text: `note ${id}`, blob: new Blob([`b${id}`]) });
+    for (let id = 1; id <= 300; id++)
+      tx.objectStore('notes').put({ id, text: `note ${id}`, blob: new Blob([`b${id}`]) });
     await new Promise((resolve) => (tx.oncomplete = resolve));
     db.close();
   };
@@ -116,9 +117,18 @@ describe('upgrades in a real engine', () => {
   test('the pre-upgrade snapshot goes to OPFS (Blobs included) and restores the old state', async () => {
     await seed();
     const before = await read();
-    const { db, snapshot } = await openDatabase(name, upgrade(updateRecords('notes', (n: { text: string }) => ({ ...n, text: n.text.toUpperCase() }), { name: 'upper', batchSize: 64 })), {
-      snapshot: snapshotPolicy({ storage: storage() }),
-    });
+    const { db, snapshot } = await openDatabase(
+      name,
+      upgrade(
+        updateRecords('notes', (n: { text: string }) => ({ ...n, text: n.text.toUpperCase() }), {
+          name: 'upper',
+          batchSize: 64,
+        }),
+      ),
+      {
+        snapshot: snapshotPolicy({ storage: storage() }),
+      },
+    );
     db.close();
     expect(snapshot).toMatchObject({ version: 1, counts: { notes: 300 } });
     expect((await listSnapshots({ storage: storage(), database: name })).map((s) => s.id)).toEqual([snapshot!.id]);
@@ -144,7 +154,9 @@ describe('upgrades in a real engine', () => {
         await ctx.store('notes').put({ id: 2, text: 'changed' });
       },
     };
-    await expect(openDatabase(name, upgrade(step), { snapshot: snapshotPolicy({ storage: storage() }) })).rejects.toMatchObject({
+    await expect(
+      openDatabase(name, upgrade(step), { snapshot: snapshotPolicy({ storage: storage() }) }),
+    ).rejects.toMatchObject({
       name: 'UpgradeError',
       code: 'transaction_inactive',
       version: 2,
@@ -165,7 +177,10 @@ describe('upgrades in a real engine', () => {
         throw new Error('after await');
       },
     };
-    await expect(openDatabase(name, upgrade(step), { snapshot: false })).rejects.toMatchObject({ code: 'step_failed', step: 'late throw' });
+    await expect(openDatabase(name, upgrade(step), { snapshot: false })).rejects.toMatchObject({
+      code: 'step_failed',
+      step: 'late throw',
+    });
     expect(await read()).toEqual(before);
   });
 });
