@@ -32,8 +32,11 @@ export type UpgradeErrorCode =
   | 'unknown_installed_version'
   | 'upgrade_aborted';
 
-/** Codes of {@link OpenError}: why `openDatabase` failed outside of a migration step. */
-export type OpenErrorCode = 'downgrade' | 'blocked' | 'open_failed' | 'invalid_options';
+/** Codes of {@link OpenError}: why a database could not be opened, upgraded, restored or deleted. */
+export type OpenErrorCode = 'downgrade' | 'blocked' | 'open_failed' | 'indexeddb_unavailable';
+
+/** Code of {@link OptionsError}: an option of a public function is missing, of the wrong kind, or out of range. */
+export type OptionsErrorCode = 'invalid_options';
 
 /** Codes of {@link SnapshotError}: a snapshot could not be written, read, verified or restored. */
 export type SnapshotErrorCode =
@@ -49,14 +52,20 @@ export type SnapshotErrorCode =
 
 /** Codes of the `idb-evolve/testing` errors: fixtures that cannot be written, failed checks. */
 export type TestingErrorCode =
-  | 'unknown_store'
+  | 'unknown_fixture_store'
   | 'invalid_fixture'
   | 'write_failed'
   | 'migration_check_failed'
   | 'schema_history_changed';
 
-/** Every code idb-evolve uses. */
-export type ErrorCode = PlanErrorCode | UpgradeErrorCode | OpenErrorCode | SnapshotErrorCode | TestingErrorCode;
+/** Every code idb-evolve uses; no code belongs to two error classes. */
+export type ErrorCode =
+  | PlanErrorCode
+  | UpgradeErrorCode
+  | OpenErrorCode
+  | OptionsErrorCode
+  | SnapshotErrorCode
+  | TestingErrorCode;
 
 /** Context carried by an {@link IdbEvolveError}; fields are present when they are known. */
 export interface ErrorContext {
@@ -70,7 +79,7 @@ export interface ErrorContext {
   readonly store?: string;
   /** Primary key of the record being processed, for per-record failures. */
   readonly key?: IDBValidKey;
-  /** The underlying error (a DOMException, a validator's issues, a step's own throw). */
+  /** The underlying error (a DOMException, a step's own throw); validation issues go in `issues`, never here. */
   readonly cause?: unknown;
 }
 
@@ -100,7 +109,7 @@ const BRAND = Symbol.for('idb-evolve.error');
  *
  * @example
  * ```ts
- * try { await openDatabase('app', plan, { snapshot: snapshotPolicy() }) }
+ * try { await openDatabase('app', plan, { snapshots: snapshotPolicy() }) }
  * catch (error) {
  *   if (isIdbEvolveError(error)) console.error(error.code, error.version, error.step, error.key)
  * }
@@ -135,7 +144,7 @@ export class IdbEvolveError extends Error {
   }
 }
 
-/** Thrown by `definePlan` (and option checks) when a plan cannot be right; nothing has touched a database. */
+/** Thrown by `definePlan` when a plan cannot be right; nothing has touched a database. */
 export class PlanError extends IdbEvolveError {
   override name = 'PlanError' as const;
   declare readonly code: PlanErrorCode;
@@ -211,8 +220,8 @@ export class OpenError extends IdbEvolveError {
 
 /** Extra context of a {@link SnapshotError}. */
 export interface SnapshotErrorContext extends ErrorContext {
-  /** The snapshot file concerned. */
-  readonly snapshot?: string;
+  /** Id of the snapshot file concerned. */
+  readonly snapshotId?: string;
   /** 1-based line of the snapshot file where reading failed. */
   readonly line?: number;
 }
@@ -225,21 +234,60 @@ export interface SnapshotErrorContext extends ErrorContext {
 export class SnapshotError extends IdbEvolveError {
   override name = 'SnapshotError' as const;
   declare readonly code: SnapshotErrorCode;
-  /** The snapshot file concerned, when known. */
-  declare readonly snapshot: string | undefined;
+  /** Id of the snapshot file concerned, when known. */
+  declare readonly snapshotId: string | undefined;
   /** 1-based line of the file where reading failed, when known. */
   declare readonly line: number | undefined;
   constructor(code: SnapshotErrorCode, message: string, context: SnapshotErrorContext = {}) {
     super(code, message + (context.line === undefined ? '' : ` (line ${context.line})`), context);
-    this.snapshot = context.snapshot;
+    this.snapshotId = context.snapshotId;
     this.line = context.line;
   }
 }
 
+/** Extra context of an {@link OptionsError}. */
+export interface OptionsErrorContext extends ErrorContext {
+  /** The option at fault, as the caller spelled it (`keep`, `snapshots`, `blockedTimeout`, ...). */
+  readonly option?: string;
+}
+
 /**
- * True for any idb-evolve error, also one from another realm (iframe, worker bundle, duplicated package copy),
- * where `instanceof` fails.
+ * A public function was called with an option it cannot honour (missing, of the wrong kind, out of range). Thrown
+ * before anything is read or written: a typo must never quietly mean a default, such as `keep: NaN` pruning every
+ * snapshot.
  */
-export function isIdbEvolveError(error: unknown): error is IdbEvolveError {
-  return typeof error === 'object' && error !== null && (error as { [BRAND]?: unknown })[BRAND] === true;
+export class OptionsError extends IdbEvolveError {
+  override name = 'OptionsError' as const;
+  declare readonly code: OptionsErrorCode;
+  /** The option at fault, when one is. */
+  declare readonly option: string | undefined;
+  constructor(message: string, context: OptionsErrorContext = {}) {
+    super('invalid_options', message, context);
+    this.option = context.option;
+  }
+}
+
+/** The concrete errors of the main entry: `switch (error.code)` on it narrows to the class and its fields. */
+export type AnyIdbEvolveError = PlanError | UpgradeError | OpenError | OptionsError | SnapshotError;
+
+/** Names of the main entry's error classes, for {@link isIdbEvolveError}. */
+export type IdbEvolveErrorName = AnyIdbEvolveError['name'];
+
+/**
+ * True for an idb-evolve error (of class `name`, when given), also one from another realm (iframe, worker bundle,
+ * duplicated package copy), where `instanceof` fails.
+ *
+ * @example
+ * ```ts
+ * if (isIdbEvolveError(error, 'UpgradeError')) showFailedStep(error.version, error.step, error.key)
+ * ```
+ */
+export function isIdbEvolveError(error: unknown): error is AnyIdbEvolveError;
+export function isIdbEvolveError<N extends IdbEvolveErrorName>(
+  error: unknown,
+  name: N,
+): error is Extract<AnyIdbEvolveError, { name: N }>;
+export function isIdbEvolveError(error: unknown, name?: string): boolean {
+  const branded = typeof error === 'object' && error !== null && (error as { [BRAND]?: unknown })[BRAND] === true;
+  return branded && (name === undefined || (error as Error).name === name);
 }

@@ -10,16 +10,10 @@ export type {
   StoreLayout,
 } from './plan/layout.js';
 export { dryRun, openDatabase } from './upgrade/open-database.js';
-export type {
-  BlockedInfo,
-  DryRunOptions,
-  FailedUpgradeInfo,
-  OpenOptions,
-  OpenResult,
-  UpgradeHooks,
-  UpgradeInfo,
-  VersionChangeInfo,
-} from './upgrade/open-database.js';
+export type { DryRunOptions, OpenOptions, OpenResult } from './upgrade/open-database.js';
+export type { VersionChangeInfo } from './upgrade/version-change.js';
+export type { Backup, FailedUpgradeInfo, UpgradeHooks, UpgradeInfo } from './upgrade/lifecycle.js';
+export type { Progress, ProgressCallback, ProgressPhase } from './progress.js';
 export { snapshotPolicy } from './snapshot/policy.js';
 export type {
   DowngradeInfo,
@@ -29,10 +23,10 @@ export type {
   SnapshotPolicyOptions,
   TakenSnapshot,
 } from './snapshot/policy.js';
-export { HISTORY_DATABASE, migrationHistory } from './upgrade/upgrade-log.js';
-export type { MigrationRecord } from './upgrade/upgrade-log.js';
-export { installedVersion } from './idb/environment.js';
-export type { IndexedDBOptions } from './idb/environment.js';
+export { readUpgradeLog, UPGRADE_LOG_DATABASE } from './upgrade/upgrade-log.js';
+export type { ReadUpgradeLogOptions, UpgradeLogEntry } from './upgrade/upgrade-log.js';
+export { installedVersion } from './idb/request.js';
+export type { BlockedInfo, BlockedOptions, IndexedDBOptions } from './idb/request.js';
 export {
   deleteSnapshot,
   exportSnapshot,
@@ -42,14 +36,18 @@ export {
   snapshotDatabase,
   verifySnapshot,
 } from './snapshot/manage.js';
-export type { ListSnapshotsOptions, SnapshotDatabaseOptions, SnapshotStorageOption } from './snapshot/manage.js';
+export type {
+  ListSnapshotsOptions,
+  PruneSnapshotsOptions,
+  SnapshotDatabaseOptions,
+  SnapshotStorageOption,
+} from './snapshot/manage.js';
 export { restoreSnapshot } from './snapshot/restore.js';
-export type { RestoreOptions, RestoreProgress, RestoreReport } from './snapshot/restore.js';
+export type { RestoreOptions, RestoreReport } from './snapshot/restore.js';
 export { memorySnapshotStorage, opfsSnapshotStorage } from './snapshot/storage.js';
 export type { OpfsSnapshotStorageOptions, SnapshotSink, SnapshotStorage } from './snapshot/storage.js';
-export { SNAPSHOT_FORMAT, SNAPSHOT_FORMAT_VERSION } from './snapshot/format.js';
 export type { SnapshotHeader, SnapshotInfo, SnapshotReason, SnapshotStoreHeader } from './snapshot/format.js';
-export type { StepReport, UpgradeProgress, UpgradeReport, VersionReport } from './upgrade/run-upgrade.js';
+export type { StepReport, UpgradeReport, VersionReport } from './upgrade/run-upgrade.js';
 export { remove, unchanged } from './upgrade/step-store.js';
 export type {
   RebuildStoreStructure,
@@ -74,13 +72,25 @@ export {
   updateRecords,
 } from './upgrade/steps.js';
 export type { ConvertFieldOptions, RenameFieldOptions, StepOptions, WalkStepOptions } from './upgrade/steps.js';
-export { IdbEvolveError, OpenError, PlanError, SnapshotError, UpgradeError, isIdbEvolveError } from './errors.js';
+export {
+  IdbEvolveError,
+  isIdbEvolveError,
+  OpenError,
+  OptionsError,
+  PlanError,
+  SnapshotError,
+  UpgradeError,
+} from './errors.js';
 export type {
+  AnyIdbEvolveError,
   ErrorCode,
   ErrorContext,
+  IdbEvolveErrorName,
   LayoutDifference,
   OpenErrorCode,
   OpenErrorContext,
+  OptionsErrorCode,
+  OptionsErrorContext,
   PlanErrorCode,
   SnapshotErrorCode,
   TestingErrorCode,

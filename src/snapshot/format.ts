@@ -199,7 +199,7 @@ export async function writeSnapshot(writing: SnapshotWriting): Promise<SnapshotI
     if (error instanceof SnapshotError) throw error;
     if (error instanceof CodecError) {
       throw new SnapshotError('snapshot_write_failed', `A record could not be encoded: ${error.message}`, {
-        snapshot: id,
+        snapshotId: id,
         cause: error,
       });
     }
@@ -229,7 +229,7 @@ export function headerLayout(header: SnapshotHeader, id: string): NormalizedLayo
   } catch (error) {
     if (error instanceof PlanError)
       throw new SnapshotError('snapshot_corrupt', `The snapshot's layout is invalid: ${error.message}`, {
-        snapshot: id,
+        snapshotId: id,
         line: 1,
         cause: error,
       });
@@ -265,7 +265,7 @@ export class SnapshotReader {
 
   #corrupt(message: string, cause?: unknown): SnapshotError {
     return new SnapshotError('snapshot_corrupt', message, {
-      snapshot: this.id,
+      snapshotId: this.id,
       line: this.#lineNumber,
       ...(cause === undefined ? {} : { cause }),
     });
@@ -318,7 +318,7 @@ export class SnapshotReader {
     const parsed = this.#parse(line);
     if (!isObject(parsed) || parsed.format !== SNAPSHOT_FORMAT) {
       throw new SnapshotError('snapshot_unsupported', 'This file is not an idb-evolve snapshot', {
-        snapshot: this.id,
+        snapshotId: this.id,
         line: 1,
       });
     }
@@ -326,7 +326,7 @@ export class SnapshotReader {
       throw new SnapshotError(
         'snapshot_unsupported',
         `Snapshot format version ${String(parsed.formatVersion)} is not supported (this library reads ${SNAPSHOT_FORMAT_VERSION})`,
-        { snapshot: this.id, line: 1 },
+        { snapshotId: this.id, line: 1 },
       );
     }
     const { database, version, created, reason, stores } = parsed;

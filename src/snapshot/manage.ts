@@ -1,5 +1,7 @@
-import { resolveIndexedDB, type IndexedDBOptions } from '../idb/environment.js';
-import { OpenError, SnapshotError } from '../errors.js';
+import { SnapshotError } from '../errors.js';
+import { type IndexedDBOptions, openExisting, resolveIndexedDB } from '../idb/request.js';
+import { checkOptions, rule } from '../options.js';
+import type { ProgressCallback } from '../progress.js';
 import {
   parseSnapshotFileName,
   snapshotFileName,
@@ -10,6 +12,15 @@ import {
 } from './format.js';
 import { opfsSnapshotStorage, type SnapshotStorage } from './storage.js';
 import { TransactionGuard } from '../idb/transaction-guard.js';
+
+/** The check of a `storage` option, shared by every function that takes one. */
+export const storageRule = rule.methods(
+  'a SnapshotStorage (list, create, read and delete), such as opfsSnapshotStorage() or memorySnapshotStorage()',
+  'list',
+  'create',
+  'read',
+  'delete',
+);
 
 /** Options shared by the snapshot functions. */
 export interface SnapshotStorageOption {
@@ -23,14 +34,18 @@ export interface SnapshotDatabaseOptions extends SnapshotStorageOption, IndexedD
   readonly reason?: SnapshotReason;
   /** Records read per page (default 1000). */
   readonly batchSize?: number;
-  /** Called after each page with the store, records written and the store's total. */
-  readonly onProgress?: (progress: { readonly store: string; readonly done: number; readonly total: number }) => void;
+  /** Called after each page: phase `snapshot`, the store, records written and the store's total. */
+  readonly onProgress?: ProgressCallback;
 }
 
 let defaultStorage: SnapshotStorage | undefined;
 
-/** The storage to use: the given one, or one shared OPFS storage created on first use (never at import). */
-export function storageOf(options: SnapshotStorageOption): SnapshotStorage {
+/**
+ * The storage to use: the given one (checked, for the public function `where`), or one shared OPFS storage created
+ * on first use (never at import).
+ */
+export function storageOf(options: SnapshotStorageOption, where = 'snapshot storage'): SnapshotStorage {
+  checkOptions(where, options, { storage: storageRule });
   return options.storage ?? (defaultStorage ??= opfsSnapshotStorage());
 }
 
@@ -45,22 +60,15 @@ export function storageOf(options: SnapshotStorageOption): SnapshotStorage {
  * ```
  */
 export async function snapshotDatabase(name: string, options: SnapshotDatabaseOptions = {}): Promise<SnapshotInfo> {
-  const { factory, keyRange } = resolveIndexedDB(options);
-  const storage = storageOf(options);
-  const db = await new Promise<IDBDatabase>((resolve, reject) => {
-    const request = factory.open(name);
-    // The database does not exist: opening would create it. Roll that back.
-    request.onupgradeneeded = () => request.transaction?.abort();
-    request.onsuccess = () => resolve(request.result);
-    request.onerror = (event) => {
-      event.preventDefault();
-      reject(
-        request.error?.name === 'AbortError'
-          ? new SnapshotError('database_not_found', `There is no database "${name}" to snapshot`)
-          : new OpenError('open_failed', `Could not open "${name}"`, { cause: request.error }),
-      );
-    };
+  checkOptions('snapshotDatabase', options, {
+    reason: rule.oneOf('manual', 'upgrade', 'downgrade', 'import'),
+    batchSize: rule.count,
+    onProgress: rule.function,
   });
+  const { factory, keyRange } = resolveIndexedDB(options);
+  const storage = storageOf(options, 'snapshotDatabase');
+  const db = await openExisting(factory, name);
+  if (db === undefined) throw new SnapshotError('database_not_found', `There is no database "${name}" to snapshot`);
   try {
     const names = Array.from(db.objectStoreNames);
     const transaction = db.transaction(names.length > 0 ? names : [], 'readonly');
@@ -79,7 +87,10 @@ export async function snapshotDatabase(name: string, options: SnapshotDatabaseOp
         version: db.version,
         reason: options.reason ?? 'manual',
         ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }),
-        onProgress: options.onProgress && ((store, done, total) => options.onProgress!({ store, done, total })),
+        onProgress:
+          options.onProgress &&
+          ((store, done, total) =>
+            options.onProgress!({ phase: 'snapshot', unit: 'records', version: db.version, store, done, total })),
       }).then(
         (info) => {
           result = info;
@@ -101,7 +112,8 @@ export interface ListSnapshotsOptions extends SnapshotStorageOption {
 
 /** Lists complete snapshots, newest first, with their sizes. Reads no file content. */
 export async function listSnapshots(options: ListSnapshotsOptions = {}): Promise<SnapshotInfo[]> {
-  const storage = storageOf(options);
+  checkOptions('listSnapshots', options, { database: rule.string });
+  const storage = storageOf(options, 'listSnapshots');
   const infos: SnapshotInfo[] = [];
   for (const id of await storage.list()) {
     const info = parseSnapshotFileName(id);
@@ -115,7 +127,7 @@ export async function listSnapshots(options: ListSnapshotsOptions = {}): Promise
 async function readFile(storage: SnapshotStorage, id: string): Promise<Blob> {
   const file = await storage.read(id);
   if (file === undefined)
-    throw new SnapshotError('snapshot_not_found', `There is no snapshot "${id}"`, { snapshot: id });
+    throw new SnapshotError('snapshot_not_found', `There is no snapshot "${id}"`, { snapshotId: id });
   return file;
 }
 
@@ -140,12 +152,12 @@ export async function verifySnapshotFile(file: Blob, id: string): Promise<Snapsh
 
 /** Checks a stored snapshot end to end (format, every record, counts, checksum); rejects with `snapshot_corrupt` if it fails. */
 export async function verifySnapshot(id: string, options: SnapshotStorageOption = {}): Promise<SnapshotInfo> {
-  return verifySnapshotFile(await readFile(storageOf(options), id), id);
+  return verifySnapshotFile(await readFile(storageOf(options, 'verifySnapshot'), id), id);
 }
 
 /** The snapshot file as a Blob (NDJSON), e.g. to offer as a download named by its id. */
 export async function exportSnapshot(id: string, options: SnapshotStorageOption = {}): Promise<Blob> {
-  return readFile(storageOf(options), id);
+  return readFile(storageOf(options, 'exportSnapshot'), id);
 }
 
 /**
@@ -153,7 +165,7 @@ export async function exportSnapshot(id: string, options: SnapshotStorageOption 
  * the check is not stored. Returns the stored snapshot, which can then be restored.
  */
 export async function importSnapshot(file: Blob, options: SnapshotStorageOption = {}): Promise<SnapshotInfo> {
-  const storage = storageOf(options);
+  const storage = storageOf(options, 'importSnapshot');
   const checked = await verifySnapshotFile(file, (file as { name?: string }).name ?? 'imported file');
   // Keep a downloaded file's own name, so that the same snapshot keeps one id across devices.
   const id =
@@ -180,17 +192,23 @@ export async function importSnapshot(file: Blob, options: SnapshotStorageOption 
 
 /** Deletes a snapshot; no error when it is already gone. */
 export async function deleteSnapshot(id: string, options: SnapshotStorageOption = {}): Promise<void> {
-  await storageOf(options).delete(id);
+  await storageOf(options, 'deleteSnapshot').delete(id);
 }
 
-/** Keeps the newest `keep` snapshots of a database and deletes the older ones; returns the deleted ids. */
-export async function pruneSnapshots(
-  database: string,
-  keep: number,
-  options: SnapshotStorageOption = {},
-): Promise<string[]> {
+/** Options of {@link pruneSnapshots}. */
+export interface PruneSnapshotsOptions extends SnapshotStorageOption {
+  /** How many of the newest snapshots to keep: required, a whole number, at least 1. */
+  readonly keep: number;
+}
+
+/**
+ * Keeps the newest `keep` snapshots of a database and deletes the older ones; returns the deleted ids. A missing or
+ * invalid `keep` is refused before anything is deleted.
+ */
+export async function pruneSnapshots(database: string, options: PruneSnapshotsOptions): Promise<string[]> {
+  checkOptions('pruneSnapshots', options, { keep: rule.required(rule.count), storage: storageRule });
   const all = await listSnapshots({ ...options, database });
-  const doomed = all.slice(Math.max(0, keep)).map((s) => s.id);
+  const doomed = all.slice(options.keep).map((s) => s.id);
   for (const id of doomed) await storageOf(options).delete(id);
   return doomed;
 }

@@ -1,9 +1,10 @@
 import { OpenError, SnapshotError } from '../errors.js';
+import { checkOptions, rule } from '../options.js';
 import type { Plan, PlannedVersion } from '../plan/define-plan.js';
 import { clearPendingRestore, pendingRestore, restoreInto, restoreSnapshot, type RestoreOptions } from './restore.js';
 import { writeSnapshot, type SnapshotInfo, type SnapshotWriting } from './format.js';
 import type { SnapshotStorage } from './storage.js';
-import { listSnapshots, pruneSnapshots, snapshotDatabase, storageOf } from './manage.js';
+import { listSnapshots, pruneSnapshots, snapshotDatabase, storageOf, storageRule } from './manage.js';
 import { remove } from '../upgrade/step-store.js';
 
 /** Options of {@link snapshotPolicy}. */
@@ -40,7 +41,8 @@ export interface DowngradeInfo {
   readonly toVersion: number;
   /** `carried-down`: current data went through the plan's `down` transforms; `restored`: an older snapshot was restored. */
   readonly method: 'carried-down' | 'restored';
-  readonly snapshot: string;
+  /** Id of the snapshot loaded: the current data taken just before (carried down), or the older one restored. */
+  readonly snapshotId: string;
 }
 
 /** What a policy's `takeSnapshot` produced: a snapshot, or the error the policy let the upgrade proceed past. */
@@ -92,34 +94,18 @@ export interface SnapshotPolicy {
  * @example
  * ```ts
  * const snapshots = snapshotPolicy({ keep: 5 })
- * const { db, snapshot } = await openDatabase('app', plan, { snapshot: snapshots })
+ * const { db, upgrade } = await openDatabase('app', plan, { snapshots })
  * ```
  */
 export function snapshotPolicy(options: SnapshotPolicyOptions = {}): SnapshotPolicy {
+  // Checked here, where the mistake is, rather than at the first upgrade: a NaN `keep` would delete every snapshot.
+  checkOptions('snapshotPolicy', options, {
+    keep: rule.count,
+    onFailure: rule.either(rule.oneOf('refuse', 'proceed'), rule.function),
+    storage: storageRule,
+  });
   const keep = options.keep ?? 3;
   const onFailure = options.onFailure ?? 'refuse';
-  // Checked here, where the mistake is, rather than at the first upgrade: a NaN `keep` would delete every snapshot.
-  const invalid = (message: string): never => {
-    throw new OpenError('invalid_options', `snapshotPolicy: ${message}`);
-  };
-  if (!Number.isSafeInteger(keep) || keep < 1)
-    invalid(`keep must be a whole number of snapshots, at least 1 (got ${String(keep)})`);
-  if (onFailure !== 'refuse' && onFailure !== 'proceed' && typeof onFailure !== 'function') {
-    invalid(
-      `onFailure must be 'refuse', 'proceed' or a function (got ${JSON.stringify(onFailure) ?? String(onFailure)})`,
-    );
-  }
-  const storage = options.storage as Partial<SnapshotStorage> | null | undefined;
-  if (
-    storage !== undefined &&
-    (typeof storage !== 'object' ||
-      storage === null ||
-      (['list', 'create', 'read', 'delete'] as const).some((m) => typeof storage[m] !== 'function'))
-  ) {
-    invalid(
-      'storage must be a SnapshotStorage (list, create, read and delete), such as opfsSnapshotStorage() or memorySnapshotStorage()',
-    );
-  }
   return {
     // Resolved on use: the shared OPFS storage must not be created when the policy is made at import time.
     get storage() {
@@ -155,7 +141,7 @@ export function snapshotPolicy(options: SnapshotPolicyOptions = {}): SnapshotPol
       // Retention must never fail an open.
       try {
         if (!failed) {
-          await pruneSnapshots(database, keep, { storage });
+          await pruneSnapshots(database, { keep, storage });
           return;
         }
         // The database is still at this version, with the data this newer snapshot holds: earlier upgrade snapshots
@@ -252,7 +238,7 @@ async function downgrade(
       }
       throw error;
     }
-    return { fromVersion: installed, toVersion: target, method: 'carried-down', snapshot: current.id };
+    return { fromVersion: installed, toVersion: target, method: 'carried-down', snapshotId: current.id };
   }
   const [newest] = (await listSnapshots({ ...restoring, database: name })).filter((s) => s.version <= target);
   if (newest === undefined) {
@@ -266,5 +252,5 @@ async function downgrade(
     );
   }
   await restoreSnapshot(name, newest.id, restoring);
-  return { fromVersion: installed, toVersion: target, method: 'restored', snapshot: newest.id };
+  return { fromVersion: installed, toVersion: target, method: 'restored', snapshotId: newest.id };
 }

@@ -1,5 +1,15 @@
-import { installedVersion, resolveIndexedDB, type IndexedDBOptions } from '../idb/environment.js';
 import { OpenError, SnapshotError } from '../errors.js';
+import {
+  type BlockedOptions,
+  deleteDatabase,
+  type IndexedDBOptions,
+  installedVersion,
+  openRequest,
+  resolveIndexedDB,
+  settleRequest,
+} from '../idb/request.js';
+import { checkOptions, rule } from '../options.js';
+import type { ProgressCallback } from '../progress.js';
 import { createStore, type NormalizedLayout, type NormalizedStore } from '../plan/layout.js';
 import { headerLayout, SnapshotReader, type SnapshotHeader, type SnapshotInfo, type SnapshotRecord } from './format.js';
 import type { SnapshotStorage } from './storage.js';
@@ -7,20 +17,10 @@ import { storageOf, verifySnapshotFile, type SnapshotStorageOption } from './man
 import { evaluateKeyPath, keyId, remove } from '../upgrade/step-store.js';
 import { TransactionGuard } from '../idb/transaction-guard.js';
 
-/** Progress of a restore: first the whole file is checked, then records are loaded. */
-export interface RestoreProgress {
-  readonly phase: 'verify' | 'restore';
-  readonly done: number;
-  readonly total: number;
-}
-
 /** Options of {@link restoreSnapshot}. */
-export interface RestoreOptions extends SnapshotStorageOption, IndexedDBOptions {
-  readonly onProgress?: (progress: RestoreProgress) => void;
-  /** Called when other connections keep the database open (they are asked to close). */
-  readonly onBlocked?: (info: { readonly oldVersion: number }) => void;
-  /** Milliseconds to wait while blocked before rejecting with `OpenError` code `blocked`. */
-  readonly blockedTimeout?: number;
+export interface RestoreOptions extends SnapshotStorageOption, IndexedDBOptions, BlockedOptions {
+  /** Phase `verify` (bytes of the file checked), then `restore` (records loaded). */
+  readonly onProgress?: ProgressCallback;
   /** Allow restoring a snapshot taken of a database with another name (a copy). */
   readonly allowOtherDatabase?: boolean;
 }
@@ -89,39 +89,6 @@ export async function pendingRestore(storage: SnapshotStorage, database: string)
   }
 }
 
-function deleteDatabase(factory: IDBFactory, name: string, options: RestoreOptions): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const request = factory.deleteDatabase(name);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    request.onblocked = (event) => {
-      options.onBlocked?.({ oldVersion: event.oldVersion });
-      if (options.blockedTimeout !== undefined && timer === undefined) {
-        timer = setTimeout(
-          () =>
-            reject(
-              new OpenError(
-                'blocked',
-                `Other connections kept "${name}" open; the restore did not start (the deletion still goes ahead when they close, and the next open finishes the restore)`,
-                {
-                  oldVersion: event.oldVersion,
-                },
-              ),
-            ),
-          options.blockedTimeout,
-        );
-      }
-    };
-    request.onsuccess = () => {
-      clearTimeout(timer);
-      resolve();
-    };
-    request.onerror = () => {
-      clearTimeout(timer);
-      reject(new SnapshotError('restore_failed', `Could not delete "${name}" to restore it`, { cause: request.error }));
-    };
-  });
-}
-
 /**
  * Replaces a database with a snapshot: its version, layout and every record.
  *
@@ -148,20 +115,27 @@ export async function restoreInto(
   options: RestoreOptions,
   target: LoadTarget | undefined,
 ): Promise<RestoreReport> {
+  checkOptions('restoreSnapshot', options, {
+    onProgress: rule.function,
+    onBlocked: rule.function,
+    blockedTimeout: rule.ms,
+    allowOtherDatabase: rule.boolean,
+  });
   const started = Date.now();
   const { factory, keyRange } = resolveIndexedDB(options);
-  const storage = storageOf(options);
+  const storage = storageOf(options, 'restoreSnapshot');
   const file = await storage.read(id);
   if (file === undefined)
-    throw new SnapshotError('snapshot_not_found', `There is no snapshot "${id}"`, { snapshot: id });
-  options.onProgress?.({ phase: 'verify', done: 0, total: file.size });
+    throw new SnapshotError('snapshot_not_found', `There is no snapshot "${id}"`, { snapshotId: id });
+  const verifying = { phase: 'verify', unit: 'bytes', total: file.size } as const;
+  options.onProgress?.({ ...verifying, done: 0 });
   const snapshot = await verifySnapshotFile(file, id);
-  options.onProgress?.({ phase: 'verify', done: file.size, total: file.size });
+  options.onProgress?.({ ...verifying, done: file.size });
   if (snapshot.database !== name && options.allowOtherDatabase !== true) {
     throw new SnapshotError(
       'snapshot_wrong_database',
       `Snapshot "${id}" is of database "${snapshot.database}", not "${name}" (pass allowOtherDatabase to restore it as a copy)`,
-      { snapshot: id },
+      { snapshotId: id },
     );
   }
   if (target?.map !== undefined || target?.storeOf !== undefined) await checkMapping(factory, file, id, target);
@@ -169,11 +143,19 @@ export async function restoreInto(
   const header = await reader.header();
   const version = target?.version ?? header.version;
   const layout = target?.layout ?? headerLayout(header, id);
-  const installed = await installedVersion(factory, name);
+  const installed = await installedVersion(name, { indexedDB: factory, IDBKeyRange: keyRange });
   const recreated = installed >= version;
   if (recreated) {
     await writeJournal(storage, { database: name, snapshot: id, started: new Date().toISOString() });
-    await deleteDatabase(factory, name, options);
+    await deleteDatabase(
+      factory,
+      name,
+      options,
+      'the restore did not start (the deletion still goes ahead when they close, and the next open finishes the restore)',
+    ).catch((error: unknown) => {
+      if (error instanceof OpenError && error.code === 'blocked') throw error;
+      throw new SnapshotError('restore_failed', `Could not delete "${name}" to restore it`, { cause: error });
+    });
   }
   const counts = await load(factory, keyRange, name, reader, header, { ...target, version, layout }, options);
   // Also clears the journal of an interrupted restore this one redid (the database was absent then: not `recreated`).
@@ -228,7 +210,7 @@ async function checkMapping(factory: IDBFactory, file: Blob, id: string, target:
       const loaded = loadedAs(record, header, target);
       if (loaded === undefined) continue;
       const { from, key, value, name, store } = loaded;
-      const context = { snapshot: id, store: from, ...(key === undefined ? {} : { key }) };
+      const context = { snapshotId: id, store: from, ...(key === undefined ? {} : { key }) };
       const fail = (problem: string, cause?: unknown): never => {
         throw new SnapshotError(
           'restore_failed',
@@ -278,7 +260,7 @@ async function checkMapping(factory: IDBFactory, file: Blob, id: string, target:
 }
 
 /** Opens `name` at the target version and, inside that one versionchange transaction, recreates and fills it. */
-function load(
+async function load(
   factory: IDBFactory,
   keyRange: typeof IDBKeyRange,
   name: string,
@@ -287,14 +269,15 @@ function load(
   target: LoadTarget,
   options: RestoreOptions,
 ): Promise<Record<string, number>> {
-  return new Promise((resolve, reject) => {
-    const request = factory.open(name, target.version);
-    let guard: TransactionGuard | undefined;
-    let counts: Record<string, number> | undefined;
-    request.onblocked = (event) => options.onBlocked?.({ oldVersion: event.oldVersion });
-    request.onupgradeneeded = () => {
-      const db = request.result;
-      const running = new TransactionGuard(db, request.transaction!, keyRange, () => {});
+  const request = openRequest(factory, name, target.version);
+  if (request instanceof Promise) return request;
+  let guard: TransactionGuard | undefined;
+  let counts: Record<string, number> | undefined;
+  return settleRequest(request, name, options, {
+    gaveUp: 'nothing was restored',
+    upgrade: (r) => {
+      const db = r.result;
+      const running = new TransactionGuard(db, r.transaction!, keyRange, () => {});
       guard = running;
       running.start();
       fill(db, running, reader, header, target, options).then(
@@ -304,34 +287,26 @@ function load(
         },
         (error: unknown) => running.fail(error),
       );
-    };
-    request.onsuccess = () => {
-      request.result.close();
-      if (counts === undefined) {
-        reject(
-          new SnapshotError(
-            'restore_failed',
-            `"${name}" was already at version ${request.result.version}; nothing was restored`,
-          ),
-        );
-      } else resolve(counts);
-    };
-    request.onerror = (event) => {
-      event.preventDefault();
+    },
+    success: (r) => {
+      r.result.close();
+      if (counts !== undefined) return counts;
+      throw new SnapshotError(
+        'restore_failed',
+        `"${name}" was already at version ${r.result.version}; nothing was restored`,
+      );
+    },
+    failure: (error) => {
       void reader.cancel();
       const failure = guard?.failure;
-      reject(
-        failure instanceof SnapshotError
-          ? failure
-          : new SnapshotError(
-              'restore_failed',
-              `Restoring "${name}" failed and was rolled back: ${failure?.message ?? request.error?.message ?? 'aborted'}`,
-              {
-                cause: failure ?? request.error,
-              },
-            ),
-      );
-    };
+      throw failure instanceof SnapshotError
+        ? failure
+        : new SnapshotError(
+            'restore_failed',
+            `Restoring "${name}" failed and was rolled back: ${failure?.message ?? error?.message ?? 'aborted'}`,
+            { cause: failure ?? error },
+          );
+    },
   });
 }
 
@@ -372,7 +347,7 @@ async function fill(
       counts[name]!++;
     }
     done += records.length;
-    options.onProgress?.({ phase: 'restore', done, total });
+    options.onProgress?.({ phase: 'restore', unit: 'records', done, total });
   }
   // Every put has completed once a request queued after them has.
   await guard.reenter();

@@ -72,11 +72,11 @@ function isQuota(error: unknown): boolean {
 function wrapWriteError(error: unknown, name: string): SnapshotError {
   return isQuota(error)
     ? new SnapshotError('snapshot_quota', `Not enough storage quota to write snapshot "${name}"`, {
-        snapshot: name,
+        snapshotId: name,
         cause: error,
       })
     : new SnapshotError('snapshot_write_failed', `Could not write snapshot "${name}"`, {
-        snapshot: name,
+        snapshotId: name,
         cause: error,
       });
 }

@@ -15,7 +15,13 @@
  *
  * @module
  */
-import { resolveIndexedDB, type IndexedDBOptions } from '../idb/environment.js';
+import {
+  deleteDatabase as deleteByName,
+  type IndexedDBOptions,
+  openExisting,
+  requestResult as request,
+  resolveIndexedDB,
+} from '../idb/request.js';
 import { IdbEvolveError, isIdbEvolveError, PlanError, type ValidationIssue } from '../errors.js';
 import { readLayout, type NormalizedLayout, type NormalizedStore } from '../plan/layout.js';
 import { openDatabase } from '../upgrade/open-database.js';
@@ -26,10 +32,10 @@ import {
   type HistoryDifference,
   type HistoryFiles,
 } from '../tooling/schema-history.js';
-import { snapshotPolicy, type SnapshotPolicy, type SnapshotPolicyOptions } from '../snapshot/policy.js';
-import { memorySnapshotStorage } from '../snapshot/storage.js';
+import type { SnapshotPolicy } from '../snapshot/policy.js';
+import type { ProgressCallback } from '../progress.js';
 import { evaluateKeyPath } from '../upgrade/step-store.js';
-import type { UpgradeProgress, UpgradeReport } from '../upgrade/run-upgrade.js';
+import type { UpgradeReport } from '../upgrade/run-upgrade.js';
 
 export { runSchemaHistoryCommand } from '../tooling/schema-history.js';
 export type { SchemaHistoryCommandIo } from '../tooling/schema-history.js';
@@ -43,10 +49,10 @@ export type Fixtures = Readonly<Record<string, readonly unknown[]>>;
 /** Where test databases live and how they are upgraded. */
 export interface TestingOptions extends IndexedDBOptions {
   /**
-   * Snapshots before the upgrades {@link migrate} runs: off by default. Given as `snapshotPolicy` options; without
-   * `storage` they go to a fresh {@link memorySnapshotStorage}, so tests never write to OPFS.
+   * Snapshots before the upgrades {@link migrate} runs, the same values as `openDatabase`'s `snapshots`; off
+   * (`false`) by default. Pass `snapshotPolicy({ storage: memorySnapshotStorage() })` to keep tests out of OPFS.
    */
-  readonly snapshot?: SnapshotPolicyOptions | false;
+  readonly snapshots?: SnapshotPolicy | false;
 }
 
 /** Options of {@link createDatabaseAt}. */
@@ -73,7 +79,7 @@ export interface TestDatabase {
   readonly plan: Plan;
   readonly indexedDB: IDBFactory;
   readonly IDBKeyRange: typeof IDBKeyRange;
-  readonly snapshot: SnapshotPolicy | false;
+  readonly snapshots: SnapshotPolicy | false;
 }
 
 /** What {@link migrate} did: the upgrade's report, or the typed error it failed with. */
@@ -89,7 +95,7 @@ export interface MigrateOptions {
   /** Upgrade with this plan instead of the one the database was created with (a newer release of it, say). */
   readonly plan?: Plan;
   /** Passed to `openDatabase`. */
-  readonly onProgress?: (progress: UpgradeProgress) => void;
+  readonly onProgress?: ProgressCallback;
 }
 
 /** One store as {@link readAll} found it. */
@@ -130,7 +136,7 @@ export interface MigrateFixturesOptions extends TestingOptions {
 }
 
 /** Codes of {@link FixtureError}. */
-export type FixtureErrorCode = 'unknown_store' | 'invalid_fixture' | 'write_failed';
+export type FixtureErrorCode = 'unknown_fixture_store' | 'invalid_fixture' | 'write_failed';
 
 /** Context of a {@link FixtureError}. */
 export interface FixtureErrorContext {
@@ -168,21 +174,6 @@ function uniqueName(): string {
   return `idb-evolve-test-${Date.now().toString(36)}-${counter.toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
 }
 
-function request<T>(req: IDBRequest<T>): Promise<T> {
-  return new Promise((resolve, reject) => {
-    req.onsuccess = () => resolve(req.result);
-    req.onerror = () => reject(req.error);
-  });
-}
-
-function deleteByName(factory: IDBFactory, name: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const req = factory.deleteDatabase(name);
-    req.onsuccess = () => resolve();
-    req.onerror = () => reject(req.error);
-  });
-}
-
 function describe(value: unknown): string {
   try {
     return JSON.stringify(value) ?? String(value);
@@ -210,7 +201,7 @@ function fixtureEntries(layout: NormalizedLayout, fixtures: Fixtures, version: n
           .map((s) => `"${s}"`)
           .join(', ') || 'none';
       throw new FixtureError(
-        'unknown_store',
+        'unknown_fixture_store',
         `Fixtures for store "${store}", which version ${version} does not have (it has: ${known})`,
         {
           version,
@@ -270,7 +261,6 @@ async function validateFixtures(plan: Plan, version: number, entries: readonly F
         index: entry.index,
         ...(entry.key === undefined ? {} : { key: entry.key }),
         issues,
-        cause: result.issues,
       },
     );
   }
@@ -372,25 +362,21 @@ export async function createDatabaseAt(
   }
   const entries = fixtureEntries(planned?.layout ?? {}, fixtures, version);
   if (options.validate === true) await validateFixtures(plan, version, entries);
-  const snapshot: SnapshotPolicy | false =
-    options.snapshot === undefined || options.snapshot === false
-      ? false
-      : snapshotPolicy({ ...options.snapshot, storage: options.snapshot.storage ?? memorySnapshotStorage() });
   const database: TestDatabase = {
     name: options.name ?? uniqueName(),
     plan,
     indexedDB: factory,
     IDBKeyRange: keyRange,
-    snapshot,
+    snapshots: options.snapshots ?? false,
   };
-  if (options.name !== undefined) await deleteByName(factory, database.name);
+  if (options.name !== undefined) await deleteByName(factory, database.name, {});
   if (version === 0) return database;
   try {
     const { db } = await openDatabase(database.name, options.seed === true ? plan : withoutSeed(plan), {
       indexedDB: factory,
       IDBKeyRange: keyRange,
       version,
-      snapshot: false,
+      snapshots: false,
     });
     try {
       await writeFixtures(db, entries, version);
@@ -398,7 +384,7 @@ export async function createDatabaseAt(
       db.close();
     }
   } catch (error) {
-    await deleteByName(factory, database.name).catch(() => {});
+    await deleteByName(factory, database.name, {}).catch(() => {});
     throw error;
   }
   return database;
@@ -416,15 +402,15 @@ export async function migrate(
 ): Promise<MigrateResult> {
   const plan = options.plan ?? database.plan;
   try {
-    const { db, report } = await openDatabase(database.name, plan, {
+    const { db, upgrade } = await openDatabase(database.name, plan, {
       indexedDB: database.indexedDB,
       IDBKeyRange: database.IDBKeyRange,
       version: to ?? plan.latest,
-      snapshot: database.snapshot,
+      snapshots: database.snapshots,
       ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
     });
     db.close();
-    return { report, error: null };
+    return { report: upgrade?.report ?? null, error: null };
   } catch (error) {
     if (isIdbEvolveError(error) && error.name !== 'PlanError') return { report: null, error };
     throw error;
@@ -436,17 +422,7 @@ export async function migrate(
  * order. A database that does not exist reads as version 0 with no stores (and is not created).
  */
 export async function readAll(database: Pick<TestDatabase, 'name' | 'indexedDB'>): Promise<DatabaseContents> {
-  const db = await new Promise<IDBDatabase | undefined>((resolve, reject) => {
-    const req = database.indexedDB.open(database.name);
-    // Opening would create the database: roll that back.
-    req.onupgradeneeded = () => req.transaction?.abort();
-    req.onsuccess = () => resolve(req.result);
-    req.onerror = (event) => {
-      event.preventDefault();
-      if (req.error?.name === 'AbortError') resolve(undefined);
-      else reject(req.error);
-    };
-  });
+  const db = await openExisting(database.indexedDB, database.name);
   if (db === undefined) return { version: 0, stores: {} };
   try {
     const names = Array.from(db.objectStoreNames);
@@ -470,7 +446,7 @@ export async function readAll(database: Pick<TestDatabase, 'name' | 'indexedDB'>
 
 /** Deletes the database. Resolves once it is gone; waits while a connection someone else opened stays open. */
 export function deleteDatabase(database: Pick<TestDatabase, 'name' | 'indexedDB'>): Promise<void> {
-  return deleteByName(database.indexedDB, database.name);
+  return deleteByName(database.indexedDB, database.name, {});
 }
 
 /**

@@ -6,6 +6,7 @@ import {
   formatDifferences,
   indexChanged,
   readLayout,
+  type IndexLayout,
   type NormalizedLayout,
 } from '../plan/layout.js';
 import type { Plan, PlannedVersion } from '../plan/define-plan.js';
@@ -19,16 +20,7 @@ import {
   type StepStore,
 } from './step-store.js';
 import type { TransactionGuard } from '../idb/transaction-guard.js';
-
-/** Where an upgrade is; `done` and `total` count records (or stores, for `layout`). */
-export interface UpgradeProgress {
-  readonly phase: 'snapshot' | 'layout' | 'step' | 'seed' | 'verify';
-  readonly version: number;
-  readonly step?: string;
-  readonly store?: string;
-  readonly done: number;
-  readonly total?: number;
-}
+import type { ProgressCallback } from '../progress.js';
 
 /** What one step did. */
 export interface StepReport {
@@ -68,6 +60,9 @@ export interface UpgradeReport {
   /** True for {@link dryRun}: the work was rolled back. */
   readonly dryRun: boolean;
   readonly versions: readonly VersionReport[];
+  /** Milliseconds spent writing the snapshot before the first version (0 when none was written). */
+  readonly snapshotMs: number;
+  /** Milliseconds of the whole upgrade, the snapshot's `snapshotMs` included. */
   readonly ms: number;
 }
 
@@ -81,7 +76,7 @@ export interface UpgradeRun {
   readonly oldVersion: number;
   readonly newVersion: number;
   readonly dryRun: boolean;
-  readonly onProgress: ((progress: UpgradeProgress) => void) | undefined;
+  readonly onProgress: ProgressCallback | undefined;
   /** Called as each version completes. */
   readonly onVersion?: ((report: VersionReport) => void) | undefined;
 }
@@ -122,7 +117,8 @@ export async function runUpgrade(run: UpgradeRun): Promise<UpgradeReport> {
     }
   }
   guard.throwIfFailed();
-  return { oldVersion, newVersion, fresh: oldVersion === 0, dryRun: run.dryRun, versions, ms: now() - started };
+  const ms = now() - started;
+  return { oldVersion, newVersion, fresh: oldVersion === 0, dryRun: run.dryRun, versions, snapshotMs: 0, ms };
 }
 
 async function createFresh(run: UpgradeRun): Promise<VersionReport> {
@@ -202,8 +198,7 @@ async function applyVersion(run: UpgradeRun, next: PlannedVersion): Promise<Vers
     }
     for (const [indexName, index] of Object.entries(layout.indexes)) {
       if (!store.indexNames.contains(indexName)) {
-        const handle = guard.call(() => createIndex(store, indexName, index), { store: name });
-        created.set(`${name}\u0000${indexName}`, handle);
+        created.set(`${name}\u0000${indexName}`, await buildIndex(run, next, store, indexName, index));
         indexesCreated.push(`${name}.${indexName}`);
       }
     }
@@ -238,7 +233,30 @@ async function applyVersion(run: UpgradeRun, next: PlannedVersion): Promise<Vers
 /** Reports the layout phase of a version as done: every store is in place. */
 function layoutDone(run: UpgradeRun, version: PlannedVersion): void {
   const stores = Object.keys(version.layout).length;
-  run.onProgress?.({ phase: 'layout', version: version.version, done: stores, total: stores });
+  run.onProgress?.({ phase: 'layout', unit: 'stores', version: version.version, done: stores, total: stores });
+}
+
+/**
+ * Creates an index over existing records. The engine builds it in the background and reports nothing: with a
+ * listener, an event goes out before, and after a read of the new index, which the engine answers only once the
+ * build is complete (seconds at 50k records).
+ */
+async function buildIndex(
+  run: UpgradeRun,
+  version: PlannedVersion,
+  store: IDBObjectStore,
+  index: string,
+  layout: Required<IndexLayout>,
+): Promise<IDBIndex> {
+  const { guard, onProgress } = run;
+  const event = { phase: 'index', unit: 'indexes', version: version.version, store: store.name, index } as const;
+  onProgress?.({ ...event, done: 0, total: 1 });
+  const handle = guard.call(() => createIndex(store, index, layout), { store: store.name });
+  if (onProgress === undefined) return handle;
+  // The smallest read there is: the first key of the index (-Infinity sorts before every other key).
+  await guard.request(handle.getKey(run.keyRange.lowerBound(Number.NEGATIVE_INFINITY)), { store: store.name });
+  onProgress({ ...event, done: 1, total: 1 });
+  return handle;
 }
 
 async function runStep(
@@ -266,8 +284,7 @@ async function runStep(
         progress:
           onProgress === undefined
             ? undefined
-            : (store, done, total) =>
-                onProgress({ phase, ...position, store, done, ...(total === undefined ? {} : { total }) }),
+            : (store, done, total) => onProgress({ phase, unit: 'records', ...position, store, done, total }),
       },
       storeName,
     );
@@ -344,7 +361,9 @@ function verifyLayout(
   message: string,
   created?: ReadonlyMap<string, IDBIndex>,
 ): void {
-  run.onProgress?.({ phase: 'verify', version: version.version, done: 0 });
+  const stores = Object.keys(version.layout).length;
+  const event = { phase: 'check', unit: 'stores', version: version.version, total: stores } as const;
+  run.onProgress?.({ ...event, done: 0 });
   const found: NormalizedLayout = readLayout(run.db, run.guard.transaction, created);
   const differences = compareLayouts(version.layout, found);
   if (differences.length > 0) {
@@ -355,4 +374,5 @@ function verifyLayout(
       }),
     );
   }
+  run.onProgress?.({ ...event, done: stores });
 }

@@ -129,7 +129,7 @@ export interface StepCounters {
 }
 
 /** How progress is reported from inside walks. */
-export type WalkProgress = (store: string, done: number, total: number | undefined) => void;
+export type WalkProgress = (store: string, done: number, total: number) => void;
 
 /** Everything a step store needs from the running upgrade. */
 export interface StepStoreScope {
@@ -268,7 +268,6 @@ export class UpgradeStore<T = any> implements StepStore<T> {
           store: this.name,
           ...(key === undefined ? {} : { key }),
           issues: list,
-          cause: issues,
         },
       );
     };
@@ -293,7 +292,7 @@ export class UpgradeStore<T = any> implements StepStore<T> {
     const store = this.#store();
     const source = index === undefined ? store : guard.call(() => store.index(index), context);
     const total = progress === undefined ? undefined : await guard.request(source.count(query ?? undefined), context);
-    progress?.(this.name, 0, total);
+    if (total !== undefined) progress?.(this.name, 0, total);
     const counts = { visited: 0, updated: 0, deleted: 0 };
     // Index walks see the live index: a record rewritten to an index key ahead of the cursor would come again.
     const tracking: IndexTracking | undefined =
@@ -302,7 +301,7 @@ export class UpgradeStore<T = any> implements StepStore<T> {
         : { keyPath: (source as IDBIndex).keyPath, direction, moved: new Set() };
     const onBatch = async (batch: readonly BatchRecord[]): Promise<void> => {
       await this.#applyBatch(batch, visitor, counts, tracking);
-      progress?.(this.name, counts.visited, total);
+      if (total !== undefined) progress?.(this.name, Math.min(counts.visited, total), total);
     };
     const hasGetAllRecords = typeof (store as { getAllRecords?: unknown }).getAllRecords === 'function';
     if (index === undefined && (direction === 'next' || hasGetAllRecords)) {
@@ -320,6 +319,8 @@ export class UpgradeStore<T = any> implements StepStore<T> {
     } else {
       await this.#walkCursor(source, query, direction, batchSize, onBatch, tracking);
     }
+    // A phase ends at its total: records the visitors deleted or moved ahead of the walk are not counted twice.
+    if (total !== undefined && counts.visited !== total) progress?.(this.name, total, total);
     return counts;
   }
 

@@ -1,14 +1,15 @@
 import type { IdbEvolveError } from '../errors.js';
-import { resolveIndexedDB, type IndexedDBOptions } from '../idb/environment.js';
-import type { UpgradeInfo } from './open-database.js';
+import { type IndexedDBOptions, openRequest, requestResult, resolveIndexedDB, settleRequest } from '../idb/request.js';
+import { checkOptions, rule } from '../options.js';
+import type { UpgradeInfo } from './lifecycle.js';
 import type { VersionReport } from './run-upgrade.js';
 
-/** The database idb-evolve keeps its migration history in, apart from the app's own databases. */
-export const HISTORY_DATABASE = 'idb-evolve-history';
+/** The database idb-evolve keeps its upgrade log in (`upgradeLog: true`), apart from the app's own databases. */
+export const UPGRADE_LOG_DATABASE = 'idb-evolve-history';
 const STORE = 'migrations';
 
-/** One upgrade as the history keeps it: what ran, when, how long, with which snapshot, and how it ended. */
-export interface MigrationRecord {
+/** One upgrade as the log keeps it: what ran, when, how long, with which snapshot, and how it ended. */
+export interface UpgradeLogEntry {
   readonly database: string;
   readonly outcome: 'upgraded' | 'failed';
   readonly oldVersion: number;
@@ -30,7 +31,7 @@ export interface MigrationRecord {
     }[];
   }[];
   /** Id of the snapshot taken before the upgrade, if any (also kept when the upgrade then failed). */
-  readonly snapshot: string | null;
+  readonly snapshotId: string | null;
   /** The typed error of a failed upgrade. */
   readonly error: {
     readonly name: string;
@@ -44,31 +45,38 @@ export interface MigrationRecord {
   } | null;
 }
 
-function openHistory(factory: IDBFactory): Promise<IDBDatabase> {
-  return new Promise((resolve, reject) => {
-    const request = factory.open(HISTORY_DATABASE, 1);
-    request.onupgradeneeded = () => {
-      request.result.createObjectStore(STORE, { autoIncrement: true }).createIndex('database', 'database');
-    };
-    request.onsuccess = () => {
-      const db = request.result;
-      // Never hold up another tab's deletion or upgrade of the history.
-      db.onversionchange = () => db.close();
-      resolve(db);
-    };
-    request.onerror = () => reject(request.error);
-    request.onblocked = () => reject(new Error('The migration history database is blocked'));
-  });
+async function openLog(factory: IDBFactory): Promise<IDBDatabase> {
+  const request = openRequest(factory, UPGRADE_LOG_DATABASE, 1);
+  if (request instanceof Promise) return request;
+  // Never wait for another tab holding the log open: the log is best effort, the app's open is what matters.
+  return settleRequest(
+    request,
+    UPGRADE_LOG_DATABASE,
+    { blockedTimeout: 0 },
+    {
+      gaveUp: 'the upgrade log was not opened',
+      upgrade: (r) => r.result.createObjectStore(STORE, { autoIncrement: true }).createIndex('database', 'database'),
+      success: (r) => {
+        const db = r.result;
+        // Never hold up another tab's deletion or upgrade of the log.
+        db.onversionchange = () => db.close();
+        return db;
+      },
+      failure: (error) => {
+        throw error;
+      },
+    },
+  );
 }
 
-/** Summarizes an upgrade for the history. */
-export function migrationRecord(
+/** Summarizes an upgrade for the log. */
+export function upgradeLogEntry(
   info: UpgradeInfo,
-  outcome: MigrationRecord['outcome'],
+  outcome: UpgradeLogEntry['outcome'],
   versions: readonly VersionReport[],
-  snapshot: string | null,
+  snapshotId: string | null,
   error: IdbEvolveError | null,
-): MigrationRecord {
+): UpgradeLogEntry {
   return {
     database: info.database,
     outcome,
@@ -88,7 +96,7 @@ export function migrationRecord(
         written,
       })),
     })),
-    snapshot,
+    snapshotId,
     error:
       error === null
         ? null
@@ -104,45 +112,47 @@ export function migrationRecord(
   };
 }
 
-/** Appends a record; history is best effort and never fails the open it describes. */
-export async function recordMigration(factory: IDBFactory, record: MigrationRecord): Promise<void> {
+/** Appends an entry; the log is best effort and never fails the open it describes. */
+export async function recordUpgrade(factory: IDBFactory, entry: UpgradeLogEntry): Promise<void> {
   try {
-    const db = await openHistory(factory);
+    const db = await openLog(factory);
     try {
-      await new Promise<void>((resolve, reject) => {
-        const transaction = db.transaction(STORE, 'readwrite');
-        transaction.objectStore(STORE).add(record);
-        transaction.oncomplete = () => resolve();
-        transaction.onerror = () => reject(transaction.error);
-      });
+      const transaction = db.transaction(STORE, 'readwrite');
+      await requestResult(transaction.objectStore(STORE).add(entry));
     } finally {
       db.close();
     }
   } catch {
-    // Private mode, quota, a blocked history database: the migration itself is what matters.
+    // Private mode, quota, a blocked log database: the upgrade itself is what matters.
   }
 }
 
+/** Options of {@link readUpgradeLog}. */
+export interface ReadUpgradeLogOptions extends IndexedDBOptions {
+  /** Only the entries of this database. */
+  readonly database?: string;
+}
+
 /**
- * The migration history, oldest first: every upgrade `openDatabase` ran (or failed to run) in this browser
- * profile, kept in a database of its own so that it survives restores and never touches the app's stores.
+ * The upgrade log, oldest first: every upgrade `openDatabase` ran (or failed to run) with `upgradeLog: true` in
+ * this browser profile, kept in a database of its own so that it survives restores and never touches the app's
+ * stores.
  *
  * @example
  * ```ts
- * const last = (await migrationHistory('app')).at(-1)
+ * const last = (await readUpgradeLog({ database: 'app' })).at(-1)
  * if (last?.outcome === 'failed') report(last.error)
  * ```
  */
-export async function migrationHistory(database?: string, options: IndexedDBOptions = {}): Promise<MigrationRecord[]> {
-  const { factory } = resolveIndexedDB(options);
-  const db = await openHistory(factory);
+export async function readUpgradeLog(options: ReadUpgradeLogOptions = {}): Promise<UpgradeLogEntry[]> {
+  checkOptions('readUpgradeLog', options, { database: rule.string });
+  const db = await openLog(resolveIndexedDB(options).factory);
   try {
-    return await new Promise<MigrationRecord[]>((resolve, reject) => {
-      const store = db.transaction(STORE, 'readonly').objectStore(STORE);
-      const request = database === undefined ? store.getAll() : store.index('database').getAll(database);
-      request.onsuccess = () => resolve(request.result as MigrationRecord[]);
-      request.onerror = () => reject(request.error);
-    });
+    const store = db.transaction(STORE, 'readonly').objectStore(STORE);
+    const { database } = options;
+    return (await requestResult(
+      database === undefined ? store.getAll() : store.index('database').getAll(database),
+    )) as UpgradeLogEntry[];
   } finally {
     db.close();
   }

@@ -1,0 +1,236 @@
+import { OpenError, UpgradeError } from '../errors.js';
+import { type BlockedOptions, installedVersion, openRequest, settleRequest } from '../idb/request.js';
+import { TransactionGuard } from '../idb/transaction-guard.js';
+import type { Plan } from '../plan/define-plan.js';
+import type { ProgressCallback } from '../progress.js';
+import type { SnapshotPolicy } from '../snapshot/policy.js';
+import { type Backup, safely, type Trace, type UpgradeHooks, type UpgradeInfo } from './lifecycle.js';
+import { runUpgrade, type UpgradeReport } from './run-upgrade.js';
+
+/** Passed to `onVersionChange` after the library closed its connection for another one's upgrade or deletion. */
+export interface VersionChangeInfo {
+  readonly oldVersion: number;
+  /** The version the other connection asked for; null when the database is being deleted. */
+  readonly newVersion: number | null;
+}
+
+/** One open of a database with a plan: everything the versionchange run needs. */
+export interface VersionChange {
+  readonly name: string;
+  readonly plan: Plan;
+  readonly factory: IDBFactory;
+  readonly keyRange: typeof IDBKeyRange;
+  readonly target: number;
+  /** Roll the upgrade back once it has run (dry run): hooks are not called and nothing is kept. */
+  readonly dryRun: boolean;
+  /** The snapshot policy, or `off` (`snapshots: false`): then no backup is taken. */
+  readonly snapshots: SnapshotPolicy | 'off';
+  readonly trace: Trace;
+  readonly waits: BlockedOptions;
+  readonly onProgress: ProgressCallback | undefined;
+  /** Set on the connection as soon as it opens, so that another connection's upgrade is never blocked by it. */
+  readonly onVersionChange: ((info: VersionChangeInfo) => void) | undefined;
+  readonly hooks: UpgradeHooks | undefined;
+}
+
+/** How the request ended: the connection (null after a dry run), and the upgrade if one ran. */
+export interface Opened {
+  readonly db: IDBDatabase | null;
+  readonly upgrade: { readonly report: UpgradeReport; readonly backup: Backup } | null;
+}
+
+/** State of one request, shared by its event handlers. */
+interface Running {
+  guard?: TransactionGuard;
+  upgrade?: Opened['upgrade'];
+  stopWatchingPage: () => void;
+}
+
+/**
+ * Opens the database at the target version and, when an upgrade is needed, runs it inside the versionchange
+ * transaction: the backup first, then every pending version. Resolves once the transaction has committed (or been
+ * rolled back, for a dry run); rejects with the typed error {@link openFailure} chooses.
+ */
+export async function runVersionChange(change: VersionChange): Promise<Opened> {
+  const request = openRequest(change.factory, change.name, change.target);
+  if (request instanceof Promise) return request;
+  const running: Running = { stopWatchingPage: () => {} };
+  return settleRequest<Opened>(request, change.name, change.waits, {
+    gaveUp: 'the upgrade did not run',
+    upgrade: (r, event) => startUpgrade(change, running, r, event.oldVersion),
+    success: (r) => {
+      running.stopWatchingPage();
+      const db = r.result;
+      if (running.guard !== undefined && running.upgrade === undefined) {
+        // The keepalive could not hold the transaction (no store to keep a request on): it committed mid-migration.
+        db.close();
+        throw (
+          running.guard.failure ??
+          new UpgradeError(
+            'transaction_inactive',
+            `The upgrade committed before its steps finished; "${change.name}" is at version ${db.version} but may be half-migrated`,
+            { version: db.version },
+          )
+        );
+      }
+      if (!change.dryRun) closeOnVersionChange(db, change.onVersionChange);
+      return { db, upgrade: running.upgrade ?? null };
+    },
+    failure: (error) => {
+      running.stopWatchingPage();
+      return openFailure(change, running, error);
+    },
+  });
+}
+
+function startUpgrade(change: VersionChange, running: Running, request: IDBOpenDBRequest, oldVersion: number): void {
+  const { plan, target, trace } = change;
+  const db = request.result;
+  const info: UpgradeInfo = {
+    database: change.name,
+    oldVersion,
+    newVersion: target,
+    startedAt: new Date(),
+    pending:
+      oldVersion === 0
+        ? [target]
+        : plan.versions.filter((v) => v.version > oldVersion && v.version <= target).map((v) => v.version),
+  };
+  trace.started = info;
+  if (!change.dryRun) safely(change.hooks?.onStart, info);
+  const guard = new TransactionGuard(db, request.transaction!, change.keyRange, () => {});
+  running.guard = guard;
+  running.stopWatchingPage = abortOnPageHide(guard);
+  guard.start();
+  upgrade(change, db, guard, info).then(
+    (done) => {
+      running.upgrade = done;
+      if (change.dryRun) guard.rollBack();
+      else guard.stop();
+    },
+    (error: unknown) => {
+      guard.fail(error);
+    },
+  );
+}
+
+/** The backup, then the plan's pending versions, all inside the versionchange transaction. */
+async function upgrade(
+  change: VersionChange,
+  db: IDBDatabase,
+  guard: TransactionGuard,
+  info: UpgradeInfo,
+): Promise<NonNullable<Opened['upgrade']>> {
+  const { oldVersion } = info;
+  const started = Date.now();
+  const backup = await takeBackup(change, db, guard, oldVersion);
+  const snapshotMs = Date.now() - started;
+  const report = await runUpgrade({
+    db,
+    guard,
+    plan: change.plan,
+    factory: change.factory,
+    keyRange: change.keyRange,
+    oldVersion,
+    newVersion: change.target,
+    dryRun: change.dryRun,
+    onProgress: change.onProgress,
+    onVersion: change.dryRun
+      ? undefined
+      : (version) => {
+          change.trace.completed.push(version);
+          safely(change.hooks?.onVersion, version, info);
+        },
+  });
+  return { report: { ...report, snapshotMs, ms: report.ms + snapshotMs }, backup };
+}
+
+async function takeBackup(
+  change: VersionChange,
+  db: IDBDatabase,
+  guard: TransactionGuard,
+  version: number,
+): Promise<Backup> {
+  if (version === 0) return { status: 'not-needed' };
+  // A dry run changes nothing, so there is nothing to protect.
+  if (change.snapshots === 'off' || change.dryRun) return { status: 'off' };
+  const { onProgress } = change;
+  // Inside the versionchange transaction: no other connection can write between snapshot and upgrade.
+  const taken = await change.snapshots.takeSnapshot({
+    db,
+    guard,
+    keyRange: change.keyRange,
+    factory: change.factory,
+    database: change.name,
+    version,
+    onProgress:
+      onProgress &&
+      ((store, done, total) => onProgress({ phase: 'snapshot', unit: 'records', version, store, done, total })),
+  });
+  change.trace.snapshot = taken.snapshot;
+  return taken.snapshot !== null
+    ? { status: 'taken', snapshot: taken.snapshot }
+    : { status: 'skipped', error: taken.error! };
+}
+
+/**
+ * The outcome of a request that ended in `error`: a dry run's own rollback (its report), the upgrade's recorded
+ * failure, a downgrade (the database is newer than the plan), an abort from outside, or the platform's refusal.
+ */
+function openFailure(change: VersionChange, running: Running, error: DOMException | null): Promise<Opened> | Opened {
+  const { guard, upgrade } = running;
+  const { name, target } = change;
+  if (change.dryRun && upgrade !== undefined && guard?.failure === undefined) return { db: null, upgrade };
+  if (guard?.failure !== undefined) throw guard.failure;
+  if (error?.name === 'VersionError') {
+    return installedVersion(name, { indexedDB: change.factory, IDBKeyRange: change.keyRange }).then((installed) => {
+      throw new OpenError(
+        'downgrade',
+        `"${name}" is at version ${installed}, newer than the requested version ${target}: this code is older than the data. Restore a snapshot or ship the newer plan`,
+        { oldVersion: installed, newVersion: target, cause: error },
+      );
+    });
+  }
+  if (guard !== undefined) {
+    throw new UpgradeError(
+      'upgrade_aborted',
+      'The upgrade was aborted from outside (connection closed, page hidden, browser shutdown); nothing was changed',
+      { cause: error },
+    );
+  }
+  throw new OpenError('open_failed', `Could not open "${name}": ${error?.message ?? 'unknown error'}`, {
+    cause: error,
+    newVersion: target,
+  });
+}
+
+/** The library closes first, so that another connection's upgrade or deletion is never blocked by this one. */
+function closeOnVersionChange(db: IDBDatabase, onVersionChange: VersionChange['onVersionChange']): void {
+  db.onversionchange = (event) => {
+    db.close();
+    onVersionChange?.({ oldVersion: event.oldVersion, newVersion: event.newVersion });
+  };
+}
+
+/**
+ * Aborts the upgrade when the page is hidden for navigation or the back/forward cache: a page frozen with its
+ * upgrade pending would leave the next page's open hanging.
+ */
+function abortOnPageHide(guard: TransactionGuard): () => void {
+  const target = globalThis as {
+    addEventListener?: typeof addEventListener;
+    removeEventListener?: typeof removeEventListener;
+    document?: unknown;
+  };
+  if (typeof target.addEventListener !== 'function' || target.document === undefined) return () => {};
+  const onPageHide = (): void => {
+    guard.fail(
+      new UpgradeError(
+        'upgrade_aborted',
+        'The page was hidden during the upgrade; it was rolled back and runs again on the next open',
+      ),
+    );
+  };
+  target.addEventListener('pagehide', onPageHide);
+  return () => target.removeEventListener?.('pagehide', onPageHide);
+}
