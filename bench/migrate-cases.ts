@@ -94,7 +94,7 @@ export const migrateCases: readonly MigrateCase[] = [
     id: 'evolve-3pass',
     label: 'idb-evolve renameField+convertField+dropField (3 passes), snapshot off',
     run: async (name) => {
-      const { db } = await openDatabase(name, threePassPlan, { snapshot: false });
+      const { db } = await openDatabase(name, threePassPlan, { snapshots: false });
       db.close();
     },
   },
@@ -102,7 +102,7 @@ export const migrateCases: readonly MigrateCase[] = [
     id: 'evolve-1pass',
     label: 'idb-evolve updateRecords (1 pass), snapshot off',
     run: async (name) => {
-      const { db } = await openDatabase(name, onePassPlan, { snapshot: false });
+      const { db } = await openDatabase(name, onePassPlan, { snapshots: false });
       db.close();
     },
   },
@@ -110,9 +110,9 @@ export const migrateCases: readonly MigrateCase[] = [
     id: 'evolve-1pass-snap',
     label: 'idb-evolve updateRecords (1 pass), snapshotPolicy(): OPFS snapshot first',
     run: async (name) => {
-      const { db, snapshot } = await openDatabase(name, onePassPlan, { snapshot: snapshotPolicy() });
+      const { db, upgrade } = await openDatabase(name, onePassPlan, { snapshots: snapshotPolicy() });
       db.close();
-      if (snapshot === null) throw new Error('openDatabase took no snapshot');
+      if (upgrade?.backup.status !== 'taken') throw new Error('openDatabase took no snapshot');
     },
   },
   {

@@ -1,6 +1,6 @@
 // The `window.demo` API the e2e tests drive the page with. Everything returns plain data (it crosses
 // page.evaluate), and nothing rejects for a library error: outcomes carry the error as data instead.
-import type { RestoreReport, UpgradeProgress, UpgradeReport } from '../src/index.js';
+import type { Progress, RestoreReport, UpgradeReport } from '../src/index.js';
 import type { DemoPlanOptions } from './plan.js';
 import type { ErrorData } from './shared.js';
 
@@ -12,8 +12,8 @@ export interface Counts {
 
 /** Options of an upgrade or dry run. */
 export interface UpgradeOptions extends DemoPlanOptions {
-  /** Turn the pre-upgrade snapshot off. */
-  readonly snapshot?: boolean;
+  /** Upgrade with `snapshots: false` (default true: with the demo's snapshot policy). */
+  readonly snapshots?: boolean;
 }
 
 /** What an upgrade, dry run, worker or service worker run ended with. */
@@ -21,7 +21,8 @@ export interface Outcome {
   readonly ok: boolean;
   readonly where: string;
   readonly report: UpgradeReport | null;
-  readonly snapshot: string | null;
+  /** Id of the snapshot taken before the upgrade, if one was. */
+  readonly snapshotId: string | null;
   readonly error: ErrorData | null;
   readonly before: Counts;
   readonly after: Counts;
@@ -48,7 +49,7 @@ export interface LogEntry {
 export interface DemoApi {
   readonly database: string;
   /** The latest progress report of the running upgrade, snapshot or restore (null before any). */
-  readonly progress: UpgradeProgress | null;
+  readonly progress: Progress | null;
   /** Distinct `phase@version` values seen by the last upgrade, in order. */
   readonly phases: readonly string[];
   readonly log: readonly LogEntry[];

@@ -14,7 +14,9 @@ import {
   snapshotPolicy,
   verifySnapshot,
   type UpgradeHooks,
-  type UpgradeProgress,
+  type Progress,
+  type BlockedInfo,
+  type VersionChangeInfo,
   type UpgradeReport,
 } from '../src/index.js';
 import type { Counts, DemoApi, LogEntry, Outcome, SnapshotRow, UpgradeOptions } from './api.js';
@@ -50,7 +52,7 @@ const nextFrame = (): Promise<void> => new Promise((resolve) => setTimeout(resol
 // ---- state and log -----------------------------------------------------------------------------------------------
 
 const state = {
-  progress: null as UpgradeProgress | null,
+  progress: null as Progress | null,
   phases: [] as string[],
   /** When the running migration started (performance.now()). */
   started: 0,
@@ -159,7 +161,7 @@ const seedProgress = progressView('seed-progress', 'seed-text');
 const upgradeProgress = progressView('upgrade-progress', 'upgrade-text');
 const snapshotProgress = progressView('snapshot-progress', 'snapshot-text');
 
-function onUpgradeProgress(p: UpgradeProgress): void {
+function onProgress(p: Progress): void {
   state.progress = p;
   const phase = `${p.phase}@${p.version}`;
   if (state.phases[state.phases.length - 1] !== phase) state.phases.push(phase);
@@ -171,7 +173,7 @@ function onUpgradeProgress(p: UpgradeProgress): void {
       `${p.phase} · v${p.version}${p.step ? ` · ${p.step}` : ''} at +${fmtMs(performance.now() - state.started)}`,
     );
   }
-  upgradeProgress(p.done, p.total ?? Math.max(1, p.done), describeProgress(p));
+  upgradeProgress(p.done, p.total, describeProgress(p));
 }
 
 // ---- seed ----------------------------------------------------------------------------------------------------------
@@ -184,7 +186,7 @@ async function seed(count: number, options: { duplicateTags?: boolean } = {}): P
   log('seed', `deleting "${DATABASE}" and seeding ${fmt(count)} notes at v1`);
   seedProgress(0, Math.max(1, count), 'deleting the database…');
   await deleteDatabase(DATABASE, () => log('blocked', 'deleting the database waits for other connections to close'));
-  const { db } = await openDatabase(DATABASE, makePlan(), { version: 1, snapshot: false });
+  const { db } = await openDatabase(DATABASE, makePlan(), { version: 1, snapshots: false });
   try {
     const tags = db.transaction('tags', 'readwrite');
     TAG_NAMES.forEach((name, id) => {
@@ -217,7 +219,7 @@ async function seed(count: number, options: { duplicateTags?: boolean } = {}): P
 
 interface RunResult {
   readonly report: UpgradeReport | null;
-  readonly snapshot: string | null;
+  readonly snapshotId: string | null;
   readonly error: ErrorData | null;
 }
 
@@ -244,7 +246,7 @@ async function migrate(
   try {
     result = await run(plan);
   } catch (error) {
-    result = { report: null, snapshot: null, error: errorData(error) };
+    result = { report: null, snapshotId: null, error: errorData(error) };
   }
   const ms = performance.now() - started;
   setBusy(false);
@@ -258,7 +260,7 @@ async function migrate(
     ok: result.error === null,
     where,
     report: result.report,
-    snapshot: result.snapshot,
+    snapshotId: result.snapshotId,
     error: result.error,
     before,
     after,
@@ -266,7 +268,10 @@ async function migrate(
     ms,
   };
   if (result.error === null) {
-    log(where, `done in ${fmtMs(ms)}: now v${after.version}${result.snapshot ? `, snapshot ${result.snapshot}` : ''}`);
+    log(
+      where,
+      `done in ${fmtMs(ms)}: now v${after.version}${result.snapshotId ? `, snapshot ${result.snapshotId}` : ''}`,
+    );
     upgradeProgress(1, 1, `${where}: done in ${fmtMs(ms)}`);
   } else {
     log('error', `${where}: ${result.error.name} ${result.error.code ?? ''}: ${result.error.message}`);
@@ -282,10 +287,10 @@ async function migrate(
 
 function hooks() {
   return {
-    onProgress: onUpgradeProgress,
-    onBlocked: (info: { oldVersion: number; newVersion: number }) =>
+    onProgress: onProgress,
+    onBlocked: (info: BlockedInfo) =>
       log('blocked', `another connection keeps v${info.oldVersion} open; the upgrade to v${info.newVersion} waits`),
-    onVersionChange: (info: { oldVersion: number; newVersion: number | null }) => {
+    onVersionChange: (info: VersionChangeInfo) => {
       state.connection = null;
       log(
         'versionchange',
@@ -304,7 +309,7 @@ function hooks() {
       onComplete: (report, info) =>
         log(
           'hook',
-          `onComplete: ${report.versions.length} version(s) in ${fmtMs(report.ms)}, snapshot ${info.snapshot?.id ?? 'none'}`,
+          `onComplete: ${report.versions.length} version(s) in ${fmtMs(report.ms)} (snapshot ${fmtMs(report.snapshotMs)}), backup ${info.backup.status === 'taken' ? info.backup.snapshot.id : info.backup.status}`,
         ),
       onFailed: (error, info) =>
         log(
@@ -321,12 +326,14 @@ function upgrade(target = LATEST, options: UpgradeOptions = {}): Promise<Outcome
     const result = await openDatabase(DATABASE, makePlan(plan), {
       version: target,
       ...hooks(),
-      snapshot: options.snapshot === false ? false : snapshots,
+      snapshots: options.snapshots === false ? false : snapshots,
     });
     // Kept open like an app's connection: another tab's upgrade makes it close (see onVersionChange).
     state.connection = result.db;
-    if (result.snapshotError) log('snapshot', `upgraded without a snapshot: ${result.snapshotError.message}`);
-    return { report: result.report, snapshot: result.snapshot?.id ?? null, error: null };
+    const backup = result.upgrade?.backup;
+    if (backup?.status === 'skipped') log('snapshot', `upgraded without a snapshot: ${backup.error.message}`);
+    const snapshotId = backup?.status === 'taken' ? backup.snapshot.id : null;
+    return { report: result.upgrade?.report ?? null, snapshotId, error: null };
   });
 }
 
@@ -334,22 +341,22 @@ function runDry(target = LATEST, options: UpgradeOptions = {}): Promise<Outcome>
   return migrate('dry run', target, options, async (plan) => {
     const report = await dryRun(DATABASE, makePlan(plan), {
       version: target,
-      onProgress: onUpgradeProgress,
+      onProgress: onProgress,
       onBlocked: hooks().onBlocked,
     });
-    return { report, snapshot: null, error: null };
+    return { report, snapshotId: null, error: null };
   });
 }
 
 /** Feeds a worker's messages into the page's progress, log and result. */
 function workerListener(resolve: (result: RunResult) => void): (message: MigrateMessage) => void {
   return (message) => {
-    if (message.type === 'progress') onUpgradeProgress(message.progress);
+    if (message.type === 'progress') onProgress(message.progress);
     else if (message.type === 'blocked') log('blocked', `(worker) other connections keep v${message.oldVersion} open`);
     else if (message.type === 'done') {
       log(message.where, `reports v${message.version} after ${fmtMs(message.ms)}`);
-      resolve({ report: message.report, snapshot: message.snapshot, error: null });
-    } else resolve({ report: null, snapshot: null, error: message.error });
+      resolve({ report: message.report, snapshotId: message.snapshotId, error: null });
+    } else resolve({ report: null, snapshotId: null, error: message.error });
   };
 }
 
@@ -363,7 +370,7 @@ function runInWorker(target = LATEST, options: UpgradeOptions = {}): Promise<Out
       worker.onerror = (event) =>
         resolve({
           report: null,
-          snapshot: null,
+          snapshotId: null,
           error: { name: 'WorkerError', message: event.message || 'the worker failed to load', typed: false },
         });
       const request: MigrateRequest = { type: 'migrate', database: DATABASE, target, plan };
@@ -549,7 +556,7 @@ async function restore(id: string): ReturnType<DemoApi['restore']> {
         snapshotProgress(
           p.done,
           p.total,
-          `restore · ${p.phase} · ${p.phase === 'verify' ? fmtBytes(p.done) : fmt(p.done)} / ${p.phase === 'verify' ? fmtBytes(p.total) : fmt(p.total)}`,
+          `restore · ${p.phase} · ${p.unit === 'bytes' ? fmtBytes(p.done) : fmt(p.done)} / ${p.unit === 'bytes' ? fmtBytes(p.total) : fmt(p.total)}`,
         ),
       onBlocked: () => log('blocked', 'the restore waits for other connections to close'),
     });
@@ -581,7 +588,7 @@ async function restore(id: string): ReturnType<DemoApi['restore']> {
 
 async function hold(kind: 'library' | 'legacy'): Promise<number> {
   release();
-  const version = await installedVersion(indexedDB, DATABASE);
+  const version = await installedVersion(DATABASE);
   if (version === 0) {
     log('hold', 'nothing to hold: the database does not exist (seed it first)');
     return 0;
@@ -589,7 +596,7 @@ async function hold(kind: 'library' | 'legacy'): Promise<number> {
   if (kind === 'library') {
     const { db } = await openDatabase(DATABASE, makePlan(), {
       version,
-      snapshot: false,
+      snapshots: false,
       onVersionChange: (info) => {
         state.held = null;
         log(
@@ -635,7 +642,7 @@ function formOptions(): UpgradeOptions {
   const inject = $<HTMLInputElement>('inject').checked;
   return {
     buggy: $<HTMLInputElement>('buggy').checked,
-    snapshot: !$<HTMLInputElement>('no-snapshot').checked,
+    snapshots: !$<HTMLInputElement>('no-snapshot').checked,
     fail: inject
       ? {
           version: Number($<HTMLInputElement>('inject-version').value),

@@ -1,5 +1,5 @@
 // Rendering of the demo's panels: the plan, upgrade reports, typed errors and the intact check. Plain DOM.
-import { describePlan, type Plan, type UpgradeProgress, type UpgradeReport } from '../src/index.js';
+import { describePlan, type Plan, type Progress, type UpgradeReport } from '../src/index.js';
 import type { Counts, Outcome } from './api.js';
 import type { ErrorData } from './shared.js';
 
@@ -35,11 +35,12 @@ export function countsText(c: Counts): string {
   return [`v${c.version}`, ...stores].join(' · ');
 }
 
-export function describeProgress(p: UpgradeProgress): string {
-  const parts = [p.phase, `v${p.version}`];
+export function describeProgress(p: Progress): string {
+  const parts: string[] = [p.phase];
+  if (p.version !== undefined) parts.push(`v${p.version}`);
   if (p.step !== undefined) parts.push(p.step);
-  if (p.store !== undefined) parts.push(p.store);
-  parts.push(p.total === undefined ? fmt(p.done) : `${fmt(p.done)} / ${fmt(p.total)}`);
+  if (p.store !== undefined) parts.push(p.index === undefined ? p.store : `${p.store}.${p.index}`);
+  parts.push(`${fmt(p.done)} / ${fmt(p.total)} ${p.unit}`);
   return parts.join(' · ');
 }
 
@@ -107,7 +108,7 @@ function errorView(error: ErrorData): HTMLElement {
     ['step', error.step],
     ['store', error.store],
     ['key', error.key],
-    ['snapshot', error.snapshot],
+    ['snapshotId', error.snapshotId],
     ['message', error.message],
     ['cause', cause],
   ];
@@ -129,8 +130,8 @@ export function renderOutcome(target: HTMLElement, outcome: Outcome): void {
         ? `${outcome.where}: nothing to do, already at v${outcome.after.version}`
         : `${outcome.where}: v${report.oldVersion} → v${report.newVersion}${report.dryRun ? ' (dry run, rolled back)' : ''} in ${fmtMs(report.ms)}`;
     target.append(h('p', { class: 'result-title ok' }, '✓ ', title));
-    if (outcome.snapshot)
-      target.append(h('p', { class: 'muted' }, 'snapshot before the upgrade: ', h('code', {}, outcome.snapshot)));
+    if (outcome.snapshotId)
+      target.append(h('p', { class: 'muted' }, 'snapshot before the upgrade: ', h('code', {}, outcome.snapshotId)));
     if (report?.dryRun) {
       const verdict = outcome.intact ? '✓ database unchanged: ' : '✗ database changed: ';
       target.append(h('p', { class: outcome.intact ? 'ok' : 'bad' }, verdict, countsText(outcome.after)));

@@ -1,12 +1,6 @@
 // What the page, the dedicated Worker and the Service Worker share: the migration run and the plain-data shapes
 // they exchange with postMessage (errors and reports must cross a structured clone).
-import {
-  isIdbEvolveError,
-  openDatabase,
-  snapshotPolicy,
-  type UpgradeProgress,
-  type UpgradeReport,
-} from '../src/index.js';
+import { isIdbEvolveError, openDatabase, snapshotPolicy, type Progress, type UpgradeReport } from '../src/index.js';
 import { makePlan, type DemoPlanOptions } from './plan.js';
 
 /** An error as plain data: every field the library's typed errors carry. */
@@ -18,7 +12,7 @@ export interface ErrorData {
   readonly stepIndex?: number;
   readonly store?: string;
   readonly key?: string;
-  readonly snapshot?: string;
+  readonly snapshotId?: string;
   readonly message: string;
   readonly cause?: { readonly name: string; readonly message: string } | string;
   readonly typed: boolean;
@@ -41,7 +35,7 @@ export function errorData(error: unknown): ErrorData {
     message: typeof e?.message === 'string' ? e.message : String(error),
     typed: isIdbEvolveError(error),
   };
-  for (const field of ['code', 'version', 'step', 'stepIndex', 'store', 'snapshot'] as const) {
+  for (const field of ['code', 'version', 'step', 'stepIndex', 'store', 'snapshotId'] as const) {
     if (e?.[field] !== undefined) fields[field] = e[field];
   }
   if (e?.key !== undefined) fields.key = describeKey(e.key);
@@ -65,13 +59,13 @@ export interface MigrateRequest {
 
 /** What a worker posts back while and after migrating. */
 export type MigrateMessage =
-  | { readonly type: 'progress'; readonly progress: UpgradeProgress }
-  | { readonly type: 'blocked'; readonly oldVersion: number; readonly newVersion: number }
+  | { readonly type: 'progress'; readonly progress: Progress }
+  | { readonly type: 'blocked'; readonly oldVersion: number; readonly newVersion: number | null }
   | {
       readonly type: 'done';
       readonly where: string;
       readonly report: UpgradeReport | null;
-      readonly snapshot: string | null;
+      readonly snapshotId: string | null;
       readonly version: number;
       readonly ms: number;
     }
@@ -86,7 +80,7 @@ export async function runMigration(
   const started = performance.now();
   let lastProgress = 0;
   try {
-    const { db, report, snapshot } = await openDatabase(request.database, makePlan(request.plan), {
+    const { db, upgrade } = await openDatabase(request.database, makePlan(request.plan), {
       version: request.target,
       onProgress: (progress) => {
         // One message per batch is plenty; phases and the end of a store always go through.
@@ -98,11 +92,13 @@ export async function runMigration(
       },
       onBlocked: (info) => post({ type: 'blocked', oldVersion: info.oldVersion, newVersion: info.newVersion }),
       // Same policy as the page's upgrades (demo/main.ts).
-      snapshot: snapshotPolicy({ keep: 5 }),
+      snapshots: snapshotPolicy({ keep: 5 }),
     });
     const version = db.version;
     db.close();
-    post({ type: 'done', where, report, snapshot: snapshot?.id ?? null, version, ms: performance.now() - started });
+    const report = upgrade?.report ?? null;
+    const snapshotId = upgrade?.backup.status === 'taken' ? upgrade.backup.snapshot.id : null;
+    post({ type: 'done', where, report, snapshotId, version, ms: performance.now() - started });
   } catch (error) {
     post({ type: 'error', where, error: errorData(error) });
   }

@@ -106,9 +106,9 @@ describe('idb-evolve demo in Chromium', () => {
 
       const snapshots = await page.evaluate(() => window.demo.snapshots());
       expect(snapshots).toHaveLength(1);
-      expect(snapshots[0]).toMatchObject({ id: outcome.snapshot, version: 1, reason: 'upgrade' });
+      expect(snapshots[0]).toMatchObject({ id: outcome.snapshotId, version: 1, reason: 'upgrade' });
       expect(snapshots[0]!.size).toBeGreaterThan(SMALL * 150);
-      const verified = await page.evaluate((id) => window.demo.verify(id), outcome.snapshot!);
+      const verified = await page.evaluate((id) => window.demo.verify(id), outcome.snapshotId!);
       expect(verified).toEqual({ ok: true, counts: { notes: SMALL, tags: 12 }, error: null });
       await screenshot(page, '01-happy-upgrade');
     } finally {
@@ -340,7 +340,7 @@ describe('idb-evolve demo in Chromium', () => {
       expect(Number.isNaN(broken.created)).toBe(true);
 
       // Round trip the snapshot through a file with the visible controls: Download, Delete, Import.
-      const id = wrong.snapshot!;
+      const id = wrong.snapshotId!;
       const row = page.locator(`#snapshots tr[data-id="${id}"]`);
       const [download] = await Promise.all([
         page.waitForEvent('download'),
@@ -403,7 +403,7 @@ describe('idb-evolve demo in Chromium', () => {
       expect(inWorker.ok, JSON.stringify(inWorker.error)).toBe(true);
       expect(inWorker.where).toBe('worker');
       expect(inWorker.after).toEqual({ version: 4, stores: { labels: 12, notes: SMALL } });
-      expect(inWorker.snapshot).toMatch(/@1@.*@upgrade@/);
+      expect(inWorker.snapshotId).toMatch(/@1@.*@upgrade@/);
       expect(await page.evaluate((key) => window.demo.read('notes', key), uidOf(SMALL))).toEqual(noteAtV4(SMALL));
       await screenshot(page, '08-worker');
 
@@ -412,7 +412,7 @@ describe('idb-evolve demo in Chromium', () => {
       expect(inServiceWorker.ok, JSON.stringify(inServiceWorker.error)).toBe(true);
       expect(inServiceWorker.after).toEqual({ version: 4, stores: { labels: 12, notes: SMALL } });
       // OPFS is there in a Service Worker too: the upgrade was protected by a snapshot written from it.
-      expect(inServiceWorker.snapshot).toMatch(/@1@.*@upgrade@/);
+      expect(inServiceWorker.snapshotId).toMatch(/@1@.*@upgrade@/);
       expect(await page.evaluate((key) => window.demo.read('notes', key), uidOf(1))).toEqual(noteAtV4(1));
       expect(await logText(page)).toContain('service worker: reports v4');
       // One per run that reached the snapshot phase: the failed worker run's complete v1 snapshot is kept too.
