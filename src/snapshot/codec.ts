@@ -673,70 +673,28 @@ function decodeTagged(node: Node, tag: unknown, state: DecodeState, depth: numbe
       return decodeNumber(node, '.v');
     case 'bi':
       return decodeBigInt(node);
-    case 'r': {
-      if (state.objects.length === 0) throw prefixed(new Fail('reference before any object'), '.v');
-      const id = integerField(node, 'v', 0, state.objects.length - 1);
-      const target = state.objects[id];
-      if (target === RESERVED) throw prefixed(new Fail('reference to an unfinished view'), '.v');
-      return target;
-    }
-    case 'o': {
-      const object = plainField(node, 'v');
-      state.objects.push(object);
-      try {
-        decodeProperties(object, state, depth);
-      } catch (error) {
-        throw prefixed(error, '.v');
-      }
-      return object;
-    }
+    case 'r':
+      return decodeReference(node, state);
+    case 'o':
+      return decodeObject(node, state, depth);
     case 'a':
       return decodeSparse(node, state, depth);
-    case 'd': {
-      const time = node.v;
-      const date = new Date(time === null ? Number.NaN : integerField(node, 'v', -MAX_TIME, MAX_TIME));
-      state.objects.push(date);
-      return date;
-    }
-    case 're': {
-      const source = stringField(node, 's');
-      const flags = stringField(node, 'f');
-      let regexp: RegExp;
-      try {
-        regexp = new RegExp(source, flags);
-      } catch {
-        return fail('invalid RegExp');
-      }
-      state.objects.push(regexp);
-      return regexp;
-    }
-    case 'box': {
-      const box = decodeBox(node);
-      state.objects.push(box);
-      return box;
-    }
-    case 'ab': {
-      const buffer = decodeBuffer(node);
-      state.objects.push(buffer);
-      return buffer;
-    }
+    case 'd':
+      return remember(state, new Date(node.v === null ? Number.NaN : integerField(node, 'v', -MAX_TIME, MAX_TIME)));
+    case 're':
+      return remember(state, decodeRegExp(node));
+    case 'box':
+      return remember(state, decodeBox(node));
+    case 'ab':
+      return remember(state, decodeBuffer(node));
     case 'ta':
     case 'dv':
       return decodeView(node, tag, state, depth);
-    case 'map': {
-      const entries = arrayField(node, 'v');
-      if (entries.length % 2 !== 0) throw prefixed(new Fail('expected key, value pairs'), '.v');
-      const map = new Map<unknown, unknown>();
-      state.objects.push(map);
-      for (let i = 0; i < entries.length; i += 2) {
-        map.set(decodeItem(entries, i, state, depth), decodeItem(entries, i + 1, state, depth));
-      }
-      return map;
-    }
+    case 'map':
+      return decodeMap(node, state, depth);
     case 'set': {
       const items = arrayField(node, 'v');
-      const set = new Set<unknown>();
-      state.objects.push(set);
+      const set = remember(state, new Set<unknown>());
       for (let i = 0; i < items.length; i++) set.add(decodeItem(items, i, state, depth));
       return set;
     }
@@ -748,6 +706,49 @@ function decodeTagged(node: Node, tag: unknown, state: DecodeState, depth: numbe
     default:
       throw prefixed(new Fail(`unknown tag ${JSON.stringify(tag) ?? typeof tag}`), '.$');
   }
+}
+
+/** Registers a decoded object under the next reference id (before its children, which may refer to it). */
+function remember<T extends object>(state: DecodeState, object: T): T {
+  state.objects.push(object);
+  return object;
+}
+
+function decodeReference(node: Node, state: DecodeState): unknown {
+  if (state.objects.length === 0) throw prefixed(new Fail('reference before any object'), '.v');
+  const target = state.objects[integerField(node, 'v', 0, state.objects.length - 1)];
+  if (target === RESERVED) throw prefixed(new Fail('reference to an unfinished view'), '.v');
+  return target;
+}
+
+function decodeObject(node: Node, state: DecodeState, depth: number): object {
+  const object = remember(state, plainField(node, 'v'));
+  try {
+    decodeProperties(object, state, depth);
+  } catch (error) {
+    throw prefixed(error, '.v');
+  }
+  return object;
+}
+
+function decodeRegExp(node: Node): RegExp {
+  const source = stringField(node, 's');
+  const flags = stringField(node, 'f');
+  try {
+    return new RegExp(source, flags);
+  } catch {
+    return fail('invalid RegExp');
+  }
+}
+
+function decodeMap(node: Node, state: DecodeState, depth: number): Map<unknown, unknown> {
+  const entries = arrayField(node, 'v');
+  if (entries.length % 2 !== 0) throw prefixed(new Fail('expected key, value pairs'), '.v');
+  const map = remember(state, new Map<unknown, unknown>());
+  for (let i = 0; i < entries.length; i += 2) {
+    map.set(decodeItem(entries, i, state, depth), decodeItem(entries, i + 1, state, depth));
+  }
+  return map;
 }
 
 function decodeItem(items: unknown[], index: number, state: DecodeState, depth: number): unknown {
