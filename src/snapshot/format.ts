@@ -114,85 +114,24 @@ export interface SnapshotWriting {
  * transaction it reads, so the snapshot is exactly the state that transaction sees.
  */
 export async function writeSnapshot(writing: SnapshotWriting): Promise<SnapshotInfo> {
-  const { db, guard, storage, database, version } = writing;
-  const transaction = guard.transaction;
-  const layout = readLayout(db, transaction);
-  const names = Object.keys(layout);
-  const stores: SnapshotStoreHeader[] = [];
-  for (const name of names) {
-    const count = await guard.request(transaction.objectStore(name).count(), { store: name });
-    stores.push({ name, ...layout[name]!, count });
-  }
-  const created = new Date();
-  const header: SnapshotHeader = {
-    format: SNAPSHOT_FORMAT,
-    formatVersion: SNAPSHOT_FORMAT_VERSION,
-    database,
-    version,
-    created: created.toISOString(),
-    reason: writing.reason,
-    stores,
-  };
-  const id = snapshotFileName(database, version, created, writing.reason);
+  const { guard, storage, database, version, reason } = writing;
+  const header = await snapshotHeader(writing);
+  const created = new Date(header.created);
+  const id = snapshotFileName(database, version, created, reason);
   const sink: SnapshotSink = await guard.external(storage.create(id));
-  const checksum = new Checksum();
-  const emit = async (text: string): Promise<void> => {
-    checksum.update(text);
-    await guard.external(sink.write(text));
-  };
-  const counts: number[] = [];
   try {
-    await emit(`${JSON.stringify(header)}\n`);
-    for (const [position, store] of stores.entries()) {
-      const outOfLine = store.keyPath === null;
-      let written = 0;
-      await guard.reenter();
-      await readStorePages({
-        guard,
-        keyRange: writing.keyRange,
-        factory: writing.factory,
-        store: transaction.objectStore(store.name),
-        query: null,
-        direction: 'next',
-        batchSize: writing.batchSize ?? 1000,
-        context: { store: store.name },
-        onPage: async (page) => {
-          const blobs = new BlobCollector();
-          const encoded = page.map((record) => ({
-            key: outOfLine ? encodeKey(record.primaryKey) : undefined,
-            value: encodeValue(record.value, blobs),
-          }));
-          if (blobs.size > 0) await guard.external(blobs.readAll());
-          const prefix = `{"s":${position},`;
-          let text = '';
-          for (const { key, value } of encoded) {
-            text +=
-              key === undefined
-                ? `${prefix}"v":${JSON.stringify(value)}}\n`
-                : `${prefix}"k":${JSON.stringify(key)},"v":${JSON.stringify(value)}}\n`;
-          }
-          written += page.length;
-          await emit(text);
-          writing.onProgress?.(store.name, written, store.count);
-          // The next page is requested by the caller of onPage: it must run where the transaction is active.
-          await guard.reenter();
-        },
-      });
-      counts.push(written);
-    }
-    const records = counts.reduce((a, b) => a + b, 0);
-    await guard.external(
-      sink.write(`${JSON.stringify({ end: true, records, counts, checksum: checksum.digest() })}\n`),
-    );
+    const counts = await writeContent(writing, header, sink);
     await guard.external(sink.close());
+    const file = await guard.external(storage.read(id));
     await guard.reenter();
     return {
       id,
       database,
       version,
       created,
-      reason: writing.reason,
-      counts: Object.fromEntries(stores.map((store, i) => [store.name, counts[i] ?? 0])),
+      reason,
+      ...(file === undefined ? {} : { size: file.size }),
+      counts: Object.fromEntries(header.stores.map((store, i) => [store.name, counts[i] ?? 0])),
     };
   } catch (error) {
     await guard.external(sink.abort()).catch(() => {});
@@ -205,6 +144,89 @@ export async function writeSnapshot(writing: SnapshotWriting): Promise<SnapshotI
     }
     throw error;
   }
+}
+
+/** The header of a snapshot of the guarded transaction: every store's layout and record count. */
+async function snapshotHeader(writing: SnapshotWriting): Promise<SnapshotHeader> {
+  const { db, guard } = writing;
+  const transaction = guard.transaction;
+  const layout = readLayout(db, transaction);
+  const stores: SnapshotStoreHeader[] = [];
+  for (const name of Object.keys(layout)) {
+    const count = await guard.request(transaction.objectStore(name).count(), { store: name });
+    stores.push({ name, ...layout[name]!, count });
+  }
+  return {
+    format: SNAPSHOT_FORMAT,
+    formatVersion: SNAPSHOT_FORMAT_VERSION,
+    database: writing.database,
+    version: writing.version,
+    created: new Date().toISOString(),
+    reason: writing.reason,
+    stores,
+  };
+}
+
+/** Writes the header line, every record (one line each) and the trailer; returns the records written per store. */
+async function writeContent(writing: SnapshotWriting, header: SnapshotHeader, sink: SnapshotSink): Promise<number[]> {
+  const { guard } = writing;
+  const checksum = new Checksum();
+  const emit = async (text: string): Promise<void> => {
+    checksum.update(text);
+    await guard.external(sink.write(text));
+  };
+  await emit(`${JSON.stringify(header)}\n`);
+  const counts: number[] = [];
+  for (const [position, store] of header.stores.entries()) {
+    let written = 0;
+    await guard.reenter();
+    await readStorePages({
+      guard,
+      keyRange: writing.keyRange,
+      factory: writing.factory,
+      store: guard.transaction.objectStore(store.name),
+      query: null,
+      direction: 'next',
+      batchSize: writing.batchSize ?? 1000,
+      context: { store: store.name },
+      onPage: async (page) => {
+        await emit(await encodePage(guard, page, position, store.keyPath === null));
+        written += page.length;
+        writing.onProgress?.(store.name, written, store.count);
+        // The next page is requested by the caller of onPage: it must run where the transaction is active.
+        await guard.reenter();
+      },
+    });
+    counts.push(written);
+  }
+  const records = counts.reduce((a, b) => a + b, 0);
+  // The trailer is not checksummed: it carries the checksum, and verification checks its counts against the lines.
+  await guard.external(sink.write(`${JSON.stringify({ end: true, records, counts, checksum: checksum.digest() })}\n`));
+  return counts;
+}
+
+/** One page of records as snapshot lines; Blob contents are read first (outside IndexedDB, hence the guard). */
+async function encodePage(
+  guard: TransactionGuard,
+  page: readonly { readonly primaryKey: IDBValidKey; readonly value: unknown }[],
+  position: number,
+  outOfLine: boolean,
+): Promise<string> {
+  const blobs = new BlobCollector();
+  const encoded = page.map((record) => ({
+    key: outOfLine ? encodeKey(record.primaryKey) : undefined,
+    value: encodeValue(record.value, blobs),
+  }));
+  if (blobs.size > 0) await guard.external(blobs.readAll());
+  const prefix = `{"s":${position},`;
+  let text = '';
+  for (const { key, value } of encoded) {
+    text +=
+      key === undefined
+        ? `${prefix}"v":${JSON.stringify(value)}}\n`
+        : `${prefix}"k":${JSON.stringify(key)},"v":${JSON.stringify(value)}}\n`;
+  }
+  return text;
 }
 
 /** One record read back from a snapshot. */
