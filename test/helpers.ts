@@ -9,6 +9,7 @@ import {
   UpgradeError,
   type OpenOptions,
   type Plan,
+  type Progress,
   type SnapshotStorage,
   type VersionDefinition,
 } from '../src/index.js';
@@ -53,7 +54,7 @@ function namespaced(prefix: string): IDBFactory {
 export function fakeEnvironment(): {
   factory: IDBFactory;
   storage: SnapshotStorage;
-  options: OpenOptions & { indexedDB: IDBFactory; IDBKeyRange: typeof IDBKeyRange; snapshot: SnapshotPolicy };
+  options: OpenOptions & { indexedDB: IDBFactory; IDBKeyRange: typeof IDBKeyRange; snapshots: SnapshotPolicy };
 } {
   const factory = realIndexedDB
     ? namespaced(`${run}-${++environments}:`)
@@ -63,7 +64,7 @@ export function fakeEnvironment(): {
   return {
     factory,
     storage,
-    options: { indexedDB: factory, IDBKeyRange: keyRange, snapshot: snapshotPolicy({ storage }) },
+    options: { indexedDB: factory, IDBKeyRange: keyRange, snapshots: snapshotPolicy({ storage }) },
   };
 }
 
@@ -119,11 +120,11 @@ export async function dump(factory: IDBFactory, name: string): Promise<DatabaseD
   }
 }
 
-/** Opens (creating or upgrading) and closes again; returns the report. */
+/** Opens (creating or upgrading) and closes again; returns the upgrade's report (null when none ran). */
 export async function openAndClose(name: string, plan: Plan, options: OpenOptions) {
-  const { db, report } = await openDatabase(name, plan, options);
+  const { db, upgrade } = await openDatabase(name, plan, options);
   db.close();
-  return report;
+  return upgrade?.report ?? null;
 }
 
 /** Creates a database at `version` of `plan` and fills stores with records (puts, in one transaction). */
@@ -187,4 +188,26 @@ export async function upgradeMustFail(
   expect(error).toBeInstanceOf(UpgradeError);
   expect(await dump(factory, 'db')).toEqual(before);
   return error as UpgradeError;
+}
+
+/**
+ * Checks the progress rule every consumer relies on: within one run of a phase (same phase, version, step, store
+ * and index), `done` never goes down nor past `total`, `total` stays the same, and the last event has
+ * `done === total`, so that a progress bar never ends short.
+ */
+export function expectPhasesEndAtTotal(events: readonly Progress[]): void {
+  const runs = new Map<string, Progress[]>();
+  for (const event of events) {
+    const key = JSON.stringify([event.phase, event.version, event.stepIndex, event.store, event.index]);
+    runs.set(key, [...(runs.get(key) ?? []), event]);
+  }
+  for (const [key, run] of runs) {
+    const last = run.at(-1)!;
+    expect(last.done, `last event of ${key}`).toBe(last.total);
+    for (const [i, event] of run.entries()) {
+      expect(event.total, `total of ${key}`).toBe(last.total);
+      expect(event.done, `done of ${key}`).toBeLessThanOrEqual(event.total);
+      if (i > 0) expect(event.done, `done of ${key}`).toBeGreaterThanOrEqual(run[i - 1]!.done);
+    }
+  }
 }

@@ -1,5 +1,5 @@
 import { expect, test } from 'vitest';
-import { listSnapshots, migrationHistory, openDatabase, updateRecords, type UpgradeHooks } from '../src/index.js';
+import { listSnapshots, openDatabase, readUpgradeLog, updateRecords, type UpgradeHooks } from '../src/index.js';
 import { fakeEnvironment, openAndClose, plan, seedDatabase } from './helpers.js';
 
 const v1 = { version: 1, stores: { notes: { keyPath: 'id' } } } as const;
@@ -21,7 +21,14 @@ function recorder(): { calls: [string, unknown][]; hooks: UpgradeHooks } {
       onStart: (info) => calls.push(['start', info]),
       onVersion: (report) => calls.push(['version', report.version]),
       onComplete: (report, info) =>
-        calls.push(['complete', { versions: report.versions.length, snapshot: info.snapshot?.version }]),
+        calls.push([
+          'complete',
+          {
+            versions: report.versions.length,
+            backup: info.backup.status,
+            snapshot: info.backup.status === 'taken' ? info.backup.snapshot.version : undefined,
+          },
+        ]),
       onFailed: (error, info) =>
         calls.push([
           'failed',
@@ -37,7 +44,7 @@ function recorder(): { calls: [string, unknown][]; hooks: UpgradeHooks } {
   };
 }
 
-test('hooks see start, each version and completion; the history records the run', async () => {
+test('hooks see start, each version and completion; the upgrade log records the run', async () => {
   const { factory, options } = fakeEnvironment();
   const p = plan(v1, { ...v1, version: 2, steps: [bump(false)] }, { ...v1, version: 3, steps: [bump(false)] });
   await seedDatabase(
@@ -53,22 +60,28 @@ test('hooks see start, each version and completion; the history records the run'
     options,
   );
   const { calls, hooks } = recorder();
-  const { db, snapshot } = await openDatabase('db', p, { ...options, hooks, history: true });
+  const { db, upgrade } = await openDatabase('db', p, { ...options, hooks, upgradeLog: true });
   db.close();
   expect(calls).toEqual([
     ['start', { database: 'db', oldVersion: 1, newVersion: 3, startedAt: expect.any(Date), pending: [2, 3] }],
     ['version', 2],
     ['version', 3],
-    ['complete', { versions: 2, snapshot: 1 }],
+    ['complete', { versions: 2, backup: 'taken', snapshot: 1 }],
   ]);
-  const [record, ...rest] = await migrationHistory('db', { indexedDB: factory });
+  expect(upgrade?.backup.status).toBe('taken');
+  const snapshot = upgrade?.backup.status === 'taken' ? upgrade.backup.snapshot : undefined;
+  const [record, ...rest] = await readUpgradeLog({
+    database: 'db',
+    indexedDB: factory,
+    IDBKeyRange: options.IDBKeyRange,
+  });
   expect(rest).toEqual([]);
   expect(record).toMatchObject({
     database: 'db',
     outcome: 'upgraded',
     oldVersion: 1,
     newVersion: 3,
-    snapshot: snapshot!.id,
+    snapshotId: snapshot!.id,
     error: null,
   });
   expect(record!.versions.map((v) => v.steps.map((s) => [s.name, s.visited, s.updated]))).toEqual([
@@ -100,7 +113,7 @@ test('a failed upgrade calls onFailed and is recorded with its typed error; hook
       throw new Error('monitoring broke');
     },
   };
-  await expect(openDatabase('db', p, { ...options, hooks: throwing, history: true })).rejects.toMatchObject({
+  await expect(openDatabase('db', p, { ...options, hooks: throwing, upgradeLog: true })).rejects.toMatchObject({
     code: 'step_failed',
     key: 2,
   });
@@ -110,14 +123,14 @@ test('a failed upgrade calls onFailed and is recorded with its typed error; hook
     ['version', 2],
     ['failed', { code: 'step_failed', version: 3, ms: 'number', completed: [2], snapshot: 1 }],
   ]);
-  const [snapshot] = await listSnapshots({ storage: options.snapshot.storage });
-  const history = await migrationHistory('db', { indexedDB: factory });
+  const [snapshot] = await listSnapshots({ storage: options.snapshots.storage });
+  const history = await readUpgradeLog({ database: 'db', indexedDB: factory, IDBKeyRange: options.IDBKeyRange });
   expect(history).toHaveLength(1);
   expect(history[0]).toMatchObject({
     outcome: 'failed',
     oldVersion: 1,
     newVersion: 3,
-    snapshot: snapshot!.id,
+    snapshotId: snapshot!.id,
     error: { name: 'UpgradeError', code: 'step_failed', version: 3, step: 'bump', store: 'notes', key: 2 },
   });
   expect(history[0]!.versions.map((v) => [v.version, v.steps.map((s) => [s.name, s.updated])])).toEqual([
@@ -125,7 +138,7 @@ test('a failed upgrade calls onFailed and is recorded with its typed error; hook
   ]);
 });
 
-test('without history: true nothing is recorded, and opens that do not upgrade call no hook', async () => {
+test('without upgradeLog: true nothing is recorded, and opens that do not upgrade call no hook', async () => {
   const { factory, options } = fakeEnvironment();
   const p = plan(v1, { ...v1, version: 2, steps: [bump(false)] });
   await seedDatabase('db', p, 1, { notes: [{ id: 1, n: 0 }] }, options);
@@ -134,4 +147,17 @@ test('without history: true nothing is recorded, and opens that do not upgrade c
   await openAndClose('db', p, { ...options, hooks });
   expect(calls).toEqual([]);
   expect((await factory.databases()).map((d) => d.name)).toEqual(['db']);
+});
+
+test('onComplete says which backup the upgrade had: not-needed when fresh, off with snapshots: false', async () => {
+  const { options } = fakeEnvironment();
+  const p = plan(v1, { ...v1, version: 2, steps: [bump(false)] });
+  const backups: unknown[] = [];
+  const hooks: UpgradeHooks = { onComplete: (report, info) => backups.push([report.newVersion, info.backup]) };
+  await openAndClose('db', p, { ...options, version: 1, hooks });
+  await openAndClose('db', p, { ...options, snapshots: false, hooks });
+  expect(backups).toEqual([
+    [1, { status: 'not-needed' }],
+    [2, { status: 'off' }],
+  ]);
 });

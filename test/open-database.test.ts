@@ -2,8 +2,10 @@ import { describe, expect, test, vi } from 'vitest';
 import {
   definePlan,
   dryRun,
+  isIdbEvolveError,
   openDatabase,
   OpenError,
+  OptionsError,
   renameField,
   renameStore,
   unchanged,
@@ -12,13 +14,13 @@ import {
   type DatabaseLayout,
   type OpenOptions,
   type Plan,
+  type Progress,
   type Step,
   type StepContext,
-  type UpgradeProgress,
   type UpgradeReport,
   type VersionDefinition,
 } from '../src/index.js';
-import { dump, fakeEnvironment, openAndClose, plan, request, seedDatabase } from './helpers.js';
+import { dump, expectPhasesEndAtTotal, fakeEnvironment, openAndClose, plan, request, seedDatabase } from './helpers.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -123,11 +125,16 @@ describe('a fresh database', () => {
   test('gets the final layout directly: no version step runs', async () => {
     const { factory, options } = fakeEnvironment();
     const log: unknown[] = [];
-    const { db, report } = await openDatabase('db', threeVersions(log), options);
+    const { db, upgrade, downgrade } = await openDatabase('db', threeVersions(log), options);
     expect(db.version).toBe(3);
     db.close();
     expect(log).toEqual([]);
+    expect(downgrade).toBeNull();
+    // A fresh database has nothing to back up, even with a snapshot policy.
+    expect(upgrade?.backup).toEqual({ status: 'not-needed' });
+    const report = upgrade?.report;
     expect(report).toMatchObject({ oldVersion: 0, newVersion: 3, fresh: true, dryRun: false });
+    expect(report?.snapshotMs).toBeGreaterThanOrEqual(0);
     expect(report?.versions).toEqual([
       {
         version: 3,
@@ -333,10 +340,11 @@ describe('upgrading an existing database', () => {
     const p = threeVersions(log);
     const { factory, options } = fakeEnvironment();
     await seedDatabase('db', p, 1, { notes: [{ id: 1, name: 'a' }] }, options);
-    const { db, report } = await openDatabase('db', p, { ...options, version: 2 });
+    const { db, upgrade } = await openDatabase('db', p, { ...options, version: 2 });
     expect(db.version).toBe(2);
     db.close();
-    expect(report).toMatchObject({ oldVersion: 1, newVersion: 2 });
+    expect(upgrade?.report).toMatchObject({ oldVersion: 1, newVersion: 2 });
+    expect(upgrade?.backup).toMatchObject({ status: 'taken', snapshot: { database: 'db', version: 1 } });
     expect(log.map((e) => (e as unknown[])[0])).toEqual(['v2a', 'v2b']);
     expect(log[0]).toEqual(['v2a', 2, 1, 2, false]);
     expect(Object.keys((await dump(factory, 'db')).stores)).toEqual(['notes']);
@@ -354,8 +362,9 @@ describe('upgrading an existing database', () => {
     const { factory, options } = fakeEnvironment();
     await seedDatabase('db', p, 3, { notes: [{ id: 1, title: 'a' }] }, options);
     const before = await dump(factory, 'db');
-    const { db, report } = await openDatabase('db', p, { ...options, onProgress });
-    expect(report).toBeNull();
+    const { db, upgrade, downgrade } = await openDatabase('db', p, { ...options, onProgress });
+    expect(upgrade).toBeNull();
+    expect(downgrade).toBeNull();
     expect(db.version).toBe(3);
     expect(Array.from(db.objectStoreNames)).toEqual(['notes', 'tags']);
     db.close();
@@ -415,8 +424,8 @@ describe('databases the plan cannot upgrade', () => {
 });
 
 describe('progress and report', () => {
-  test('onProgress reports layout, step and verify events with version, step, store, done and total', async () => {
-    const events: UpgradeProgress[] = [];
+  test('onProgress reports check, layout, index, step events with version, step, store, done and total', async () => {
+    const events: Progress[] = [];
     const p = plan(
       { version: 1, stores: notes },
       {
@@ -430,18 +439,32 @@ describe('progress and report', () => {
     await openAndClose('db', p, { ...options, onProgress: (event) => events.push(event) });
     // Snapshot events (when a snapshot policy is on) are covered by the snapshot tests.
     expect(events.filter((e) => e.phase !== 'snapshot')).toEqual([
-      { phase: 'verify', version: 1, done: 0 },
-      { phase: 'layout', version: 2, done: 1, total: 1 },
-      { phase: 'step', version: 2, step: 'touch', stepIndex: 0, store: 'notes', done: 0, total: 5 },
-      { phase: 'step', version: 2, step: 'touch', stepIndex: 0, store: 'notes', done: 2, total: 5 },
-      { phase: 'step', version: 2, step: 'touch', stepIndex: 0, store: 'notes', done: 4, total: 5 },
-      { phase: 'step', version: 2, step: 'touch', stepIndex: 0, store: 'notes', done: 5, total: 5 },
-      { phase: 'verify', version: 2, done: 0 },
+      { phase: 'check', unit: 'stores', version: 1, done: 0, total: 1 },
+      { phase: 'check', unit: 'stores', version: 1, done: 1, total: 1 },
+      { phase: 'index', unit: 'indexes', version: 2, store: 'notes', index: 't', done: 0, total: 1 },
+      { phase: 'index', unit: 'indexes', version: 2, store: 'notes', index: 't', done: 1, total: 1 },
+      { phase: 'layout', unit: 'stores', version: 2, done: 1, total: 1 },
+      { phase: 'step', unit: 'records', version: 2, step: 'touch', stepIndex: 0, store: 'notes', done: 0, total: 5 },
+      { phase: 'step', unit: 'records', version: 2, step: 'touch', stepIndex: 0, store: 'notes', done: 2, total: 5 },
+      { phase: 'step', unit: 'records', version: 2, step: 'touch', stepIndex: 0, store: 'notes', done: 4, total: 5 },
+      { phase: 'step', unit: 'records', version: 2, step: 'touch', stepIndex: 0, store: 'notes', done: 5, total: 5 },
+      { phase: 'check', unit: 'stores', version: 2, done: 0, total: 1 },
+      { phase: 'check', unit: 'stores', version: 2, done: 1, total: 1 },
     ]);
+    // The snapshot written first reports its records in the same shape.
+    expect(events.filter((e) => e.phase === 'snapshot').at(-1)).toEqual({
+      phase: 'snapshot',
+      unit: 'records',
+      version: 1,
+      store: 'notes',
+      done: 5,
+      total: 5,
+    });
+    expectPhasesEndAtTotal(events);
   });
 
-  test('a fresh install reports its layout and seed', async () => {
-    const events: UpgradeProgress[] = [];
+  test('a fresh install reports its layout, seed and check', async () => {
+    const events: Progress[] = [];
     const p = definePlan({
       versions: [{ version: 1, stores: { a: {}, b: {} } }],
       seed: {
@@ -457,12 +480,14 @@ describe('progress and report', () => {
     const { options } = fakeEnvironment();
     await openAndClose('db', p, { ...options, onProgress: (event) => events.push(event) });
     expect(events).toEqual([
-      { phase: 'layout', version: 1, done: 2, total: 2 },
-      { phase: 'seed', version: 1, step: 'seed', stepIndex: 0, store: 'a', done: 0, total: 3 },
-      { phase: 'seed', version: 1, step: 'seed', stepIndex: 0, store: 'a', done: 2, total: 3 },
-      { phase: 'seed', version: 1, step: 'seed', stepIndex: 0, store: 'a', done: 3, total: 3 },
-      { phase: 'verify', version: 1, done: 0 },
+      { phase: 'layout', unit: 'stores', version: 1, done: 2, total: 2 },
+      { phase: 'seed', unit: 'records', version: 1, step: 'seed', stepIndex: 0, store: 'a', done: 0, total: 3 },
+      { phase: 'seed', unit: 'records', version: 1, step: 'seed', stepIndex: 0, store: 'a', done: 2, total: 3 },
+      { phase: 'seed', unit: 'records', version: 1, step: 'seed', stepIndex: 0, store: 'a', done: 3, total: 3 },
+      { phase: 'check', unit: 'stores', version: 1, done: 0, total: 2 },
+      { phase: 'check', unit: 'stores', version: 1, done: 2, total: 2 },
     ]);
+    expectPhasesEndAtTotal(events);
   });
 
   test('the report lists what each version did', async () => {
@@ -503,6 +528,9 @@ describe('progress and report', () => {
     const report = (await openAndClose('db', p, options)) as UpgradeReport;
     expect(report).toMatchObject({ oldVersion: 1, newVersion: 3, fresh: false, dryRun: false });
     expect(report.ms).toBeGreaterThanOrEqual(0);
+    // The snapshot taken first is part of the upgrade's time.
+    expect(report.snapshotMs).toBeGreaterThanOrEqual(0);
+    expect(report.ms).toBeGreaterThanOrEqual(report.snapshotMs);
     expect(report.versions).toEqual([
       {
         version: 2,
@@ -562,7 +590,8 @@ describe('dryRun', () => {
     await seedDatabase('db', layoutOnly, 1, rows, options);
     const before = await dump(factory, 'db');
     const report = await dryRun('db', layoutOnly, options);
-    expect(report).toMatchObject({ oldVersion: 1, newVersion: 2, fresh: false, dryRun: true });
+    // A dry run changes nothing, so it takes no snapshot.
+    expect(report).toMatchObject({ oldVersion: 1, newVersion: 2, fresh: false, dryRun: true, snapshotMs: 0 });
     expect(report.versions[0]?.storesCreated).toEqual(['added']);
     expect(await dump(factory, 'db')).toEqual(before);
   });
@@ -619,6 +648,7 @@ describe('dryRun', () => {
       fresh: false,
       dryRun: true,
       versions: [],
+      snapshotMs: 0,
       ms: 0,
     });
     expect(await dump(factory, 'db')).toEqual(before);
@@ -658,11 +688,11 @@ describe('other connections', () => {
   test('blocked without a timeout: the open goes on once the other connection closes', async () => {
     const { factory, options, raw } = await heldOpen();
     const onBlocked = vi.fn(() => setTimeout(() => raw.close(), 10));
-    const { db, report } = await openDatabase('db', v2, { ...options, onBlocked });
+    const { db, upgrade } = await openDatabase('db', v2, { ...options, onBlocked });
     db.close();
     expect(onBlocked).toHaveBeenCalledTimes(1);
     expect(onBlocked).toHaveBeenCalledWith({ oldVersion: 1, newVersion: 2 });
-    expect(report).toMatchObject({ oldVersion: 1, newVersion: 2 });
+    expect(upgrade?.report).toMatchObject({ oldVersion: 1, newVersion: 2 });
     expect(log).toEqual([['v2', 2, 1, 2, false]]);
     expect((await dump(factory, 'db')).version).toBe(2);
   });
@@ -672,8 +702,8 @@ describe('other connections', () => {
     const onVersionChange = vi.fn();
     const { db: first } = await openDatabase('db', v1, { ...options, onVersionChange });
     const onBlocked = vi.fn();
-    const { db: second, report } = await openDatabase('db', v2, { ...options, onBlocked });
-    expect(report).toMatchObject({ oldVersion: 1, newVersion: 2 });
+    const { db: second, upgrade } = await openDatabase('db', v2, { ...options, onBlocked });
+    expect(upgrade?.report).toMatchObject({ oldVersion: 1, newVersion: 2 });
     expect(onVersionChange).toHaveBeenCalledTimes(1);
     expect(onVersionChange).toHaveBeenCalledWith({ oldVersion: 1, newVersion: 2 });
     expect(onBlocked).not.toHaveBeenCalled();
@@ -697,79 +727,161 @@ describe('other connections', () => {
   });
 });
 
-describe('the snapshot option', () => {
-  test('missing or not made by snapshotPolicy: OpenError invalid_options, and the database is not touched', async () => {
+describe('the snapshots option', () => {
+  test('missing or not made by snapshotPolicy: OptionsError invalid_options, and the database is not touched', async () => {
     const { factory, options } = fakeEnvironment();
     await seedDatabase('db', threeVersions([]), 1, { notes: [{ id: 1, name: 'kept' }] }, options);
     const before = await dump(factory, 'db');
-    const { snapshot: _policy, ...withoutPolicy } = options;
-    // What JavaScript callers, and callers written against the earlier `{ keep: 3 }` options, pass.
+    const { snapshots: _policy, ...withoutPolicy } = options;
+    // What JavaScript callers, and callers written against earlier options (`snapshot`, `{ keep: 3 }`), pass.
     for (const wrong of [
       withoutPolicy,
-      { ...withoutPolicy, snapshot: { keep: 3 } },
-      { ...withoutPolicy, snapshot: true },
+      { ...withoutPolicy, snapshot: _policy },
+      { ...withoutPolicy, snapshots: { keep: 3 } },
+      { ...withoutPolicy, snapshots: true },
     ]) {
       const error = await rejection(openDatabase('db', threeVersions([]), wrong as unknown as OpenOptions));
-      expect(error).toBeInstanceOf(OpenError);
-      expect(error).toMatchObject({ code: 'invalid_options', message: expect.stringContaining('snapshotPolicy()') });
+      expect(error).toBeInstanceOf(OptionsError);
+      expect(error).toMatchObject({
+        name: 'OptionsError',
+        code: 'invalid_options',
+        option: 'snapshots',
+        message: expect.stringContaining('snapshotPolicy()'),
+      });
     }
     expect(await dump(factory, 'db')).toEqual(before);
   });
 
   test.each([
-    [{ blockedTimeout: -1 }, 'blockedTimeout must be a number of milliseconds (got -1)'],
-    [{ blockedTimeout: Number.POSITIVE_INFINITY }, 'blockedTimeout must be a number of milliseconds (got Infinity)'],
-    [{ blockedTimeout: '500' }, 'blockedTimeout must be a number of milliseconds (got "500")'],
-    [{ downgrade: 'restore' }, `downgrade must be 'reject' or 'restore-snapshot' (got "restore")`],
-    [{ history: 'yes' }, 'history must be true or false (got "yes")'],
+    [{ blockedTimeout: -1 }, 'blockedTimeout', '`blockedTimeout` must be a number of milliseconds (got -1)'],
+    [
+      { blockedTimeout: Number.POSITIVE_INFINITY },
+      'blockedTimeout',
+      '`blockedTimeout` must be a number of milliseconds (got Infinity)',
+    ],
+    [{ blockedTimeout: '500' }, 'blockedTimeout', '`blockedTimeout` must be a number of milliseconds (got "500")'],
+    [{ version: 1.5 }, 'version', '`version` must be a whole number, at least 1 (got 1.5)'],
+    [{ onProgress: 'log' }, 'onProgress', '`onProgress` must be a function (got "log")'],
   ])(
-    'other options JavaScript can get wrong: %j is OpenError invalid_options, for dryRun too',
-    async (wrong, message) => {
+    'options JavaScript can get wrong: %j is OptionsError invalid_options, for dryRun too',
+    async (wrong, option, message) => {
       const { factory, options } = fakeEnvironment();
       const withWrong = { ...options, ...wrong } as unknown as OpenOptions;
-      for (const attempt of [
-        openDatabase('db', threeVersions([]), withWrong),
-        dryRun('db', threeVersions([]), withWrong),
-      ]) {
-        expect(await rejection(attempt)).toMatchObject({ name: 'OpenError', code: 'invalid_options', message });
+      for (const [where, attempt] of [
+        ['openDatabase', openDatabase('db', threeVersions([]), withWrong)],
+        ['dryRun', dryRun('db', threeVersions([]), withWrong)],
+      ] as const) {
+        expect(await rejection(attempt)).toMatchObject({
+          name: 'OptionsError',
+          code: 'invalid_options',
+          option,
+          message: `${where}: ${message}`,
+        });
       }
       expect(await dump(factory, 'db')).toEqual({ version: 0, stores: {} });
     },
   );
 
-  test('false upgrades without a snapshot; the policy takes one', async () => {
+  test.each([
+    [{ downgrade: 'restore' }, 'downgrade', `\`downgrade\` must be 'reject' or 'restore-snapshot' (got "restore")`],
+    [{ upgradeLog: 'yes' }, 'upgradeLog', '`upgradeLog` must be true or false (got "yes")'],
+    [{ hooks: null }, 'hooks', '`hooks` must be an object of hook functions (got null)'],
+  ])('options of openDatabase only: %j is OptionsError invalid_options', async (wrong, option, message) => {
+    const { factory, options } = fakeEnvironment();
+    const error = await rejection(
+      openDatabase('db', threeVersions([]), { ...options, ...wrong } as unknown as OpenOptions),
+    );
+    expect(error).toBeInstanceOf(OptionsError);
+    expect(error).toMatchObject({ code: 'invalid_options', option, message: `openDatabase: ${message}` });
+    expect(await dump(factory, 'db')).toEqual({ version: 0, stores: {} });
+  });
+
+  test('false upgrades without a snapshot (backup off); the policy takes one (backup taken)', async () => {
     const { options, storage } = fakeEnvironment();
-    await seedDatabase('db', threeVersions([]), 1, { notes: [{ id: 1, name: 'a' }] }, { ...options, snapshot: false });
+    await seedDatabase('db', threeVersions([]), 1, { notes: [{ id: 1, name: 'a' }] }, { ...options, snapshots: false });
     expect(await storage.list()).toEqual([]);
-    const off = await openDatabase('db', threeVersions([]), { ...options, version: 2, snapshot: false });
+    const off = await openDatabase('db', threeVersions([]), { ...options, version: 2, snapshots: false });
     off.db.close();
-    expect(off.snapshot).toBeNull();
+    expect(off.upgrade?.backup).toEqual({ status: 'off' });
     expect(await storage.list()).toEqual([]);
     const on = await openDatabase('db', threeVersions([]), options);
     on.db.close();
-    expect(on.snapshot).toMatchObject({ database: 'db', version: 2 });
+    expect(on.upgrade?.backup).toMatchObject({ status: 'taken', snapshot: { database: 'db', version: 2 } });
+    expect(await storage.list()).toHaveLength(1);
   });
 });
 
-describe('without IndexedDB', () => {
-  test('openDatabase and dryRun reject with OpenError open_failed', async () => {
-    const { IDBKeyRange } = fakeEnvironment().options;
-    const saved = Object.getOwnPropertyDescriptor(globalThis, 'indexedDB');
-    expect(saved).toBeDefined();
+describe('where IndexedDB comes from', () => {
+  test('neither indexedDB nor IDBKeyRange, and no globals: OpenError indexeddb_unavailable', async () => {
+    const savedFactory = Object.getOwnPropertyDescriptor(globalThis, 'indexedDB');
+    const savedKeyRange = Object.getOwnPropertyDescriptor(globalThis, 'IDBKeyRange');
+    expect(savedFactory).toBeDefined();
+    expect(savedKeyRange).toBeDefined();
     delete (globalThis as { indexedDB?: unknown }).indexedDB;
+    delete (globalThis as { IDBKeyRange?: unknown }).IDBKeyRange;
     try {
-      const options: OpenOptions = { IDBKeyRange, snapshot: false };
+      const options: OpenOptions = { snapshots: false };
       for (const attempt of [
         openDatabase('db', threeVersions([]), options),
         dryRun('db', threeVersions([]), options),
       ]) {
         const error = await rejection(attempt);
         expect(error).toBeInstanceOf(OpenError);
-        expect(error).toMatchObject({ name: 'OpenError', code: 'open_failed' });
+        expect(error).toMatchObject({ name: 'OpenError', code: 'indexeddb_unavailable' });
       }
     } finally {
-      Object.defineProperty(globalThis, 'indexedDB', saved!);
+      Object.defineProperty(globalThis, 'indexedDB', savedFactory!);
+      Object.defineProperty(globalThis, 'IDBKeyRange', savedKeyRange!);
     }
     expect(globalThis.indexedDB).toBeDefined();
+    expect(globalThis.IDBKeyRange).toBeDefined();
+  });
+
+  test('only one of indexedDB and IDBKeyRange: OptionsError naming the missing one, nothing created', async () => {
+    const { factory, options } = fakeEnvironment();
+    const { indexedDB, IDBKeyRange } = options;
+    for (const [half, missing] of [
+      [{ indexedDB }, 'IDBKeyRange'],
+      [{ IDBKeyRange }, 'indexedDB'],
+    ] as const) {
+      for (const attempt of [
+        openDatabase('db', threeVersions([]), { ...half, snapshots: false }),
+        dryRun('db', threeVersions([]), half),
+      ]) {
+        const error = await rejection(attempt);
+        expect(error).toBeInstanceOf(OptionsError);
+        expect(error).toMatchObject({ name: 'OptionsError', code: 'invalid_options', option: missing });
+      }
+    }
+    expect(await factory.databases()).toEqual([]);
+  });
+});
+
+describe('isIdbEvolveError', () => {
+  test('with a class name, true only for errors of that class', async () => {
+    const { options } = fakeEnvironment();
+    await seedDatabase('db', threeVersions([]), 3, {}, options);
+    const older = plan({ version: 1, stores: notes });
+    const downgrade = await rejection(openDatabase('db', older, options));
+    expect(isIdbEvolveError(downgrade)).toBe(true);
+    expect(isIdbEvolveError(downgrade, 'OpenError')).toBe(true);
+    expect(isIdbEvolveError(downgrade, 'UpgradeError')).toBe(false);
+    expect(isIdbEvolveError(downgrade, 'OptionsError')).toBe(false);
+    if (isIdbEvolveError(downgrade, 'OpenError')) {
+      // Narrowed to OpenError: its own fields are typed.
+      expect([downgrade.code, downgrade.oldVersion, downgrade.newVersion]).toEqual(['downgrade', 3, 1]);
+    }
+
+    // An OptionsError is an idb-evolve error, but not an OpenError (it was one before 1.0).
+    const options_ = await rejection(openDatabase('db', older, { ...options, blockedTimeout: -1 }));
+    expect(isIdbEvolveError(options_, 'OptionsError')).toBe(true);
+    expect(isIdbEvolveError(options_, 'OpenError')).toBe(false);
+
+    // Not idb-evolve's: a plain Error named like one, a DOMException, values that are not errors.
+    const lookalike = Object.assign(new Error('x'), { name: 'OpenError', code: 'blocked' });
+    for (const other of [lookalike, new DOMException('x', 'VersionError'), null, undefined, 'OpenError', {}]) {
+      expect(isIdbEvolveError(other)).toBe(false);
+      expect(isIdbEvolveError(other, 'OpenError')).toBe(false);
+    }
   });
 });

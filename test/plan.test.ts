@@ -3,6 +3,7 @@ import {
   definePlan,
   isIdbEvolveError,
   openDatabase,
+  OptionsError,
   PlanError,
   rebuildStore,
   renameStore,
@@ -383,8 +384,21 @@ describe('definePlan checks validators', () => {
 });
 
 describe('openDatabase target version', () => {
-  test.each([[5], [0], [1.5]])(
-    'rejects version %j, which the plan does not declare, before touching the database',
+  test('rejects version 5, which the plan does not declare, before touching the database', async () => {
+    const { factory, options } = fakeEnvironment();
+    const plan = define(v1, { version: 2, stores: notes });
+    const error = await openDatabase('db', plan, { ...options, version: 5 }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(PlanError);
+    expect(error).toMatchObject({ name: 'PlanError', code: 'invalid_target_version', version: 5 });
+    expect(await factory.databases()).toEqual([]);
+  });
+
+  // Not a version number at all: refused with the other options, before the plan is consulted.
+  test.each([[0], [1.5], [Number.NaN]])(
+    'rejects version %j as an OptionsError before touching the database',
     async (version) => {
       const { factory, options } = fakeEnvironment();
       const plan = define(v1, { version: 2, stores: notes });
@@ -392,8 +406,8 @@ describe('openDatabase target version', () => {
         () => undefined,
         (e: unknown) => e,
       );
-      expect(error).toBeInstanceOf(PlanError);
-      expect(error).toMatchObject({ name: 'PlanError', code: 'invalid_target_version', version });
+      expect(error).toBeInstanceOf(OptionsError);
+      expect(error).toMatchObject({ name: 'OptionsError', code: 'invalid_options', option: 'version' });
       expect(await factory.databases()).toEqual([]);
     },
   );

@@ -7,6 +7,10 @@ import {
   listSnapshots,
   memorySnapshotStorage,
   openDatabase,
+  OpenError,
+  OptionsError,
+  pruneSnapshots,
+  installedVersion,
   renameField,
   renameStore,
   restoreSnapshot,
@@ -15,10 +19,13 @@ import {
   SnapshotError,
   updateRecords,
   verifySnapshot,
+  type OpenOptions,
+  type Progress,
+  type SnapshotInfo,
   type SnapshotPolicyOptions,
   type SnapshotStorage,
 } from '../src/index.js';
-import { dump, fakeEnvironment, openAndClose, request, seedDatabase } from './helpers.js';
+import { dump, expectPhasesEndAtTotal, fakeEnvironment, openAndClose, request, seedDatabase } from './helpers.js';
 
 const v1 = { version: 1, stores: { notes: { keyPath: 'id', indexes: { byTitle: 'title' } }, blobs: {} } } as const;
 const v2 = {
@@ -56,6 +63,15 @@ const idb = ({ indexedDB, IDBKeyRange }: { indexedDB: IDBFactory; IDBKeyRange: t
   IDBKeyRange,
 });
 
+/** Upgrades the seeded database to plan12 and returns the snapshot the upgrade took. */
+async function upgradeSnapshot(options: OpenOptions): Promise<SnapshotInfo> {
+  const { db, upgrade } = await openDatabase('db', plan12, options);
+  db.close();
+  if (upgrade?.backup.status !== 'taken')
+    throw new Error(`expected a snapshot, got ${JSON.stringify(upgrade?.backup)}`);
+  return upgrade.backup.snapshot;
+}
+
 async function text(storage: SnapshotStorage, id: string): Promise<string> {
   return (await storage.read(id))!.text();
 }
@@ -63,8 +79,10 @@ async function text(storage: SnapshotStorage, id: string): Promise<string> {
 describe('snapshot before upgrade', () => {
   test('an upgrade writes one snapshot of the state it starts from, and reports it', async () => {
     const { options, storage } = await seeded();
-    const { db, snapshot } = await openDatabase('db', plan12, options);
+    const { db, upgrade } = await openDatabase('db', plan12, options);
     db.close();
+    expect(upgrade?.backup.status).toBe('taken');
+    const snapshot = upgrade?.backup.status === 'taken' ? upgrade.backup.snapshot : undefined;
     expect(snapshot).toMatchObject({ database: 'db', version: 1, reason: 'upgrade', counts: { notes: 2, blobs: 0 } });
     const [listed, ...rest] = await listSnapshots({ storage });
     expect(rest).toEqual([]);
@@ -107,38 +125,52 @@ describe('snapshot before upgrade', () => {
       }),
     };
     await expect(
-      openDatabase('db', plan12, { ...options, snapshot: snapshotPolicy({ storage: full }) }),
+      openDatabase('db', plan12, { ...options, snapshots: snapshotPolicy({ storage: full }) }),
     ).rejects.toMatchObject({
       name: 'SnapshotError',
       code: 'snapshot_quota',
     });
     expect(await dump(factory, 'db')).toEqual(before);
-    const { db, snapshot, snapshotError } = await openDatabase('db', plan12, {
+    const { db, upgrade } = await openDatabase('db', plan12, {
       ...options,
-      snapshot: snapshotPolicy({ storage: full, onFailure: 'proceed' }),
+      snapshots: snapshotPolicy({ storage: full, onFailure: 'proceed' }),
     });
     db.close();
-    expect(snapshot).toBeNull();
-    expect(snapshotError?.code).toBe('snapshot_quota');
+    expect(upgrade?.backup).toMatchObject({
+      status: 'skipped',
+      error: { name: 'SnapshotError', code: 'snapshot_quota' },
+    });
     expect((await dump(factory, 'db')).version).toBe(2);
   });
 
   test.each([
-    [{ keep: 0 }, 'keep must be a whole number of snapshots, at least 1 (got 0)'],
-    [{ keep: Number.NaN }, 'keep must be a whole number of snapshots, at least 1 (got NaN)'],
-    [{ keep: 2.5 }, 'keep must be a whole number of snapshots, at least 1 (got 2.5)'],
-    [{ onFailure: 'procede' }, `onFailure must be 'refuse', 'proceed' or a function (got "procede")`],
+    [{ keep: 0 }, 'keep', '`keep` must be a whole number, at least 1 (got 0)'],
+    [{ keep: Number.NaN }, 'keep', '`keep` must be a whole number, at least 1 (got NaN)'],
+    [{ keep: 2.5 }, 'keep', '`keep` must be a whole number, at least 1 (got 2.5)'],
+    [
+      { onFailure: 'procede' },
+      'onFailure',
+      `\`onFailure\` must be 'refuse' or 'proceed' or a function (got "procede")`,
+    ],
     [
       { storage: {} },
-      'storage must be a SnapshotStorage (list, create, read and delete), such as opfsSnapshotStorage() or memorySnapshotStorage()',
+      'storage',
+      '`storage` must be a SnapshotStorage (list, create, read and delete), such as opfsSnapshotStorage() or memorySnapshotStorage() (got an object)',
     ],
     [
       { storage: null },
-      'storage must be a SnapshotStorage (list, create, read and delete), such as opfsSnapshotStorage() or memorySnapshotStorage()',
+      'storage',
+      '`storage` must be a SnapshotStorage (list, create, read and delete), such as opfsSnapshotStorage() or memorySnapshotStorage() (got null)',
     ],
-  ])('snapshotPolicy(%j) is an OpenError invalid_options', (options, message) => {
+  ])('snapshotPolicy(%j) is an OptionsError invalid_options', (options, option, message) => {
+    expect(() => snapshotPolicy(options as SnapshotPolicyOptions)).toThrow(OptionsError);
     expect(() => snapshotPolicy(options as SnapshotPolicyOptions)).toThrow(
-      expect.objectContaining({ name: 'OpenError', code: 'invalid_options', message: `snapshotPolicy: ${message}` }),
+      expect.objectContaining({
+        name: 'OptionsError',
+        code: 'invalid_options',
+        option,
+        message: `snapshotPolicy: ${message}`,
+      }),
     );
   });
 
@@ -164,19 +196,24 @@ describe('snapshot before upgrade', () => {
       const { factory, options } = await seeded();
       const before = await dump(factory, 'db');
       await expect(
-        openDatabase('db', plan12, { ...options, snapshot: snapshotPolicy({ storage: unavailable(), onFailure }) }),
+        openDatabase('db', plan12, { ...options, snapshots: snapshotPolicy({ storage: unavailable(), onFailure }) }),
       ).rejects.toMatchObject({
         code: 'snapshot_unavailable',
       });
       expect(await dump(factory, 'db')).toEqual(before);
     }
     const { factory, options } = await seeded();
-    const { db, snapshot, snapshotError } = await openDatabase('db', plan12, {
+    const { db, upgrade } = await openDatabase('db', plan12, {
       ...options,
-      snapshot: snapshotPolicy({ storage: unavailable(), onFailure: proceedIfUnavailable }),
+      snapshots: snapshotPolicy({ storage: unavailable(), onFailure: proceedIfUnavailable }),
     });
     db.close();
-    expect([snapshot, snapshotError?.code, seen]).toEqual([null, 'snapshot_unavailable', ['snapshot_unavailable']]);
+    const backup = upgrade?.backup;
+    expect([backup?.status, backup?.status === 'skipped' ? backup.error.code : undefined, seen]).toEqual([
+      'skipped',
+      'snapshot_unavailable',
+      ['snapshot_unavailable'],
+    ]);
     expect((await dump(factory, 'db')).version).toBe(2);
   });
 
@@ -184,7 +221,7 @@ describe('snapshot before upgrade', () => {
     const { options, storage } = await seeded();
     const policy = snapshotPolicy({ storage, keep: 2 });
     const manual = await snapshotDatabase('db', { ...idb(options), storage }); // at version 1, by hand
-    await openAndClose('db', plan12, { ...options, snapshot: policy }); // upgrade snapshot at 1, now at 2
+    await openAndClose('db', plan12, { ...options, snapshots: policy }); // upgrade snapshot at 1, now at 2
     const failing = definePlan({
       versions: [
         v1,
@@ -207,7 +244,7 @@ describe('snapshot before upgrade', () => {
     for (let attempt = 0; attempt < 3; attempt++) {
       const error = await openDatabase('db', failing, {
         ...options,
-        snapshot: policy,
+        snapshots: policy,
         hooks: { onFailed: (_, info) => attempts.push(info.snapshot!.id) },
       }).catch((e: unknown) => e);
       expect(error).toMatchObject({ code: 'step_failed' });
@@ -225,7 +262,7 @@ describe('snapshot before upgrade', () => {
 
   test('retention keeps the newest N snapshots of the database', async () => {
     const { options, storage } = await seeded();
-    const plans = [2, 3].map((n) => ({ ...options, version: n, snapshot: snapshotPolicy({ storage, keep: 1 }) }));
+    const plans = [2, 3].map((n) => ({ ...options, version: n, snapshots: snapshotPolicy({ storage, keep: 1 }) }));
     await openAndClose('db', plan123, plans[0]!);
     await openAndClose('db', plan123, plans[1]!);
     const left = await listSnapshots({ storage });
@@ -341,8 +378,7 @@ describe('lossless snapshot and restore', () => {
 
   test('export then import into another storage keeps the snapshot byte for byte', async () => {
     const { options, storage } = await seeded();
-    const { db, snapshot } = await openDatabase('db', plan12, options);
-    db.close();
+    const snapshot = await upgradeSnapshot(options);
     const file = await exportSnapshot(snapshot!.id, { storage });
     const elsewhere = memorySnapshotStorage();
     const imported = await importSnapshot(new File([file], snapshot!.id), { storage: elsewhere });
@@ -355,8 +391,7 @@ describe('restore', () => {
   test('after a committed but wrong migration, restoring the pre-upgrade snapshot brings back the old version and data', async () => {
     const { factory, options, storage } = await seeded();
     const before = await dump(factory, 'db');
-    const { db, snapshot } = await openDatabase('db', plan12, options);
-    db.close();
+    const snapshot = await upgradeSnapshot(options);
     expect((await dump(factory, 'db')).stores.notes!.records[0]![1]).toEqual({ id: 1, title: 'A' });
     const report = await restoreSnapshot('db', snapshot!.id, { ...idb(options), storage });
     expect(report).toMatchObject({ version: 1, recreated: true });
@@ -367,8 +402,7 @@ describe('restore', () => {
   test('a restore interrupted after deleting the database is finished by the next open', async () => {
     const { factory, options, storage } = await seeded();
     const before = await dump(factory, 'db');
-    const { db, snapshot } = await openDatabase('db', plan12, options);
-    db.close();
+    const snapshot = await upgradeSnapshot(options);
     // What a crash between the deletion and the reload leaves behind: the journal, and no database.
     const journal = await storage.create('journal@db.json');
     await journal.write(JSON.stringify({ database: 'db', snapshot: snapshot!.id, started: new Date().toISOString() }));
@@ -398,11 +432,155 @@ describe('restore', () => {
       code: 'snapshot_wrong_database',
     });
     await expect(restoreSnapshot('db', 'nope.ndjson', { ...idb(options), storage })).rejects.toMatchObject({
+      name: 'SnapshotError',
       code: 'snapshot_not_found',
+      snapshotId: 'nope.ndjson',
     });
     await expect(snapshotDatabase('missing', { ...idb(options), storage })).rejects.toMatchObject({
       code: 'database_not_found',
     });
+  });
+
+  test('reports verify (bytes of the file) then restore (records), each phase ending at its total', async () => {
+    const { factory, options, storage } = await seeded();
+    const before = await dump(factory, 'db');
+    const snapshot = await upgradeSnapshot(options);
+    const events: Progress[] = [];
+    await restoreSnapshot('db', snapshot.id, { ...idb(options), storage, onProgress: (p) => events.push(p) });
+    expect(await dump(factory, 'db')).toEqual(before);
+    expect(events).toEqual([
+      { phase: 'verify', unit: 'bytes', done: 0, total: snapshot.size },
+      { phase: 'verify', unit: 'bytes', done: snapshot.size, total: snapshot.size },
+      { phase: 'restore', unit: 'records', done: 2, total: 2 },
+    ]);
+    expectPhasesEndAtTotal(events);
+  });
+
+  test('a blocked load: onBlocked gets BlockedInfo, and blockedTimeout rejects with OpenError blocked, changing nothing', async () => {
+    const { factory, options, storage } = await seeded();
+    await openAndClose('db', plan12, options); // snapshot of "db" at version 1, now at 2
+    const atTwo = await snapshotDatabase('db', { ...idb(options), storage });
+    // A copy at version 1: the snapshot at version 2 loads into it in one versionchange, without deleting it.
+    await seedDatabase('copy', plan12, 1, { notes: [{ id: 9, title: 'copy' }] }, options);
+    const before = await dump(factory, 'copy');
+    const raw = await request(factory.open('copy'));
+    raw.onversionchange = () => {}; // holds on, as another tab that ignores versionchange would
+    const blocked: unknown[] = [];
+    const error = await restoreSnapshot('copy', atTwo.id, {
+      ...idb(options),
+      storage,
+      allowOtherDatabase: true,
+      onBlocked: (info) => blocked.push(info),
+      blockedTimeout: 30,
+    }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(OpenError);
+    expect(error).toMatchObject({ name: 'OpenError', code: 'blocked', oldVersion: 1, newVersion: 2 });
+    expect(blocked).toEqual([{ oldVersion: 1, newVersion: 2 }]);
+    raw.close();
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    // The load that was given up on never runs, even once the other connection has closed.
+    expect(await dump(factory, 'copy')).toEqual(before);
+    expect((await storage.list()).filter((n) => n.startsWith('journal@'))).toEqual([]);
+  });
+
+  test('a blocked deletion: onBlocked gets newVersion null, and blockedTimeout rejects with OpenError blocked', async () => {
+    const { factory, options, storage } = await seeded();
+    const atOne = await dump(factory, 'db');
+    const snapshot = await upgradeSnapshot(options); // at version 1; the database is now at 2
+    const raw = await request(factory.open('db'));
+    raw.onversionchange = () => {};
+    const blocked: unknown[] = [];
+    await expect(
+      restoreSnapshot('db', snapshot.id, {
+        ...idb(options),
+        storage,
+        onBlocked: (info) => blocked.push(info),
+        blockedTimeout: 30,
+      }),
+    ).rejects.toMatchObject({ name: 'OpenError', code: 'blocked', oldVersion: 2 });
+    expect(blocked).toEqual([{ oldVersion: 2, newVersion: null }]);
+    // IndexedDB cannot take a deletion back: it goes ahead once the other connection closes (an open queued
+    // behind it would wait until then), and the journal makes the next open finish the restore.
+    raw.close();
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(await factory.databases()).toEqual([]);
+    expect((await storage.list()).filter((n) => n.startsWith('journal@'))).toHaveLength(1);
+    const reopened = await openDatabase('db', plan12, { ...options, version: 1 });
+    reopened.db.close();
+    expect(await dump(factory, 'db')).toEqual(atOne);
+    expect((await storage.list()).filter((n) => n.startsWith('journal@'))).toEqual([]);
+  });
+
+  test('installedVersion reads the version without creating the database', async () => {
+    const { factory, options } = await seeded();
+    expect(await installedVersion('db', idb(options))).toBe(1);
+    expect(await installedVersion('missing', idb(options))).toBe(0);
+    expect((await factory.databases()).map((d) => d.name)).toEqual(['db']);
+    await expect(installedVersion('db', { indexedDB: factory })).rejects.toMatchObject({
+      name: 'OptionsError',
+      option: 'IDBKeyRange',
+    });
+  });
+});
+
+describe('snapshotDatabase and pruneSnapshots', () => {
+  test('snapshotDatabase reports phase snapshot per store, ending at each total', async () => {
+    const { options, storage } = await seeded();
+    const events: Progress[] = [];
+    await snapshotDatabase('db', { ...idb(options), storage, batchSize: 1, onProgress: (p) => events.push(p) });
+    expect(events.length).toBeGreaterThan(0);
+    for (const event of events) {
+      expect(event).toEqual({
+        phase: 'snapshot',
+        unit: 'records',
+        version: 1,
+        store: expect.any(String),
+        done: expect.any(Number),
+        total: event.store === 'notes' ? 2 : 0,
+      });
+    }
+    expect(events.filter((e) => e.store === 'notes').at(-1)).toMatchObject({ done: 2, total: 2 });
+    expectPhasesEndAtTotal(events);
+  });
+
+  /** Three manual snapshots of "db", a millisecond apart, newest first. */
+  async function threeSnapshots() {
+    const env = await seeded();
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      ids.unshift((await snapshotDatabase('db', { ...idb(env.options), storage: env.storage })).id);
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    return { ...env, ids };
+  }
+
+  test('keeps the newest `keep` snapshots of the database and returns the deleted ids', async () => {
+    const { storage, ids, options } = await threeSnapshots();
+    const other = await snapshotDatabase('db', { ...idb(options), storage: memorySnapshotStorage() });
+    expect(await pruneSnapshots('db', { keep: 1, storage })).toEqual(ids.slice(1));
+    expect((await listSnapshots({ storage })).map((s) => s.id)).toEqual([ids[0]]);
+    expect(other.id).not.toBe(ids[0]);
+    expect(await pruneSnapshots('db', { keep: 5, storage })).toEqual([]);
+  });
+
+  test.each([
+    ['missing', {}],
+    ['NaN', { keep: Number.NaN }],
+    ['0', { keep: 0 }],
+    ['1.5', { keep: 1.5 }],
+    ['a string', { keep: '1' }],
+  ])('keep %s is an OptionsError before anything is deleted', async (_, keep) => {
+    const { storage, ids } = await threeSnapshots();
+    const error = await pruneSnapshots('db', { ...keep, storage } as unknown as { keep: number }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(OptionsError);
+    expect(error).toMatchObject({ name: 'OptionsError', code: 'invalid_options', option: 'keep' });
+    expect((await listSnapshots({ storage })).map((s) => s.id)).toEqual(ids);
   });
 });
 
@@ -497,25 +675,32 @@ describe('downgrade', () => {
   });
 
   test('restore-snapshot with an older plan restores the newest snapshot at or below its version', async () => {
-    const { factory, options } = await seeded();
+    const { factory, options, storage } = await seeded();
     await openAndClose('db', plan12, options); // snapshot at 1, now at 2
     const atTwo = await dump(factory, 'db');
     await openAndClose('db', plan123, options); // snapshot at 2, now at 3
-    const { db, downgraded } = await openDatabase('db', plan12, { ...options, downgrade: 'restore-snapshot' });
+    const [atTwoSnapshot] = await listSnapshots({ storage, database: 'db' });
+    const { db, upgrade, downgrade } = await openDatabase('db', plan12, { ...options, downgrade: 'restore-snapshot' });
     db.close();
-    expect(downgraded).toMatchObject({ fromVersion: 3, toVersion: 2, method: 'restored' });
+    expect(downgrade).toEqual({ fromVersion: 3, toVersion: 2, method: 'restored', snapshotId: atTwoSnapshot!.id });
+    expect(atTwoSnapshot!.version).toBe(2);
+    // The restored database is at the requested version: no upgrade runs after the downgrade.
+    expect(upgrade).toBeNull();
     expect(await dump(factory, 'db')).toEqual(atTwo);
   });
 
   test('with down transforms, data written after the upgrade is carried down', async () => {
-    const { factory, options } = await seeded();
+    const { factory, options, storage } = await seeded();
     const { db } = await openDatabase('db', plan123, options);
     // Written at version 3, after its upgrade: must survive the rollback.
     await request(db.transaction('notes', 'readwrite').objectStore('notes').put({ id: 3, title: 'NEW!' }));
     db.close();
     const rolled = await openDatabase('db', plan123, { ...options, version: 2, downgrade: 'restore-snapshot' });
     rolled.db.close();
-    expect(rolled.downgraded).toMatchObject({ fromVersion: 3, toVersion: 2, method: 'carried-down' });
+    expect(rolled.downgrade).toMatchObject({ fromVersion: 3, toVersion: 2, method: 'carried-down' });
+    // The snapshot of the current data taken just before, which was carried down.
+    const carried = await verifySnapshot(rolled.downgrade!.snapshotId, { storage });
+    expect(carried).toMatchObject({ database: 'db', version: 3, reason: 'downgrade', counts: { notes: 3 } });
     const after = await dump(factory, 'db');
     expect(after.version).toBe(2);
     expect(after.stores.notes!.records).toEqual([
@@ -645,7 +830,12 @@ describe('downgrade', () => {
     db.close();
     const rolled = await openDatabase('db', withRenames, { ...options, version: 1, downgrade: 'restore-snapshot' });
     rolled.db.close();
-    expect(rolled.downgraded).toMatchObject({ fromVersion: 3, toVersion: 1, method: 'carried-down' });
+    expect(rolled.downgrade).toMatchObject({
+      fromVersion: 3,
+      toVersion: 1,
+      method: 'carried-down',
+      snapshotId: expect.any(String),
+    });
     const after = await dump(factory, 'db');
     expect([after.version, Object.keys(after.stores).sort()]).toEqual([1, ['blobs', 'notes']]);
     expect(after.stores.notes!.records).toEqual([

@@ -14,13 +14,14 @@ import {
   type UpgradeError,
   type DatabaseLayout,
   type Plan,
+  type Progress,
   type Step,
   type StepReport,
-  type UpgradeProgress,
   type UpgradeReport,
 } from '../src/index.js';
 import {
   dump,
+  expectPhasesEndAtTotal,
   fakeEnvironment,
   openAndClose,
   plan,
@@ -40,7 +41,7 @@ const twoVersions = (before: DatabaseLayout, after: DatabaseLayout, steps: Step[
 async function upgrade(
   p: Plan,
   records: Record<string, unknown[]>,
-  extra: { onProgress?: (p: UpgradeProgress) => void } = {},
+  extra: { onProgress?: (p: Progress) => void } = {},
 ) {
   const { factory, options } = fakeEnvironment();
   await seedDatabase('db', p, 1, records, options);
@@ -572,14 +573,35 @@ describe('rebuildStore', () => {
 
   // Was a bug: rebuild progress events name the internal set-aside store ("items\0idb-evolve-rebuild") instead of "items".
   test('reports progress under the store name', async () => {
-    const events: UpgradeProgress[] = [];
+    const events: Progress[] = [];
     const p = twoVersions(items, { items: {} }, [rebuildStore('items')]);
     await upgrade(p, { items: rows }, { onProgress: (event) => events.push(event) });
     const steps = events.filter((e) => e.phase === 'step');
     expect(steps).toEqual([
-      { phase: 'step', version: 2, step: 'rebuildStore(items)', stepIndex: 0, store: 'items', done: 0, total: 3 },
-      { phase: 'step', version: 2, step: 'rebuildStore(items)', stepIndex: 0, store: 'items', done: 3, total: 3 },
+      {
+        phase: 'step',
+        unit: 'records',
+        version: 2,
+        step: 'rebuildStore(items)',
+        stepIndex: 0,
+        store: 'items',
+        done: 0,
+        total: 3,
+      },
+      {
+        phase: 'step',
+        unit: 'records',
+        version: 2,
+        step: 'rebuildStore(items)',
+        stepIndex: 0,
+        store: 'items',
+        done: 3,
+        total: 3,
+      },
     ]);
+    // No event anywhere names the set-aside store, and every phase ends at its total.
+    expect(events.filter((e) => e.store !== undefined && e.store !== 'items')).toEqual([]);
+    expectPhasesEndAtTotal(events);
   });
 
   // Was a bug: rebuild copies with put(), so two records given the same new key silently collapse into one (data loss).

@@ -6,6 +6,7 @@ import {
   definePlan,
   memorySnapshotStorage,
   OpenError,
+  snapshotPolicy,
   PlanError,
   renameField,
   UpgradeError,
@@ -182,7 +183,7 @@ describe('fixture errors', () => {
       'a store the version lacks',
       1,
       { tags: [] },
-      { code: 'unknown_store', store: 'tags', version: 1 },
+      { code: 'unknown_fixture_store', store: 'tags', version: 1 },
       /^Fixtures for store "tags", which version 1 does not have \(it has: "notes", "settings"\) \(version 1, store "tags"\)$/,
     ],
     [
@@ -252,6 +253,8 @@ describe('fixture errors', () => {
       key: 2,
       issues: [{ path: ['title'], message: expect.stringContaining('string') }],
     });
+    // The issues are in `issues`, not in `cause`.
+    expect((error as FixtureError).cause).toBeUndefined();
     expect((error as Error).message).toMatch(/^Fixture 1 of store "notes" fails the validator of version 2 at title: /);
     expect(await databaseNames(factory)).toHaveLength(1);
   });
@@ -348,21 +351,15 @@ describe('migrate', () => {
     const { options } = recordingEnvironment();
     // Node has no OPFS: a snapshot there would refuse the upgrade with a SnapshotError.
     const plain = await createDatabaseAt(plan, 1, { notes: [{ id: 1, name: 'a' }] }, options);
+    expect(plain.snapshots).toBe(false);
     expect(await migrate(plain)).toMatchObject({ error: null });
-    const withoutStorage = await createDatabaseAt(
-      plan,
-      1,
-      { notes: [{ id: 1, name: 'a' }] },
-      { ...options, snapshot: { keep: 1 } },
-    );
-    expect(await migrate(withoutStorage)).toMatchObject({ error: null });
+    const off = await createDatabaseAt(plan, 1, { notes: [{ id: 1, name: 'a' }] }, { ...options, snapshots: false });
+    expect(off.snapshots).toBe(false);
+    expect(await migrate(off)).toMatchObject({ error: null });
     const storage = memorySnapshotStorage();
-    const database = await createDatabaseAt(
-      plan,
-      1,
-      { notes: [{ id: 1, name: 'a' }] },
-      { ...options, snapshot: { storage } },
-    );
+    const snapshots = snapshotPolicy({ storage });
+    const database = await createDatabaseAt(plan, 1, { notes: [{ id: 1, name: 'a' }] }, { ...options, snapshots });
+    expect(database.snapshots).toBe(snapshots);
     expect(await storage.list()).toEqual([]);
     expect(await migrate(database)).toMatchObject({ error: null });
     // A snapshot of the database at version 1, taken by the upgrade.

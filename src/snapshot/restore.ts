@@ -273,7 +273,7 @@ async function load(
   if (request instanceof Promise) return request;
   let guard: TransactionGuard | undefined;
   let counts: Record<string, number> | undefined;
-  return settleRequest(request, name, options, {
+  const loaded = settleRequest(request, name, options, {
     gaveUp: 'nothing was restored',
     upgrade: (r) => {
       const db = r.result;
@@ -297,7 +297,6 @@ async function load(
       );
     },
     failure: (error) => {
-      void reader.cancel();
       const failure = guard?.failure;
       throw failure instanceof SnapshotError
         ? failure
@@ -307,6 +306,11 @@ async function load(
             { cause: failure ?? error },
           );
     },
+  });
+  // Whichever way the load fails (rolled back, or given up while blocked), the file is released.
+  return loaded.catch((error: unknown) => {
+    void reader.cancel();
+    throw error;
   });
 }
 

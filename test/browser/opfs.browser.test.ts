@@ -97,7 +97,7 @@ describe('upgrades in a real engine', () => {
   const upgrade = (step: Step) => definePlan({ versions: [v1, { ...v1, version: 2, steps: [step] }] });
   const seed = async () => {
     await indexedDB.deleteDatabase(name);
-    const { db } = await openDatabase(name, definePlan({ versions: [v1] }), { snapshot: false });
+    const { db } = await openDatabase(name, definePlan({ versions: [v1] }), { snapshots: false });
     const tx = db.transaction('notes', 'readwrite');
     for (let id = 1; id <= 300; id++)
       tx.objectStore('notes').put({ id, text: `note ${id}`, blob: new Blob([`b${id}`]) });
@@ -117,7 +117,7 @@ describe('upgrades in a real engine', () => {
   test('the pre-upgrade snapshot goes to OPFS (Blobs included) and restores the old state', async () => {
     await seed();
     const before = await read();
-    const { db, snapshot } = await openDatabase(
+    const { db, upgrade: done } = await openDatabase(
       name,
       upgrade(
         updateRecords('notes', (n: { text: string }) => ({ ...n, text: n.text.toUpperCase() }), {
@@ -126,10 +126,12 @@ describe('upgrades in a real engine', () => {
         }),
       ),
       {
-        snapshot: snapshotPolicy({ storage: storage() }),
+        snapshots: snapshotPolicy({ storage: storage() }),
       },
     );
     db.close();
+    expect(done?.backup.status).toBe('taken');
+    const snapshot = done?.backup.status === 'taken' ? done.backup.snapshot : undefined;
     expect(snapshot).toMatchObject({ version: 1, counts: { notes: 300 } });
     expect((await listSnapshots({ storage: storage(), database: name })).map((s) => s.id)).toEqual([snapshot!.id]);
     expect(await verifySnapshot(snapshot!.id, { storage: storage() })).toMatchObject({ counts: { notes: 300 } });
@@ -155,7 +157,7 @@ describe('upgrades in a real engine', () => {
       },
     };
     await expect(
-      openDatabase(name, upgrade(step), { snapshot: snapshotPolicy({ storage: storage() }) }),
+      openDatabase(name, upgrade(step), { snapshots: snapshotPolicy({ storage: storage() }) }),
     ).rejects.toMatchObject({
       name: 'UpgradeError',
       code: 'transaction_inactive',
@@ -177,7 +179,7 @@ describe('upgrades in a real engine', () => {
         throw new Error('after await');
       },
     };
-    await expect(openDatabase(name, upgrade(step), { snapshot: false })).rejects.toMatchObject({
+    await expect(openDatabase(name, upgrade(step), { snapshots: false })).rejects.toMatchObject({
       code: 'step_failed',
       step: 'late throw',
     });
