@@ -224,6 +224,8 @@ export interface SnapshotErrorContext extends ErrorContext {
   readonly snapshotId?: string;
   /** 1-based line of the snapshot file where reading failed. */
   readonly line?: number;
+  /** For `snapshot_unavailable`: each writer tried, and why it could not write here. */
+  readonly attempts?: ReadonlyArray<{ readonly writer: string; readonly reason: string }>;
 }
 
 /**
@@ -238,10 +240,13 @@ export class SnapshotError extends IdbEvolveError {
   declare readonly snapshotId: string | undefined;
   /** 1-based line of the file where reading failed, when known. */
   declare readonly line: number | undefined;
+  /** For `snapshot_unavailable`: each writer tried, and why it could not write here. */
+  declare readonly attempts: ReadonlyArray<{ readonly writer: string; readonly reason: string }> | undefined;
   constructor(code: SnapshotErrorCode, message: string, context: SnapshotErrorContext = {}) {
     super(code, message + (context.line === undefined ? '' : ` (line ${context.line})`), context);
     this.snapshotId = context.snapshotId;
     this.line = context.line;
+    this.attempts = context.attempts;
   }
 }
 

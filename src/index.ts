@@ -44,8 +44,13 @@ export type {
 } from './snapshot/manage.js';
 export { restoreSnapshot } from './snapshot/restore.js';
 export type { RestoreOptions, RestoreReport } from './snapshot/restore.js';
-export { memorySnapshotStorage, opfsSnapshotStorage } from './snapshot/storage.js';
-export type { OpfsSnapshotStorageOptions, SnapshotSink, SnapshotStorage } from './snapshot/storage.js';
+export { memorySnapshotStorage } from './snapshot/storage.js';
+export type { SnapshotSink, SnapshotStorage } from './snapshot/storage.js';
+export { opfsSnapshotStorage } from './snapshot/opfs-storage.js';
+export type { OpfsSnapshotStorageOptions, OpfsWriter } from './snapshot/opfs-storage.js';
+export { indexedDBSnapshotStorage } from './snapshot/indexeddb-storage.js';
+export type { IndexedDBSnapshotStorageOptions } from './snapshot/indexeddb-storage.js';
+export type { SnapshotCompression } from './snapshot/compression.js';
 export type { SnapshotHeader, SnapshotInfo, SnapshotReason, SnapshotStoreHeader } from './snapshot/format.js';
 export type { StepReport, UpgradeReport, VersionReport } from './upgrade/run-upgrade.js';
 export { remove, unchanged } from './upgrade/step-store.js';

@@ -211,3 +211,6 @@ export function expectPhasesEndAtTotal(events: readonly Progress[]): void {
     }
   }
 }
+
+/** Text as the bytes a snapshot sink takes. */
+export const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text);

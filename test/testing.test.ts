@@ -364,7 +364,7 @@ describe('migrate', () => {
     expect(await migrate(database)).toMatchObject({ error: null });
     // A snapshot of the database at version 1, taken by the upgrade.
     expect(await storage.list()).toEqual([
-      expect.stringMatching(new RegExp(`^${database.name}@1@\\d+@upgrade@\\w+\\.ndjson$`)),
+      expect.stringMatching(new RegExp(`^${database.name}@1@\\d+@upgrade@\\w+\\.ndjson\\.gz$`)),
     ]);
   });
 });

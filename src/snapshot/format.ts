@@ -1,4 +1,5 @@
 import { Checksum } from './checksum.js';
+import { canCompress, contentStream, gzipSink, type SnapshotCompression, SUFFIXES } from './compression.js';
 import { PlanError, SnapshotError } from '../errors.js';
 import {
   normalizeLayout,
@@ -60,22 +61,35 @@ export interface SnapshotInfo {
   readonly size?: number;
   /** Records per store, when the file was read (written or verified). */
   readonly counts?: Readonly<Record<string, number>>;
+  /** How the file is stored, from its name. */
+  readonly compression?: SnapshotCompression;
+  /** The writer that wrote it (`opfs-writable`, `opfs-worker`, `indexeddb`, ...), for a snapshot just written. */
+  readonly writer?: string;
 }
 
 const SEPARATOR = '@';
-const SUFFIX = '.ndjson';
 
-/** Builds a file name that sorts by database, then time, and can be parsed back without reading the file. */
-export function snapshotFileName(database: string, version: number, created: Date, reason: SnapshotReason): string {
+/**
+ * Builds a file name that sorts by database, then time, and can be parsed back without reading the file; its
+ * suffix says whether the content is gzip (`.ndjson.gz`) or plain (`.ndjson`).
+ */
+export function snapshotFileName(
+  database: string,
+  version: number,
+  created: Date,
+  reason: SnapshotReason,
+  compression: SnapshotCompression,
+): string {
   const random = Math.random().toString(36).slice(2, 8);
   const time = created.getTime().toString().padStart(15, '0');
-  return [encodeURIComponent(database), version, time, reason, random].join(SEPARATOR) + SUFFIX;
+  return [encodeURIComponent(database), version, time, reason, random].join(SEPARATOR) + SUFFIXES[compression];
 }
 
 /** Parses a snapshot file name; undefined for files that are not snapshots. */
 export function parseSnapshotFileName(id: string): SnapshotInfo | undefined {
-  if (!id.endsWith(SUFFIX)) return undefined;
-  const parts = id.slice(0, -SUFFIX.length).split(SEPARATOR);
+  const suffix = [SUFFIXES.gzip, SUFFIXES.none].find((s) => id.endsWith(s));
+  if (suffix === undefined) return undefined;
+  const parts = id.slice(0, -suffix.length).split(SEPARATOR);
   if (parts.length !== 5) return undefined;
   const [database, version, time, reason] = parts as [string, string, string, string];
   const reasons: readonly string[] = ['upgrade', 'manual', 'downgrade', 'import'];
@@ -87,6 +101,7 @@ export function parseSnapshotFileName(id: string): SnapshotInfo | undefined {
       version: Number(version),
       created: new Date(Number(time)),
       reason: reason as SnapshotReason,
+      compression: suffix === SUFFIXES.gzip ? 'gzip' : 'none',
     };
   } catch {
     return undefined;
@@ -104,6 +119,8 @@ export interface SnapshotWriting {
   /** The version the data is at. Inside a versionchange transaction `db.version` is already the new one: pass `oldVersion`. */
   readonly version: number;
   readonly reason: SnapshotReason;
+  /** Default `gzip` where `CompressionStream` exists. */
+  readonly compression?: SnapshotCompression | undefined;
   readonly batchSize?: number;
   readonly onProgress?: ((store: string, done: number, total: number) => void) | undefined;
 }
@@ -115,10 +132,12 @@ export interface SnapshotWriting {
  */
 export async function writeSnapshot(writing: SnapshotWriting): Promise<SnapshotInfo> {
   const { guard, storage, database, version, reason } = writing;
+  const compression = writing.compression ?? (canCompress() ? 'gzip' : 'none');
   const header = await snapshotHeader(writing);
   const created = new Date(header.created);
-  const id = snapshotFileName(database, version, created, reason);
-  const sink: SnapshotSink = await guard.external(storage.create(id));
+  const id = snapshotFileName(database, version, created, reason, compression);
+  const stored: SnapshotSink = await guard.external(storage.create(id));
+  const sink = compression === 'gzip' ? gzipSink(stored) : stored;
   try {
     const counts = await writeContent(writing, header, sink);
     await guard.external(sink.close());
@@ -130,6 +149,8 @@ export async function writeSnapshot(writing: SnapshotWriting): Promise<SnapshotI
       version,
       created,
       reason,
+      compression,
+      ...(stored.writer === undefined ? {} : { writer: stored.writer }),
       ...(file === undefined ? {} : { size: file.size }),
       counts: Object.fromEntries(header.stores.map((store, i) => [store.name, counts[i] ?? 0])),
     };
@@ -171,9 +192,10 @@ async function snapshotHeader(writing: SnapshotWriting): Promise<SnapshotHeader>
 async function writeContent(writing: SnapshotWriting, header: SnapshotHeader, sink: SnapshotSink): Promise<number[]> {
   const { guard } = writing;
   const checksum = new Checksum();
+  const encoder = new TextEncoder();
   const emit = async (text: string): Promise<void> => {
     checksum.update(text);
-    await guard.external(sink.write(text));
+    await guard.external(sink.write(encoder.encode(text)));
   };
   await emit(`${JSON.stringify(header)}\n`);
   const counts: number[] = [];
@@ -201,7 +223,8 @@ async function writeContent(writing: SnapshotWriting, header: SnapshotHeader, si
   }
   const records = counts.reduce((a, b) => a + b, 0);
   // The trailer is not checksummed: it carries the checksum, and verification checks its counts against the lines.
-  await guard.external(sink.write(`${JSON.stringify({ end: true, records, counts, checksum: checksum.digest() })}\n`));
+  const trailer = { end: true, records, counts, checksum: checksum.digest() };
+  await guard.external(sink.write(encoder.encode(`${JSON.stringify(trailer)}\n`)));
   return counts;
 }
 
@@ -281,14 +304,15 @@ export class SnapshotReader {
   /** `decode: false` checks structure, counts and checksum but skips decoding values (faster, for listing). */
   constructor(file: Blob, id: string, { decode = true }: { decode?: boolean } = {}) {
     this.id = id;
-    this.#reader = file.stream().getReader() as ReadableStreamDefaultReader<Uint8Array>;
+    this.#reader = contentStream(file).getReader();
     this.#decode = decode;
   }
 
-  #corrupt(message: string, cause?: unknown): SnapshotError {
+  /** `atLine: false` for damage that no line can be blamed for (a checksum over the whole file). */
+  #corrupt(message: string, cause?: unknown, atLine = true): SnapshotError {
     return new SnapshotError('snapshot_corrupt', message, {
       snapshotId: this.id,
-      line: this.#lineNumber,
+      ...(atLine ? { line: this.#lineNumber } : {}),
       ...(cause === undefined ? {} : { cause }),
     });
   }
@@ -297,7 +321,13 @@ export class SnapshotReader {
   async #line(): Promise<string | undefined> {
     while (this.#lines.length === 0) {
       if (this.#done) return undefined;
-      const { value, done } = await this.#reader.read();
+      let chunk: ReadableStreamReadResult<Uint8Array>;
+      try {
+        chunk = await this.#reader.read();
+      } catch (error) {
+        throw this.#corrupt('The compressed snapshot is damaged: it does not decompress', error);
+      }
+      const { value, done } = chunk;
       try {
         if (done) {
           this.#done = true;
@@ -441,7 +471,11 @@ export class SnapshotReader {
     const total = this.#counts.reduce((sum, count) => sum + count, 0);
     if (records !== total) throw this.#corrupt(`The snapshot trailer says ${records} records; the file holds ${total}`);
     if (checksum !== this.#checksum.digest())
-      throw this.#corrupt('The snapshot checksum does not match: the file was altered or damaged');
+      throw this.#corrupt(
+        'The snapshot checksum does not match: a record somewhere in the file was altered or damaged',
+        undefined,
+        false,
+      );
     this.#ended = true;
   }
 

@@ -10,7 +10,9 @@ import {
   type SnapshotInfo,
   type SnapshotReason,
 } from './format.js';
-import { opfsSnapshotStorage, type SnapshotStorage } from './storage.js';
+import { isGzip } from './compression.js';
+import { defaultSnapshotStorage } from './default-storage.js';
+import type { SnapshotStorage } from './storage.js';
 import { TransactionGuard } from '../idb/transaction-guard.js';
 
 /** The check of a `storage` option, shared by every function that takes one. */
@@ -38,15 +40,16 @@ export interface SnapshotDatabaseOptions extends SnapshotStorageOption, IndexedD
   readonly onProgress?: ProgressCallback;
 }
 
-let defaultStorage: SnapshotStorage | undefined;
-
 /**
  * The storage to use: the given one (checked, for the public function `where`), or one shared OPFS storage created
  * on first use (never at import).
  */
-export function storageOf(options: SnapshotStorageOption, where = 'snapshot storage'): SnapshotStorage {
+export function storageOf(
+  options: SnapshotStorageOption & IndexedDBOptions,
+  where = 'snapshot storage',
+): SnapshotStorage {
   checkOptions(where, options, { storage: storageRule });
-  return options.storage ?? (defaultStorage ??= opfsSnapshotStorage());
+  return options.storage ?? defaultSnapshotStorage(options);
 }
 
 /**
@@ -167,27 +170,25 @@ export async function exportSnapshot(id: string, options: SnapshotStorageOption 
 export async function importSnapshot(file: Blob, options: SnapshotStorageOption = {}): Promise<SnapshotInfo> {
   const storage = storageOf(options, 'importSnapshot');
   const checked = await verifySnapshotFile(file, (file as { name?: string }).name ?? 'imported file');
-  // Keep a downloaded file's own name, so that the same snapshot keeps one id across devices.
+  // Keep a downloaded file's own name, so that the same snapshot keeps one id across devices; the file is stored
+  // as it is (compressed or not), so its checksum and its name's suffix stay true.
+  const compression = (await isGzip(file)) ? 'gzip' : 'none';
+  const named = parseSnapshotFileName((file as { name?: string }).name ?? '');
   const id =
-    parseSnapshotFileName((file as { name?: string }).name ?? '')?.id ??
-    snapshotFileName(checked.database, checked.version, checked.created, 'import');
+    named?.compression === compression
+      ? named.id
+      : snapshotFileName(checked.database, checked.version, checked.created, 'import', compression);
   const sink = await storage.create(id);
   try {
-    const reader = file.stream().getReader();
-    const decoder = new TextDecoder();
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      await sink.write(decoder.decode(value as Uint8Array, { stream: true }));
-    }
-    const rest = decoder.decode();
-    if (rest !== '') await sink.write(rest);
+    const reader = (file.stream() as ReadableStream<Uint8Array>).getReader();
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) await sink.write(chunk.value);
     await sink.close();
   } catch (error) {
     await sink.abort().catch(() => {});
     throw error;
   }
-  return { ...checked, id };
+  // Listed under the reason its name gives (`import` for a file without a snapshot's name), and so returned.
+  return { ...checked, ...parseSnapshotFileName(id), id, size: file.size };
 }
 
 /** Deletes a snapshot; no error when it is already gone. */

@@ -63,7 +63,7 @@ const journalName = (database: string): string => `journal@${encodeURIComponent(
 
 async function writeJournal(storage: SnapshotStorage, journal: Journal): Promise<void> {
   const sink = await storage.create(journalName(journal.database));
-  await sink.write(JSON.stringify(journal));
+  await sink.write(new TextEncoder().encode(JSON.stringify(journal)));
   await sink.close();
 }
 

@@ -10,6 +10,7 @@ import {
   verifySnapshot,
   type Step,
 } from '../../src/index.js';
+import { utf8 } from '../helpers.js';
 
 // Real OPFS and real transaction lifetime: what fake-indexeddb and the memory storage cannot show.
 const directory = `test-${Math.random().toString(36).slice(2, 8)}`;
@@ -40,13 +41,13 @@ describe('opfsSnapshotStorage', () => {
   test('a file is listed only once closed, and an aborted one leaves nothing', async () => {
     const s = storage();
     const sink = await s.create('a.ndjson');
-    await sink.write('hello\n');
+    await sink.write(utf8('hello\n'));
     expect(await s.list()).toEqual([]);
     await sink.close();
     expect(await s.list()).toEqual(['a.ndjson']);
     expect(await (await s.read('a.ndjson'))!.text()).toBe('hello\n');
     const aborted = await s.create('b.ndjson');
-    await aborted.write('partial');
+    await aborted.write(utf8('partial'));
     await aborted.abort();
     expect(await s.list()).toEqual(['a.ndjson']);
     expect(await names()).toEqual(['a.ndjson']);
@@ -86,7 +87,7 @@ test('a storage keeps working after its folder was removed (site data cleared wh
   await first.close();
   await clearDirectory();
   const second = await s.create('two.ndjson');
-  await second.write('x');
+  await second.write(utf8('x'));
   await second.close();
   expect(await s.list()).toEqual(['two.ndjson']);
 });
