@@ -226,6 +226,10 @@ export interface SnapshotErrorContext extends ErrorContext {
   readonly line?: number;
   /** For `snapshot_unavailable`: each writer tried, and why it could not write here. */
   readonly attempts?: ReadonlyArray<{ readonly writer: string; readonly reason: string }>;
+  /** For `snapshot_quota` refused before writing: the estimated size of the snapshot, in bytes. */
+  readonly bytesNeeded?: number;
+  /** For `snapshot_quota` refused before writing: what `navigator.storage.estimate()` says is left, in bytes. */
+  readonly bytesAvailable?: number;
 }
 
 /**
@@ -242,11 +246,17 @@ export class SnapshotError extends IdbEvolveError {
   declare readonly line: number | undefined;
   /** For `snapshot_unavailable`: each writer tried, and why it could not write here. */
   declare readonly attempts: ReadonlyArray<{ readonly writer: string; readonly reason: string }> | undefined;
+  /** For `snapshot_quota` refused before writing: the estimated snapshot size, in bytes. */
+  declare readonly bytesNeeded: number | undefined;
+  /** For `snapshot_quota` refused before writing: the bytes the browser says are left. */
+  declare readonly bytesAvailable: number | undefined;
   constructor(code: SnapshotErrorCode, message: string, context: SnapshotErrorContext = {}) {
     super(code, message + (context.line === undefined ? '' : ` (line ${context.line})`), context);
     this.snapshotId = context.snapshotId;
     this.line = context.line;
     this.attempts = context.attempts;
+    this.bytesNeeded = context.bytesNeeded;
+    this.bytesAvailable = context.bytesAvailable;
   }
 }
 

@@ -688,10 +688,21 @@ describe('downgrade', () => {
     const atTwo = await dump(factory, 'db');
     await openAndClose('db', plan123, options); // snapshot at 2, now at 3
     const [atTwoSnapshot] = await listSnapshots({ storage, database: 'db' });
+    const atThree = await dump(factory, 'db');
     const { db, upgrade, downgrade } = await openDatabase('db', plan12, { ...options, downgrade: 'restore-snapshot' });
     db.close();
-    expect(downgrade).toEqual({ fromVersion: 3, toVersion: 2, method: 'restored', snapshotId: atTwoSnapshot!.id });
+    expect(downgrade).toEqual({
+      fromVersion: 3,
+      toVersion: 2,
+      method: 'restored',
+      snapshotId: atTwoSnapshot!.id,
+      newerSnapshotId: expect.stringMatching(/^db@3@\d+@downgrade@/),
+    });
     expect(atTwoSnapshot!.version).toBe(2);
+    // Nothing is thrown away unbacked: the state at version 3 is in a snapshot of its own, and restores.
+    await restoreSnapshot('db', downgrade!.newerSnapshotId, { ...idb(options), storage });
+    expect(await dump(factory, 'db')).toEqual(atThree);
+    await restoreSnapshot('db', atTwoSnapshot!.id, { ...idb(options), storage });
     // The restored database is at the requested version: no upgrade runs after the downgrade.
     expect(upgrade).toBeNull();
     expect(await dump(factory, 'db')).toEqual(atTwo);

@@ -73,6 +73,11 @@ export class BlobCollector implements EncodeContext {
     return this.#blobs.length;
   }
 
+  /** Bytes of the Blobs waiting to be read (their base64 takes a third more). */
+  get bytes(): number {
+    return this.#blobs.reduce((sum, blob) => sum + blob.size, 0);
+  }
+
   /**
    * Reads every pending Blob and writes its bytes, base64, into its placeholder node.
    *

@@ -1,4 +1,5 @@
 import { Checksum } from './checksum.js';
+import { checkSpace } from './space.js';
 import { canCompress, contentStream, gzipSink, type SnapshotCompression, SUFFIXES } from './compression.js';
 import { PlanError, SnapshotError } from '../errors.js';
 import {
@@ -121,6 +122,8 @@ export interface SnapshotWriting {
   readonly reason: SnapshotReason;
   /** Default `gzip` where `CompressionStream` exists. */
   readonly compression?: SnapshotCompression | undefined;
+  /** Refuse early when the estimated size exceeds the space the browser leaves (default true). */
+  readonly checkSpace?: boolean;
   readonly batchSize?: number;
   readonly onProgress?: ((store: string, done: number, total: number) => void) | undefined;
 }
@@ -134,6 +137,7 @@ export async function writeSnapshot(writing: SnapshotWriting): Promise<SnapshotI
   const { guard, storage, database, version, reason } = writing;
   const compression = writing.compression ?? (canCompress() ? 'gzip' : 'none');
   const header = await snapshotHeader(writing);
+  if (writing.checkSpace !== false) await checkSpace({ guard, database, stores: header.stores, compression });
   const created = new Date(header.created);
   const id = snapshotFileName(database, version, created, reason, compression);
   const stored: SnapshotSink = await guard.external(storage.create(id));

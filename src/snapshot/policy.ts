@@ -1,11 +1,15 @@
-import { OpenError, SnapshotError } from '../errors.js';
+import { SnapshotError } from '../errors.js';
+import type { IndexedDBOptions } from '../idb/request.js';
 import { checkOptions, rule } from '../options.js';
-import type { Plan, PlannedVersion } from '../plan/define-plan.js';
-import { clearPendingRestore, pendingRestore, restoreInto, restoreSnapshot, type RestoreOptions } from './restore.js';
-import { writeSnapshot, type SnapshotInfo, type SnapshotWriting } from './format.js';
+import type { Plan } from '../plan/define-plan.js';
+import type { SnapshotCompression } from './compression.js';
+import { type DowngradeInfo, downgrade } from './downgrade.js';
+import { type SnapshotInfo, type SnapshotWriting, writeSnapshot } from './format.js';
+import { listSnapshots, pruneSnapshots, storageOf, storageRule } from './manage.js';
+import { clearPendingRestore, pendingRestore, type RestoreOptions, restoreSnapshot } from './restore.js';
 import type { SnapshotStorage } from './storage.js';
-import { listSnapshots, pruneSnapshots, snapshotDatabase, storageOf, storageRule } from './manage.js';
-import { remove } from '../upgrade/step-store.js';
+
+export type { DowngradeInfo } from './downgrade.js';
 
 /** Options of {@link snapshotPolicy}. */
 export interface SnapshotPolicyOptions {
@@ -30,25 +34,38 @@ export interface SnapshotPolicyOptions {
    * ```
    */
   readonly onFailure?: SnapshotFailurePolicy;
+  /** `gzip` (default where `CompressionStream` exists) or `none` for plain NDJSON; every reader reads both. */
+  readonly compression?: SnapshotCompression;
+  /**
+   * Ask for persistent storage (`navigator.storage.persist()`) before the first snapshot, so that the browser does
+   * not evict the origin (and the snapshots with it) under storage pressure. The result's `backup.persistent`
+   * says what the browser granted. Firefox may show a permission prompt.
+   */
+  readonly persist?: boolean;
+  /**
+   * Receives each snapshot the policy took, with its file, once the upgrade has settled: upload it, or offer it as a
+   * download, so that a copy outlives the origin (Safari evicts a whole origin, snapshots included). Awaited before
+   * `openDatabase` resolves (return early to not delay the app); a throw or rejection never fails the upgrade and
+   * is reported as `backup.copy`.
+   */
+  readonly onSnapshot?: (snapshot: SnapshotInfo, file: Blob) => void | Promise<void>;
 }
+
+/** What became of the copy of a snapshot sent off with `onSnapshot`. */
+export type SnapshotCopy =
+  | { readonly status: 'sent' }
+  | { readonly status: 'failed'; readonly error: unknown }
+  | { readonly status: 'no-hook' };
 
 /** See {@link SnapshotPolicyOptions.onFailure}. */
 export type SnapshotFailurePolicy = 'refuse' | 'proceed' | ((error: SnapshotError) => 'refuse' | 'proceed');
-
-/** What `downgrade: 'restore-snapshot'` did. */
-export interface DowngradeInfo {
-  readonly fromVersion: number;
-  readonly toVersion: number;
-  /** `carried-down`: current data went through the plan's `down` transforms; `restored`: an older snapshot was restored. */
-  readonly method: 'carried-down' | 'restored';
-  /** Id of the snapshot loaded: the current data taken just before (carried down), or the older one restored. */
-  readonly snapshotId: string;
-}
 
 /** What a policy's `takeSnapshot` produced: a snapshot, or the error the policy let the upgrade proceed past. */
 export interface TakenSnapshot {
   readonly snapshot: SnapshotInfo | null;
   readonly error: SnapshotError | null;
+  /** Whether the origin's storage is persistent (`navigator.storage.persisted()`); null where unknown. */
+  readonly persistent: boolean | null;
 }
 
 /** Restore options without the storage, which the policy supplies. */
@@ -76,6 +93,8 @@ export interface SnapshotPolicy {
    * neither piles them up nor pushes out the snapshots of older versions. Never rejects.
    */
   prune(database: string, after: { readonly snapshot: SnapshotInfo; readonly failed: boolean }): Promise<void>;
+  /** Hands a snapshot to `onSnapshot`; never rejects. */
+  deliver(snapshot: SnapshotInfo, options: IndexedDBOptions): Promise<SnapshotCopy>;
   /** Brings a database newer than `target` down to it (see `OpenOptions.downgrade`). */
   downgrade(
     database: string,
@@ -103,18 +122,23 @@ export function snapshotPolicy(options: SnapshotPolicyOptions = {}): SnapshotPol
     keep: rule.count,
     onFailure: rule.either(rule.oneOf('refuse', 'proceed'), rule.function),
     storage: storageRule,
+    compression: rule.oneOf('gzip', 'none'),
+    persist: rule.boolean,
+    onSnapshot: rule.function,
   });
   const keep = options.keep ?? 3;
   const onFailure = options.onFailure ?? 'refuse';
+  // The default storage falls back to the IndexedDB the open uses: resolved per call, never at import.
+  const storageFor = (connection: IndexedDBOptions): SnapshotStorage =>
+    storageOf({ ...connection, ...(options.storage === undefined ? {} : { storage: options.storage }) });
   return {
-    // Resolved on use: the shared OPFS storage must not be created when the policy is made at import time.
     get storage() {
-      return storageOf(options);
+      return storageFor({});
     },
     keep,
     onFailure,
     async resumeRestore(database, restoring) {
-      const storage = storageOf(options);
+      const storage = storageFor(restoring);
       const pending = await pendingRestore(storage, database);
       if (pending === undefined) return;
       await restoreSnapshot(database, pending, { ...restoring, storage }).catch(async (error: unknown) => {
@@ -124,20 +148,36 @@ export function snapshotPolicy(options: SnapshotPolicyOptions = {}): SnapshotPol
       });
     },
     async takeSnapshot(writing) {
+      const persistent = await writing.guard.external(persistence(options.persist === true));
+      const storage = storageFor({ indexedDB: writing.factory, IDBKeyRange: writing.keyRange });
       try {
-        return {
-          snapshot: await writeSnapshot({ ...writing, storage: storageOf(options), reason: 'upgrade' }),
-          error: null,
-        };
+        const snapshot = await writeSnapshot({
+          ...writing,
+          storage,
+          reason: 'upgrade',
+          compression: options.compression,
+        });
+        return { snapshot, error: null, persistent };
       } catch (error) {
         if (!(error instanceof SnapshotError) || decide(onFailure, error) !== 'proceed') throw error;
         // The failed write awaited OPFS: issue a request again before the upgrade goes on.
         await writing.guard.reenter();
-        return { snapshot: null, error };
+        return { snapshot: null, error, persistent };
+      }
+    },
+    async deliver(snapshot, connection) {
+      if (options.onSnapshot === undefined) return { status: 'no-hook' };
+      try {
+        const file = await storageFor(connection).read(snapshot.id);
+        if (file === undefined) throw new SnapshotError('snapshot_not_found', `There is no snapshot "${snapshot.id}"`);
+        await options.onSnapshot(snapshot, file);
+        return { status: 'sent' };
+      } catch (error) {
+        return { status: 'failed', error };
       }
     },
     async prune(database, { snapshot, failed }) {
-      const storage = storageOf(options);
+      const storage = storageFor({});
       // Retention must never fail an open.
       try {
         if (!failed) {
@@ -159,18 +199,25 @@ export function snapshotPolicy(options: SnapshotPolicyOptions = {}): SnapshotPol
       }
     },
     downgrade: (database, plan, installed, target, restoring) =>
-      downgrade(database, plan, installed, target, { ...restoring, storage: storageOf(options) }),
+      downgrade(database, plan, installed, target, { ...restoring, storage: storageFor(restoring) }),
   };
 }
 
-/** The name `store` (as named at `version`) had before that version's `renameStore` steps. */
-function nameBefore(version: PlannedVersion, store: string): string {
-  let name = store;
-  for (let i = version.steps.length - 1; i >= 0; i--) {
-    const structure = version.steps[i]!.structure;
-    if (structure?.kind === 'rename-store' && structure.to === name) name = structure.from;
+let persistRequested: Promise<unknown> | undefined;
+
+/**
+ * Whether the origin's storage is persistent, asking for it first (once per context) when `ask` is set; null where
+ * the Storage API is missing (Node, some workers).
+ */
+async function persistence(ask: boolean): Promise<boolean | null> {
+  const storage = (globalThis as { navigator?: { storage?: Partial<StorageManager> } }).navigator?.storage;
+  if (typeof storage?.persisted !== 'function') return null;
+  try {
+    if (ask && typeof storage.persist === 'function') await (persistRequested ??= storage.persist());
+    return await storage.persisted();
+  } catch {
+    return null;
   }
-  return name;
 }
 
 function decide(policy: SnapshotFailurePolicy, error: SnapshotError): 'refuse' | 'proceed' {
@@ -181,76 +228,4 @@ function decide(policy: SnapshotFailurePolicy, error: SnapshotError): 'refuse' |
     // A policy that throws cannot be said to allow going on without a backup.
     return 'refuse';
   }
-}
-
-async function downgrade(
-  name: string,
-  plan: Plan,
-  installed: number,
-  target: number,
-  restoring: RestoreOptions,
-): Promise<DowngradeInfo> {
-  const chain = plan.versions.filter((v) => v.version > target && v.version <= installed).reverse();
-  if (plan.get(installed) !== undefined && chain.every((v) => v.down !== undefined)) {
-    // Keep what was written since the upgrade: snapshot the current data, then load it through the down transforms.
-    // Same IndexedDB and storage; the restore's progress callback does not fit a snapshot's.
-    const { onProgress: _restoreProgress, ...connection } = restoring;
-    const current = await snapshotDatabase(name, { ...connection, reason: 'downgrade' });
-    const carryDown = restoreInto(name, current.id, restoring, {
-      version: target,
-      layout: plan.get(target)!.layout,
-      // Each version's `down` is keyed by the store's name at that version: follow renames on the way down.
-      map: (store, value, key) => {
-        let carried = value;
-        let at = store;
-        for (const version of chain) {
-          const down = version.down?.[at];
-          if (down !== undefined) {
-            try {
-              carried = down(carried, key);
-            } catch (error) {
-              throw new SnapshotError(
-                'restore_failed',
-                `The down transform of version ${version.version} for store "${at}" threw: ${(error as Error)?.message ?? String(error)}`,
-                {
-                  version: version.version,
-                  store: at,
-                  ...(key === undefined ? {} : { key }),
-                  cause: error,
-                },
-              );
-            }
-          }
-          if (carried === remove) return remove;
-          at = nameBefore(version, at);
-        }
-        return carried;
-      },
-      storeOf: (store) => chain.reduce((at, version) => nameBefore(version, at), store),
-    });
-    try {
-      await carryDown;
-    } catch (error) {
-      // The load failed after the database was deleted (its journal says so; the checks before the deletion
-      // passed): put the current data back now rather than leave the database absent until the next open.
-      if ((await pendingRestore(storageOf(restoring), name).catch(() => undefined)) === current.id) {
-        await restoreSnapshot(name, current.id, restoring).catch(() => {});
-      }
-      throw error;
-    }
-    return { fromVersion: installed, toVersion: target, method: 'carried-down', snapshotId: current.id };
-  }
-  const [newest] = (await listSnapshots({ ...restoring, database: name })).filter((s) => s.version <= target);
-  if (newest === undefined) {
-    throw new OpenError(
-      'downgrade',
-      `"${name}" is at version ${installed}, newer than ${target}, and no snapshot at or below version ${target} exists`,
-      {
-        oldVersion: installed,
-        newVersion: target,
-      },
-    );
-  }
-  await restoreSnapshot(name, newest.id, restoring);
-  return { fromVersion: installed, toVersion: target, method: 'restored', snapshotId: newest.id };
 }

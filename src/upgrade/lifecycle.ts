@@ -1,5 +1,6 @@
 import type { IdbEvolveError, SnapshotError } from '../errors.js';
 import type { SnapshotInfo } from '../snapshot/format.js';
+import type { SnapshotCopy } from '../snapshot/policy.js';
 import type { UpgradeReport, VersionReport } from './run-upgrade.js';
 
 /** What the lifecycle hooks learn about an upgrade. */
@@ -19,7 +20,14 @@ export interface UpgradeInfo {
  * `not-needed` (a fresh database: there was nothing to back up).
  */
 export type Backup =
-  | { readonly status: 'taken'; readonly snapshot: SnapshotInfo }
+  | {
+      readonly status: 'taken';
+      readonly snapshot: SnapshotInfo;
+      /** Whether the origin's storage is persistent (the browser will not evict it); null where unknown. */
+      readonly persistent: boolean | null;
+      /** What became of the copy handed to the policy's `onSnapshot`. */
+      readonly copy: SnapshotCopy;
+    }
   | { readonly status: 'skipped'; readonly error: SnapshotError }
   | { readonly status: 'off' }
   | { readonly status: 'not-needed' };

@@ -152,7 +152,8 @@ export async function openDatabase(name: string, plan: Plan, options: OpenOption
     await failed(name, options, env, trace, error);
     throw error;
   }
-  const { db, upgrade } = opened;
+  const { db } = opened;
+  const upgrade = await sendCopy(opened.upgrade, policy, env);
   if (upgrade !== null && trace.started !== undefined) {
     safely(options.hooks?.onComplete, upgrade.report, { ...trace.started, backup: upgrade.backup });
     if (options.upgradeLog === true) {
@@ -166,6 +167,17 @@ export async function openDatabase(name: string, plan: Plan, options: OpenOption
   if (upgrade?.backup.status === 'taken')
     await policy?.prune(name, { snapshot: upgrade.backup.snapshot, failed: false });
   return { db: db!, upgrade, downgrade };
+}
+
+/** Hands a new snapshot to the policy's `onSnapshot` and records how that went in the backup. */
+async function sendCopy(
+  upgrade: Opened['upgrade'],
+  policy: SnapshotPolicy | undefined,
+  env: Environment,
+): Promise<Opened['upgrade']> {
+  if (upgrade === null || upgrade.backup.status !== 'taken' || policy === undefined) return upgrade;
+  const copy = await policy.deliver(upgrade.backup.snapshot, { indexedDB: env.factory, IDBKeyRange: env.keyRange });
+  return { ...upgrade, backup: { ...upgrade.backup, copy } };
 }
 
 /** `downgrade: 'restore-snapshot'`: brings a database newer than the target down to it before opening. */
@@ -196,8 +208,12 @@ async function failed(
 ): Promise<void> {
   const { started } = trace;
   const snapshot = trace.snapshot ?? null;
-  // A failed upgrade may still have written its snapshot: an app retrying at every start must not pile them up.
-  if (snapshot !== null && options.snapshots !== false) await options.snapshots.prune(name, { snapshot, failed: true });
+  if (snapshot !== null && options.snapshots !== false) {
+    // Still a new snapshot (of the state the database keeps): the app's copy of it is as useful as ever.
+    await options.snapshots.deliver(snapshot, { indexedDB: env.factory, IDBKeyRange: env.keyRange });
+    // A failed upgrade may still have written its snapshot: an app retrying at every start must not pile them up.
+    await options.snapshots.prune(name, { snapshot, failed: true });
+  }
   if (started === undefined || !(error instanceof IdbEvolveError)) return;
   safely(options.hooks?.onFailed, error, {
     ...started,

@@ -168,9 +168,9 @@ async function takeBackup(
       ((store, done, total) => onProgress({ phase: 'snapshot', unit: 'records', version, store, done, total })),
   });
   change.trace.snapshot = taken.snapshot;
-  return taken.snapshot !== null
-    ? { status: 'taken', snapshot: taken.snapshot }
-    : { status: 'skipped', error: taken.error! };
+  if (taken.snapshot === null) return { status: 'skipped', error: taken.error! };
+  // The copy is sent once the upgrade has settled (openDatabase), never from inside the transaction.
+  return { status: 'taken', snapshot: taken.snapshot, persistent: taken.persistent, copy: { status: 'no-hook' } };
 }
 
 /**

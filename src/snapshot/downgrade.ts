@@ -1,0 +1,121 @@
+import { OpenError, SnapshotError } from '../errors.js';
+import type { Plan, PlannedVersion } from '../plan/define-plan.js';
+import { remove } from '../upgrade/step-store.js';
+import { listSnapshots, snapshotDatabase, storageOf } from './manage.js';
+import { pendingRestore, type RestoreOptions, restoreInto, restoreSnapshot } from './restore.js';
+
+/** What `downgrade: 'restore-snapshot'` did. */
+export interface DowngradeInfo {
+  readonly fromVersion: number;
+  readonly toVersion: number;
+  /** `carried-down`: current data went through the plan's `down` transforms; `restored`: an older snapshot was restored. */
+  readonly method: 'carried-down' | 'restored';
+  /** Id of the snapshot loaded: the current data taken just before (carried down), or the older one restored. */
+  readonly snapshotId: string;
+  /** Id of the snapshot of the newer state, taken first (reason `downgrade`): what was written since is in it. */
+  readonly newerSnapshotId: string;
+}
+
+/** The name `store` (as named at `version`) had before that version's `renameStore` steps. */
+function nameBefore(version: PlannedVersion, store: string): string {
+  let name = store;
+  for (let i = version.steps.length - 1; i >= 0; i--) {
+    const structure = version.steps[i]!.structure;
+    if (structure?.kind === 'rename-store' && structure.to === name) name = structure.from;
+  }
+  return name;
+}
+
+/**
+ * Brings a database newer than `target` down to it: through the plan's `down` transforms when every version in
+ * between has them (carried down), else by restoring the newest snapshot at or below `target`. Either way the
+ * newer state is first written to a snapshot (reason `downgrade`), so nothing written since is thrown away unbacked.
+ */
+export async function downgrade(
+  name: string,
+  plan: Plan,
+  installed: number,
+  target: number,
+  restoring: RestoreOptions,
+): Promise<DowngradeInfo> {
+  const chain = plan.versions.filter((v) => v.version > target && v.version <= installed).reverse();
+  if (plan.get(installed) !== undefined && chain.every((v) => v.down !== undefined)) {
+    // Keep what was written since the upgrade: snapshot the current data, then load it through the down transforms.
+    // Same IndexedDB and storage; the restore's progress callback does not fit a snapshot's.
+    const { onProgress: _restoreProgress, ...connection } = restoring;
+    const current = await snapshotDatabase(name, { ...connection, reason: 'downgrade' });
+    const carryDown = restoreInto(name, current.id, restoring, {
+      version: target,
+      layout: plan.get(target)!.layout,
+      // Each version's `down` is keyed by the store's name at that version: follow renames on the way down.
+      map: (store, value, key) => {
+        let carried = value;
+        let at = store;
+        for (const version of chain) {
+          const down = version.down?.[at];
+          if (down !== undefined) {
+            try {
+              carried = down(carried, key);
+            } catch (error) {
+              throw new SnapshotError(
+                'restore_failed',
+                `The down transform of version ${version.version} for store "${at}" threw: ${(error as Error)?.message ?? String(error)}`,
+                {
+                  version: version.version,
+                  store: at,
+                  ...(key === undefined ? {} : { key }),
+                  cause: error,
+                },
+              );
+            }
+          }
+          if (carried === remove) return remove;
+          at = nameBefore(version, at);
+        }
+        return carried;
+      },
+      storeOf: (store) => chain.reduce((at, version) => nameBefore(version, at), store),
+    });
+    try {
+      await carryDown;
+    } catch (error) {
+      // The load failed after the database was deleted (its journal says so; the checks before the deletion
+      // passed): put the current data back now rather than leave the database absent until the next open.
+      if ((await pendingRestore(storageOf(restoring), name).catch(() => undefined)) === current.id) {
+        await restoreSnapshot(name, current.id, restoring).catch(() => {});
+      }
+      throw error;
+    }
+    return {
+      fromVersion: installed,
+      toVersion: target,
+      method: 'carried-down',
+      snapshotId: current.id,
+      newerSnapshotId: current.id,
+    };
+  }
+  const [newest] = (await listSnapshots({ storage: storageOf(restoring), database: name })).filter(
+    (s) => s.version <= target,
+  );
+  if (newest === undefined) {
+    throw new OpenError(
+      'downgrade',
+      `"${name}" is at version ${installed}, newer than ${target}, and no snapshot at or below version ${target} exists`,
+      {
+        oldVersion: installed,
+        newVersion: target,
+      },
+    );
+  }
+  // The data written since that snapshot is about to be replaced: keep it in a snapshot of its own first.
+  const { onProgress: _restoreProgress, ...connection } = restoring;
+  const current = await snapshotDatabase(name, { ...connection, reason: 'downgrade' });
+  await restoreSnapshot(name, newest.id, restoring);
+  return {
+    fromVersion: installed,
+    toVersion: target,
+    method: 'restored',
+    snapshotId: newest.id,
+    newerSnapshotId: current.id,
+  };
+}
