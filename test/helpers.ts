@@ -214,3 +214,8 @@ export function expectPhasesEndAtTotal(events: readonly Progress[]): void {
 
 /** Text as the bytes a snapshot sink takes. */
 export const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text);
+
+/** Byte-for-byte equality, fast on megabytes (a deep `toEqual` over millions of elements is not). */
+export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((byte, i) => byte === b[i]);
+}

@@ -306,77 +306,87 @@ function oddValues(): Record<string, unknown> {
 }
 
 describe('lossless snapshot and restore', () => {
-  test('every value and key kind survives snapshot -> restore into another database', async () => {
-    const { factory, options, storage } = fakeEnvironment();
-    const plan = definePlan({
-      versions: [
-        {
-          version: 4,
-          stores: {
-            odd: {},
-            auto: { keyPath: 'id', autoIncrement: true },
-            compound: { keyPath: ['a', 'b'], indexes: { byB: 'b' } },
+  test.each(['gzip', 'none'] as const)(
+    'every value and key kind survives snapshot -> restore into another database (%s)',
+    async (compression) => {
+      const { factory, options, storage } = fakeEnvironment();
+      const plan = definePlan({
+        versions: [
+          {
+            version: 4,
+            stores: {
+              odd: {},
+              auto: { keyPath: 'id', autoIncrement: true },
+              compound: { keyPath: ['a', 'b'], indexes: { byB: 'b' } },
+            },
           },
-        },
-      ],
-    });
-    const keys: IDBValidKey[] = [
-      1,
-      -Infinity,
-      Infinity,
-      'text',
-      '',
-      new Date(5),
-      [1, 'a', [new Date(0)]],
-      new Uint8Array([9, 8]).buffer,
-    ];
-    const values = Object.values(oddValues());
-    const records: [IDBValidKey, unknown][] = [
-      ...keys.map((k, i): [IDBValidKey, unknown] => [k, i]),
-      ...values.map((v, i): [IDBValidKey, unknown] => [100 + i, v]),
-    ];
-    await seedDatabase('src', plan, 4, { odd: records }, options, { outOfLine: true });
-    await seedDatabase(
-      'src',
-      plan,
-      4,
-      {
-        auto: [{ n: 1 }, { n: 2 }],
-        compound: [
-          { a: 1, b: 'x' },
-          { a: 1, b: 'y' },
         ],
-      },
-      options,
-    );
-    const before = await dump(factory, 'src');
-    const snapshot = await snapshotDatabase('src', { ...idb(options), storage });
-    expect(snapshot.counts).toEqual({ odd: records.length, auto: 2, compound: 2 });
-    const report = await restoreSnapshot('copy', snapshot.id, { ...idb(options), storage, allowOtherDatabase: true });
-    expect(report).toMatchObject({
-      version: 4,
-      recreated: false,
-      counts: { odd: records.length, auto: 2, compound: 2 },
-    });
-    const after = await dump(factory, 'copy');
-    expect(after).toEqual(before);
-    const oddAfter = after.stores.odd!.records.map(([, v]) => v);
-    const cyclic = oddAfter.find((v) => (v as { name?: string } | null)?.name === 'cycle') as { self: unknown };
-    expect(cyclic.self).toBe(cyclic);
-    const refs = oddAfter.find((v) => Array.isArray(v) && (v[0] as { shared?: boolean })?.shared === true) as unknown[];
-    expect(refs[0]).toBe(refs[1]);
-    expect(Object.prototype).not.toHaveProperty('polluted');
-    const proto = oddAfter.find((v) => typeof v === 'object' && v !== null && Object.hasOwn(v, '__proto__'));
-    expect(Object.getPrototypeOf(proto)).toBe(Object.prototype);
-    const blob = oddAfter.find((v) => v instanceof Blob) as Blob;
-    expect(await blob.text()).toBe('hello');
-    expect(blob.type).toBe('text/plain');
-    // The autoIncrement generator goes on after the restored keys.
-    const { db } = await openDatabase('copy', plan, options);
-    const key = await request(db.transaction('auto', 'readwrite').objectStore('auto').add({ n: 3 }));
-    db.close();
-    expect(key).toBe(3);
-  });
+      });
+      const keys: IDBValidKey[] = [
+        1,
+        -Infinity,
+        Infinity,
+        'text',
+        '',
+        new Date(5),
+        [1, 'a', [new Date(0)]],
+        new Uint8Array([9, 8]).buffer,
+      ];
+      const values = Object.values(oddValues());
+      const records: [IDBValidKey, unknown][] = [
+        ...keys.map((k, i): [IDBValidKey, unknown] => [k, i]),
+        ...values.map((v, i): [IDBValidKey, unknown] => [100 + i, v]),
+      ];
+      await seedDatabase('src', plan, 4, { odd: records }, options, { outOfLine: true });
+      await seedDatabase(
+        'src',
+        plan,
+        4,
+        {
+          auto: [{ n: 1 }, { n: 2 }],
+          compound: [
+            { a: 1, b: 'x' },
+            { a: 1, b: 'y' },
+          ],
+        },
+        options,
+      );
+      const before = await dump(factory, 'src');
+      const snapshot = await snapshotDatabase('src', { ...idb(options), storage, compression });
+      expect(snapshot.counts).toEqual({ odd: records.length, auto: 2, compound: 2 });
+      expect(snapshot.compression).toBe(compression);
+      expect(snapshot.id.endsWith(compression === 'gzip' ? '.ndjson.gz' : '.ndjson')).toBe(true);
+      const head = new Uint8Array(await (await storage.read(snapshot.id))!.slice(0, 2).arrayBuffer());
+      expect(head[0] === 0x1f && head[1] === 0x8b).toBe(compression === 'gzip');
+      expect(snapshot.size).toBe((await storage.read(snapshot.id))!.size);
+      const report = await restoreSnapshot('copy', snapshot.id, { ...idb(options), storage, allowOtherDatabase: true });
+      expect(report).toMatchObject({
+        version: 4,
+        recreated: false,
+        counts: { odd: records.length, auto: 2, compound: 2 },
+      });
+      const after = await dump(factory, 'copy');
+      expect(after).toEqual(before);
+      const oddAfter = after.stores.odd!.records.map(([, v]) => v);
+      const cyclic = oddAfter.find((v) => (v as { name?: string } | null)?.name === 'cycle') as { self: unknown };
+      expect(cyclic.self).toBe(cyclic);
+      const refs = oddAfter.find(
+        (v) => Array.isArray(v) && (v[0] as { shared?: boolean })?.shared === true,
+      ) as unknown[];
+      expect(refs[0]).toBe(refs[1]);
+      expect(Object.prototype).not.toHaveProperty('polluted');
+      const proto = oddAfter.find((v) => typeof v === 'object' && v !== null && Object.hasOwn(v, '__proto__'));
+      expect(Object.getPrototypeOf(proto)).toBe(Object.prototype);
+      const blob = oddAfter.find((v) => v instanceof Blob) as Blob;
+      expect(await blob.text()).toBe('hello');
+      expect(blob.type).toBe('text/plain');
+      // The autoIncrement generator goes on after the restored keys.
+      const { db } = await openDatabase('copy', plan, options);
+      const key = await request(db.transaction('auto', 'readwrite').objectStore('auto').add({ n: 3 }));
+      db.close();
+      expect(key).toBe(3);
+    },
+  );
 
   test('export then import into another storage keeps the snapshot byte for byte', async () => {
     const { options, storage } = await seeded();
@@ -634,6 +644,44 @@ describe('damaged snapshot files', () => {
           expect(['snapshot_corrupt', 'snapshot_unsupported', 'snapshot_wrong_database']).toContain(
             (error as SnapshotError).code,
           );
+          expect(await dump(factory, 'db')).toEqual(live);
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
+  test('damaged compressed files are refused before anything is touched, or read exactly as written', async () => {
+    const { factory, options, storage } = await seeded();
+    const snapshot = await snapshotDatabase('db', { ...idb(options), storage, compression: 'gzip' });
+    const good = new Uint8Array(await (await storage.read(snapshot.id))!.arrayBuffer());
+    const live = await dump(factory, 'db');
+    const damagedStorage = memorySnapshotStorage();
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          fc.integer({ min: 0, max: good.length - 1 }).map((cut) => good.slice(0, cut)),
+          fc.tuple(fc.integer({ min: 0, max: good.length - 1 }), fc.integer({ min: 1, max: 255 })).map(([at, flip]) => {
+            const damaged = good.slice();
+            damaged[at]! ^= flip;
+            return damaged;
+          }),
+          fc.uint8Array({ minLength: 1, maxLength: 64 }).map((junk) => new Uint8Array([...good, ...junk])),
+        ),
+        async (damaged) => {
+          const sink = await damagedStorage.create('x.ndjson.gz');
+          await sink.write(damaged);
+          await sink.close();
+          const error = await restoreSnapshot('db', 'x.ndjson.gz', { ...idb(options), storage: damagedStorage }).then(
+            () => undefined,
+            (e: unknown) => e,
+          );
+          // Some bytes do not change the content (the gzip header's time and OS fields): such a file restores
+          // exactly what was written. Any other damage is refused with the database untouched.
+          if (error !== undefined) {
+            expect(error).toBeInstanceOf(SnapshotError);
+            expect(['snapshot_corrupt', 'snapshot_unsupported']).toContain((error as SnapshotError).code);
+          }
           expect(await dump(factory, 'db')).toEqual(live);
         },
       ),

@@ -25,7 +25,7 @@ interface FileEntry {
  * missing (private windows of Firefox and Safari, whose IndexedDB works in memory) or cannot be written. Same
  * files, same verification and retention as in OPFS. A file is listed only once its last chunk is stored and its
  * entry written (one transaction), so a writer that dies mid-file leaves chunks that nothing lists, which the next
- * `create` or `list` sweeps once their writer's lock is free.
+ * `create` or `list` sweeps once their writer's Web Lock is free (never where there are no Web Locks).
  *
  * It lives in the same origin as the app's database: the browser evicts both together. Send a copy off the origin
  * (`onSnapshot`) for backups that must outlive that.
@@ -71,7 +71,8 @@ export function indexedDBSnapshotStorage(options: IndexedDBSnapshotStorageOption
     const complete = new Set(files.map(String));
     const orphans = new Set((keys as [string, number][]).map(([file]) => file).filter((file) => !complete.has(file)));
     for (const file of orphans) {
-      if ((await lockIsFree(fileLock(name, file))) === false) continue;
+      // Without Web Locks a live writer cannot be told from a dead one: keep its chunks (they are only space).
+      if ((await lockIsFree(fileLock(name, file))) !== true) continue;
       await run('readwrite', async (t) => requestResult(t.objectStore(CHUNKS).delete(chunksOf(file))));
     }
   };

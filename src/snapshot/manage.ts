@@ -10,7 +10,7 @@ import {
   type SnapshotInfo,
   type SnapshotReason,
 } from './format.js';
-import { isGzip } from './compression.js';
+import { isGzip, type SnapshotCompression } from './compression.js';
 import { defaultSnapshotStorage } from './default-storage.js';
 import type { SnapshotStorage } from './storage.js';
 import { TransactionGuard } from '../idb/transaction-guard.js';
@@ -36,6 +36,8 @@ export interface SnapshotDatabaseOptions extends SnapshotStorageOption, IndexedD
   readonly reason?: SnapshotReason;
   /** Records read per page (default 1000). */
   readonly batchSize?: number;
+  /** `gzip` (default where `CompressionStream` exists) or `none` for plain NDJSON. */
+  readonly compression?: SnapshotCompression;
   /** Called after each page: phase `snapshot`, the store, records written and the store's total. */
   readonly onProgress?: ProgressCallback;
 }
@@ -67,6 +69,7 @@ export async function snapshotDatabase(name: string, options: SnapshotDatabaseOp
     reason: rule.oneOf('manual', 'upgrade', 'downgrade', 'import'),
     batchSize: rule.count,
     onProgress: rule.function,
+    compression: rule.oneOf('gzip', 'none'),
   });
   const { factory, keyRange } = resolveIndexedDB(options);
   const storage = storageOf(options, 'snapshotDatabase');
@@ -89,6 +92,7 @@ export async function snapshotDatabase(name: string, options: SnapshotDatabaseOp
         database: name,
         version: db.version,
         reason: options.reason ?? 'manual',
+        compression: options.compression,
         ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }),
         onProgress:
           options.onProgress &&

@@ -2,6 +2,7 @@ import { OpenError, SnapshotError } from '../errors.js';
 import {
   type BlockedOptions,
   deleteDatabase,
+  type IndexedDB,
   type IndexedDBOptions,
   installedVersion,
   openRequest,
@@ -9,6 +10,8 @@ import {
   settleRequest,
 } from '../idb/request.js';
 import { checkOptions, rule } from '../options.js';
+import type { Plan } from '../plan/define-plan.js';
+import { runUpgrade, type UpgradeReport } from '../upgrade/run-upgrade.js';
 import type { ProgressCallback } from '../progress.js';
 import { createStore, type NormalizedLayout, type NormalizedStore } from '../plan/layout.js';
 import { headerLayout, SnapshotReader, type SnapshotHeader, type SnapshotInfo, type SnapshotRecord } from './format.js';
@@ -21,6 +24,12 @@ import { TransactionGuard } from '../idb/transaction-guard.js';
 export interface RestoreOptions extends SnapshotStorageOption, IndexedDBOptions, BlockedOptions {
   /** Phase `verify` (bytes of the file checked), then `restore` (records loaded). */
   readonly onProgress?: ProgressCallback;
+  /**
+   * The app's plan, when it is newer than the snapshot (a file exported on an older release, restored on a device
+   * that runs a newer one): the records are loaded and then upgraded through the plan's pending versions, in one
+   * versionchange transaction, all or nothing. The snapshot's layout must be the plan's at that version.
+   */
+  readonly plan?: Plan;
   /** Allow restoring a snapshot taken of a database with another name (a copy). */
   readonly allowOtherDatabase?: boolean;
 }
@@ -38,6 +47,8 @@ export interface RestoreReport {
    * interrupted in that window is redone by the next `openDatabase` or `restoreSnapshot`.
    */
   readonly recreated: boolean;
+  /** The upgrade through `plan` that followed the load, when one ran. */
+  readonly upgrade: UpgradeReport | null;
   readonly ms: number;
 }
 
@@ -46,8 +57,12 @@ export type RecordMapping = (store: string, value: unknown, key: IDBValidKey | u
 
 /** Target of a load: the snapshot's own version and layout, unless carried down to an older plan version. */
 export interface LoadTarget {
+  /** The version the database is opened at: the snapshot's, a carried-down one, or a plan's (see `upgrade`). */
   readonly version: number;
+  /** The layout the snapshot's records are loaded into. */
   readonly layout: NormalizedLayout;
+  /** After loading, upgrade from the snapshot's version through this plan to `version`, in the same transaction. */
+  readonly upgrade?: Plan;
   readonly map?: RecordMapping;
   /** The target store a store of the snapshot is loaded into (stores renamed since the target version). */
   readonly storeOf?: (store: string) => string;
@@ -120,6 +135,7 @@ export async function restoreInto(
     onBlocked: rule.function,
     blockedTimeout: rule.ms,
     allowOtherDatabase: rule.boolean,
+    plan: { test: (v) => typeof (v as Partial<Plan> | null)?.get === 'function', expected: 'a plan from definePlan()' },
   });
   const started = Date.now();
   const { factory, keyRange } = resolveIndexedDB(options);
@@ -141,7 +157,8 @@ export async function restoreInto(
   if (target?.map !== undefined || target?.storeOf !== undefined) await checkMapping(factory, file, id, target);
   const reader = new SnapshotReader(file, id);
   const header = await reader.header();
-  const version = target?.version ?? header.version;
+  const upgrade = upgradeThrough(options.plan, header, id);
+  const version = target?.version ?? upgrade?.latest ?? header.version;
   const layout = target?.layout ?? headerLayout(header, id);
   const installed = await installedVersion(name, { indexedDB: factory, IDBKeyRange: keyRange });
   const recreated = installed >= version;
@@ -157,10 +174,24 @@ export async function restoreInto(
       throw new SnapshotError('restore_failed', `Could not delete "${name}" to restore it`, { cause: error });
     });
   }
-  const counts = await load(factory, keyRange, name, reader, header, { ...target, version, layout }, options);
+  const loadTarget: LoadTarget = { ...target, version, layout, ...(upgrade === undefined ? {} : { upgrade }) };
+  const loaded = await load({ factory, keyRange }, name, reader, header, loadTarget, options);
   // Also clears the journal of an interrupted restore this one redid (the database was absent then: not `recreated`).
   await storage.delete(journalName(name));
-  return { snapshot, database: name, version, counts, recreated, ms: Date.now() - started };
+  return { snapshot, database: name, version, ...loaded, recreated, ms: Date.now() - started };
+}
+
+/** The plan to upgrade through after loading, when it is newer than the snapshot; refused when it lacks its version. */
+function upgradeThrough(plan: Plan | undefined, header: SnapshotHeader, id: string): Plan | undefined {
+  if (plan === undefined || plan.latest <= header.version) return undefined;
+  if (plan.get(header.version) === undefined) {
+    throw new SnapshotError(
+      'restore_failed',
+      `Snapshot "${id}" is at version ${header.version}, which the plan does not declare: it cannot be upgraded through it`,
+      { snapshotId: id, version: header.version },
+    );
+  }
+  return plan;
 }
 
 /** A record of the snapshot as it is loaded: its primary key, the value after the mapping, its target store. */
@@ -261,18 +292,17 @@ async function checkMapping(factory: IDBFactory, file: Blob, id: string, target:
 
 /** Opens `name` at the target version and, inside that one versionchange transaction, recreates and fills it. */
 async function load(
-  factory: IDBFactory,
-  keyRange: typeof IDBKeyRange,
+  { factory, keyRange }: IndexedDB,
   name: string,
   reader: SnapshotReader,
   header: SnapshotHeader,
   target: LoadTarget,
   options: RestoreOptions,
-): Promise<Record<string, number>> {
+): Promise<{ counts: Record<string, number>; upgrade: UpgradeReport | null }> {
   const request = openRequest(factory, name, target.version);
   if (request instanceof Promise) return request;
   let guard: TransactionGuard | undefined;
-  let counts: Record<string, number> | undefined;
+  let result: { counts: Record<string, number>; upgrade: UpgradeReport | null } | undefined;
   const loaded = settleRequest(request, name, options, {
     gaveUp: 'nothing was restored',
     upgrade: (r) => {
@@ -280,9 +310,9 @@ async function load(
       const running = new TransactionGuard(db, r.transaction!, keyRange, () => {});
       guard = running;
       running.start();
-      fill(db, running, reader, header, target, options).then(
-        (loaded) => {
-          counts = loaded;
+      fillAndUpgrade(db, running, { factory, keyRange }, reader, header, target, options).then(
+        (done) => {
+          result = done;
           running.stop();
         },
         (error: unknown) => running.fail(error),
@@ -290,7 +320,7 @@ async function load(
     },
     success: (r) => {
       r.result.close();
-      if (counts !== undefined) return counts;
+      if (result !== undefined) return result;
       throw new SnapshotError(
         'restore_failed',
         `"${name}" was already at version ${r.result.version}; nothing was restored`,
@@ -312,6 +342,32 @@ async function load(
     void reader.cancel();
     throw error;
   });
+}
+
+/** Loads the records, then runs the plan's pending versions when the target upgrades. */
+async function fillAndUpgrade(
+  db: IDBDatabase,
+  guard: TransactionGuard,
+  { factory, keyRange }: IndexedDB,
+  reader: SnapshotReader,
+  header: SnapshotHeader,
+  target: LoadTarget,
+  options: RestoreOptions,
+): Promise<{ counts: Record<string, number>; upgrade: UpgradeReport | null }> {
+  const counts = await fill(db, guard, reader, header, target, options);
+  if (target.upgrade === undefined) return { counts, upgrade: null };
+  const upgrade = await runUpgrade({
+    db,
+    guard,
+    plan: target.upgrade,
+    factory,
+    keyRange,
+    oldVersion: header.version,
+    newVersion: target.version,
+    dryRun: false,
+    onProgress: options.onProgress,
+  });
+  return { counts, upgrade };
 }
 
 async function fill(
