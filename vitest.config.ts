@@ -16,6 +16,7 @@ const browserInclude = [
   'test/walk.test.ts',
   'test/validation.test.ts',
   'test/snapshots.test.ts',
+  'test/snapshot-storage.test.ts',
   'test/hooks.test.ts',
   'test/dexie-interop.test.ts',
   'test/testing.test.ts',

@@ -96,9 +96,10 @@ async function workerSink(t: Temporary): Promise<SnapshotSink> {
     // Copied, not transferred: the chunk may be a view into a buffer the caller still uses.
     write: (chunk) => worker.call({ op: 'write', bytes: chunk }),
     close: () => worker.call({ op: 'close', name: t.name }).finally(() => worker.terminate()),
+    // A dead worker never answers: give it a moment, then stop it either way (which releases the file).
     abort: () =>
       worker
-        .call({ op: 'abort' })
+        .call({ op: 'abort' }, 2000)
         .catch(() => {})
         .finally(() => worker.terminate()),
   };

@@ -76,9 +76,13 @@ export function inDedicatedWorker(): boolean {
   return typeof scope === 'function' && globalThis instanceof scope;
 }
 
+// No single operation takes this long on a live worker; one that does is dead (terminated, crashed), and a write
+// must not wait on it forever inside an upgrade.
+const CALL_TIMEOUT_MS = 30_000;
+
 /** A started writer worker: `call` sends one operation and resolves when it is done. */
 export interface WriterWorker {
-  call(message: Record<string, unknown>, transfer?: Transferable[]): Promise<void>;
+  call(message: Record<string, unknown>, timeout?: number): Promise<void>;
   terminate(): void;
 }
 
@@ -111,12 +115,23 @@ export function startWriterWorker(): WriterWorker {
     failAll(new Error(`The snapshot writer worker failed: ${event.message || 'it could not start'}`));
   };
   return {
-    call: (message, transfer = []) =>
+    call: (message, timeout = CALL_TIMEOUT_MS) =>
       new Promise<void>((resolve, reject) => {
         if (dead !== undefined) return reject(dead);
         const id = next++;
-        waiting.set(id, { resolve, reject });
-        worker.postMessage({ ...message, id }, transfer);
+        const timer = setTimeout(() => {
+          waiting.delete(id);
+          reject(new Error(`The snapshot writer worker did not answer within ${timeout} ms`));
+        }, timeout);
+        const settle = (done: () => void) => () => {
+          clearTimeout(timer);
+          done();
+        };
+        waiting.set(id, {
+          resolve: settle(resolve),
+          reject: (error) => settle(() => reject(error))(),
+        });
+        worker.postMessage({ ...message, id });
       }),
     terminate: () => {
       worker.terminate();

@@ -149,6 +149,8 @@ export function snapshotPolicy(options: SnapshotPolicyOptions = {}): SnapshotPol
     },
     async takeSnapshot(writing) {
       const persistent = await writing.guard.external(persistence(options.persist === true));
+      // Back from outside IndexedDB: the transaction is active again only inside a request's callback.
+      await writing.guard.reenter();
       const storage = storageFor({ indexedDB: writing.factory, IDBKeyRange: writing.keyRange });
       try {
         const snapshot = await writeSnapshot({
