@@ -5,6 +5,7 @@ import {
   openDatabase,
   opfsSnapshotStorage,
   restoreSnapshot,
+  type SnapshotError,
   snapshotPolicy,
   updateRecords,
   verifySnapshot,
@@ -56,8 +57,34 @@ async function seeded() {
   return env;
 }
 
+/**
+ * Whether this engine's OPFS backend gives dedicated workers a sync access handle. Safari 15.2+, Chrome and Firefox
+ * do; WebKitGTK's backend answers NotSupportedError, so there a page without createWritable has no OPFS writer.
+ */
+async function workersHaveSyncHandles(): Promise<boolean> {
+  const source = `self.onmessage = async () => {
+    try {
+      const root = await navigator.storage.getDirectory();
+      const handle = await root.getFileHandle('sync-probe', { create: true });
+      (await handle.createSyncAccessHandle()).close();
+      await root.removeEntry('sync-probe');
+      self.postMessage(true);
+    } catch { self.postMessage(false); }
+  };`;
+  const worker = new Worker(URL.createObjectURL(new Blob([source], { type: 'text/javascript' })));
+  try {
+    return await new Promise<boolean>((resolve) => {
+      worker.onmessage = (event: MessageEvent<boolean>) => resolve(event.data);
+      worker.postMessage(null);
+    });
+  } finally {
+    worker.terminate();
+  }
+}
+
 describe.skipIf(!inBrowser)('snapshot writers in a real engine', () => {
-  test('without createWritable (Safari 15.2-25) the worker writer takes, lists, verifies and restores', async () => {
+  test('without createWritable (Safari 15.2-25) the worker writer takes, lists, verifies and restores', async (ctx) => {
+    if (!(await workersHaveSyncHandles())) ctx.skip();
     remove(FileSystemFileHandle.prototype, 'createWritable');
     const env = await seeded();
     const before = await dump(env.factory, 'db');
@@ -77,6 +104,33 @@ describe.skipIf(!inBrowser)('snapshot writers in a real engine', () => {
     expect(await dump(env.factory, 'db')).toEqual(before);
   });
 
+  test('without createWritable nor worker sync handles (WebKitGTK) every OPFS writer is named, and the default storage falls back to IndexedDB', async (ctx) => {
+    if (await workersHaveSyncHandles()) ctx.skip();
+    remove(FileSystemFileHandle.prototype, 'createWritable');
+    const env = await seeded();
+    const before = await dump(env.factory, 'db');
+    const refused = await openDatabase('db', plan12, {
+      ...env.options,
+      snapshots: snapshotPolicy({ storage: opfsSnapshotStorage({ directory }) }),
+    }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(refused).toMatchObject({ name: 'SnapshotError', code: 'snapshot_unavailable' });
+    expect((refused as SnapshotError).attempts!.map((a) => a.writer)).toEqual([
+      'opfs-writable',
+      'opfs-sync',
+      'opfs-worker',
+    ]);
+    expect(await dump(env.factory, 'db')).toEqual(before);
+    const { db, upgrade } = await openDatabase('db', plan12, { ...env.options, snapshots: snapshotPolicy() });
+    db.close();
+    expect(upgrade?.backup).toMatchObject({ status: 'taken', snapshot: { writer: 'indexeddb' } });
+    const id = upgrade?.backup.status === 'taken' ? upgrade.backup.snapshot.id : '';
+    await restoreSnapshot('db', id, { indexedDB: env.factory, IDBKeyRange });
+    expect(await dump(env.factory, 'db')).toEqual(before);
+  });
+
   test('without OPFS (a private window) the default storage writes to IndexedDB, and restores from it', async () => {
     remove(StorageManager.prototype, 'getDirectory');
     const env = await seeded();
@@ -91,7 +145,8 @@ describe.skipIf(!inBrowser)('snapshot writers in a real engine', () => {
     expect(await dump(env.factory, 'db')).toEqual(before);
   });
 
-  test('a writer worker terminated mid-file leaves nothing listed, and its leftover is swept', async () => {
+  test('a writer worker terminated mid-file leaves nothing listed, and its leftover is swept', async (ctx) => {
+    if (!(await workersHaveSyncHandles())) ctx.skip();
     remove(FileSystemFileHandle.prototype, 'createWritable');
     const workers: Worker[] = [];
     const OriginalWorker = globalThis.Worker;
