@@ -40,11 +40,8 @@ export interface RestoreCase {
 
 /** The library's default OPFS folder; the bench measures the bytes in it. */
 const EVOLVE_DIR = 'idb-evolve-snapshots';
-let evolveRef: string | undefined;
-
-async function evolveDir(): Promise<FileSystemDirectoryHandle> {
-  return (await opfsRoot()).getDirectoryHandle(EVOLVE_DIR, { create: true });
-}
+const PLAIN_DIR = 'idb-evolve-snapshots-plain';
+const evolveRefs = new Map<string, string>();
 
 async function fileSize(dir: FileSystemDirectoryHandle, name: string): Promise<number> {
   return (await (await dir.getFileHandle(name)).getFile()).size;
@@ -65,26 +62,44 @@ const RAW_FILE = 'bench-raw.ndjson';
 const DEXIE_FILE = 'bench-dexie.json';
 const BATCH = 1000;
 
-export const snapshotCases: readonly SnapshotCase[] = [
-  {
-    id: 'evolve-snapshot',
-    label: 'idb-evolve snapshotDatabase (lossless NDJSON)',
+/** An idb-evolve snapshot case writing to its own OPFS folder, so that its bytes are measured alone. */
+function evolveSnapshotCase(id: string, label: string, directory: string, compression: 'gzip' | 'none'): SnapshotCase {
+  const folder = async () => (await opfsRoot()).getDirectoryHandle(directory, { create: true });
+  return {
+    id,
+    label,
     clean: async () => {
-      await clearOpfs(await evolveDir());
-      evolveRef = undefined;
+      await clearOpfs(await folder());
+      evolveRefs.delete(id);
     },
     run: async (name) => {
-      evolveRef = (await snapshotDatabase(name, { storage: opfsSnapshotStorage() })).id;
+      const storage = opfsSnapshotStorage({ directory });
+      evolveRefs.set(id, (await snapshotDatabase(name, { storage, compression })).id);
     },
     output: async () => {
-      const dir = await evolveDir();
+      const dir = await folder();
       let bytes = 0;
       for await (const [entry, handle] of dir as unknown as AsyncIterable<[string, FileSystemHandle]>) {
         if (handle.kind === 'file') bytes += await fileSize(dir, entry);
       }
-      return { bytes, ref: evolveRef! };
+      return { bytes, ref: evolveRefs.get(id)! };
     },
-  },
+  };
+}
+
+export const snapshotCases: readonly SnapshotCase[] = [
+  evolveSnapshotCase(
+    'evolve-snapshot',
+    'idb-evolve snapshotDatabase (lossless NDJSON, gzip: the default)',
+    EVOLVE_DIR,
+    'gzip',
+  ),
+  evolveSnapshotCase(
+    'evolve-snapshot-plain',
+    'idb-evolve snapshotDatabase (lossless NDJSON, plain)',
+    PLAIN_DIR,
+    'none',
+  ),
   {
     id: 'raw-ndjson',
     label: 'raw getAll(1000) + JSON.stringify NDJSON (lossy: Dates become strings)',
@@ -136,10 +151,18 @@ export const snapshotCases: readonly SnapshotCase[] = [
 export const restoreCases: readonly RestoreCase[] = [
   {
     id: 'evolve-restore',
-    label: 'idb-evolve restoreSnapshot',
+    label: 'idb-evolve restoreSnapshot (gzip file)',
     run: async (target, ref) => {
       // A new name per run (the driver deletes nothing during a run), hence allowOtherDatabase.
       await restoreSnapshot(target, ref, { storage: opfsSnapshotStorage(), allowOtherDatabase: true });
+    },
+  },
+  {
+    id: 'evolve-restore-plain',
+    label: 'idb-evolve restoreSnapshot (plain file)',
+    run: async (target, ref) => {
+      const storage = opfsSnapshotStorage({ directory: PLAIN_DIR });
+      await restoreSnapshot(target, ref, { storage, allowOtherDatabase: true });
     },
   },
   {

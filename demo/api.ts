@@ -38,6 +38,8 @@ export interface SnapshotRow {
   readonly reason: string;
   readonly created: string;
   readonly size: number | null;
+  /** `gzip` (the default) or `none`. */
+  readonly compression: string;
 }
 
 export interface LogEntry {
@@ -50,6 +52,8 @@ export interface DemoApi {
   readonly database: string;
   /** The latest progress report of the running upgrade, snapshot or restore (null before any). */
   readonly progress: Progress | null;
+  /** The writer of the last snapshot an upgrade on the page took (`opfs-writable`, `opfs-worker`, `indexeddb`). */
+  readonly writer: string | null;
   /** Distinct `phase@version` values seen by the last upgrade, in order. */
   readonly phases: readonly string[];
   readonly log: readonly LogEntry[];

@@ -36,7 +36,15 @@ import { errorData, type ErrorData, type MigrateMessage, type MigrateRequest } f
 const DATABASE = new URLSearchParams(location.search).get('db') ?? DEFAULT_DB;
 const SNAPSHOT_FOLDER = 'idb-evolve-snapshots';
 /** Before every upgrade the demo runs in the page: a snapshot in OPFS, keeping the newest five. */
-const snapshots = snapshotPolicy({ keep: 5 });
+// "Send a copy": what an app does to keep a backup off the origin (an upload); the demo offers it as a download.
+const snapshots = snapshotPolicy({
+  keep: 5,
+  onSnapshot: async (snapshot, file) => {
+    if (!$<HTMLInputElement>('send-copy').checked) return;
+    offerDownload(file, snapshot.id);
+    log('snapshot', `sent a copy of ${snapshot.id} (${fmtBytes(file.size)}) as a download`);
+  },
+});
 
 // ---- DOM ---------------------------------------------------------------------------------------------------------
 
@@ -64,6 +72,8 @@ const state = {
   /** A connection held on purpose from the Tabs panel. */
   held: null as IDBDatabase | null,
   legacy: null as IDBDatabase | null,
+  /** The writer of the last snapshot an upgrade on this page took (opfs-writable, opfs-worker, indexeddb, ...). */
+  writer: null as string | null,
 };
 
 function log(kind: string, text: string): void {
@@ -332,6 +342,16 @@ function upgrade(target = LATEST, options: UpgradeOptions = {}): Promise<Outcome
     state.connection = result.db;
     const backup = result.upgrade?.backup;
     if (backup?.status === 'skipped') log('snapshot', `upgraded without a snapshot: ${backup.error.message}`);
+    if (backup?.status === 'taken') {
+      const { writer, compression, size } = backup.snapshot;
+      log(
+        'snapshot',
+        `written by ${writer ?? 'a custom storage'} (${compression}, ${fmtBytes(size ?? 0)}); storage ${backup.persistent === null ? 'persistence unknown' : backup.persistent ? 'persistent' : 'not persistent (may be evicted)'}`,
+      );
+      if (backup.copy.status === 'failed')
+        log('error', `the copy was not sent: ${errorData(backup.copy.error).message}`);
+      state.writer = writer ?? null;
+    }
     const snapshotId = backup?.status === 'taken' ? backup.snapshot.id : null;
     return { report: result.upgrade?.report ?? null, snapshotId, error: null };
   });
@@ -426,6 +446,7 @@ async function snapshotRows(): Promise<SnapshotRow[]> {
     reason: s.reason,
     created: s.created.toISOString(),
     size: s.size ?? null,
+    compression: s.compression ?? 'none',
   }));
 }
 
@@ -478,7 +499,11 @@ async function refreshSnapshots(): Promise<void> {
         h('td', {}, `v${row.version}`),
         h('td', {}, row.reason),
         h('td', {}, new Date(row.created).toLocaleString('en-GB')),
-        h('td', { class: 'num' }, row.size === null ? '—' : fmtBytes(row.size)),
+        h(
+          'td',
+          { class: 'num' },
+          row.size === null ? '—' : `${fmtBytes(row.size)}${row.compression === 'gzip' ? ' gz' : ''}`,
+        ),
         actions,
       );
     }),
@@ -508,13 +533,17 @@ async function verify(
 
 async function download(id: string): Promise<void> {
   const file = await exportSnapshot(id);
+  offerDownload(file, id);
+  log('snapshot', `exported ${id} (${fmtBytes(file.size)})`);
+}
+
+function offerDownload(file: Blob, name: string): void {
   const url = URL.createObjectURL(file);
-  const link = h('a', { href: url, download: id });
+  const link = h('a', { href: url, download: name });
   document.body.append(link);
   link.click();
   link.remove();
   setTimeout(() => URL.revokeObjectURL(url), 60_000);
-  log('snapshot', `exported ${id} (${fmtBytes(file.size)})`);
 }
 
 async function importFile(file: File): Promise<{ ok: boolean; id: string | null; error: ErrorData | null }> {
@@ -737,6 +766,9 @@ const api: DemoApi = {
   },
   get log() {
     return state.log;
+  },
+  get writer() {
+    return state.writer;
   },
   get lastOutcome() {
     return state.lastOutcome;
