@@ -131,6 +131,20 @@ describe.skipIf(realIndexedDB)('the default storage (Node: no OPFS)', () => {
     expect(await listSnapshots({ storage: indexedDBSnapshotStorage(connection(env)) })).toHaveLength(1);
   });
 
+  test('retention applies in the IndexedDB the call was given', async () => {
+    const env = await seeded();
+    const storage = indexedDBSnapshotStorage(connection(env));
+    const manual = await snapshotDatabase('db', { ...connection(env), storage });
+    const { db, upgrade } = await openDatabase('db', plan12, {
+      ...env.options,
+      snapshots: snapshotPolicy({ keep: 1 }),
+    });
+    db.close();
+    const taken = upgrade?.backup.status === 'taken' ? upgrade.backup.snapshot.id : '';
+    expect((await listSnapshots({ storage })).map((s) => s.id)).toEqual([taken]);
+    expect(taken).not.toBe(manual.id);
+  });
+
   test('when no writer works, the upgrade is refused with snapshot_unavailable naming each writer and why', async () => {
     const env = await seeded();
     const before = await dump(env.factory, 'db');

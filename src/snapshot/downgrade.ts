@@ -39,83 +39,81 @@ export async function downgrade(
   restoring: RestoreOptions,
 ): Promise<DowngradeInfo> {
   const chain = plan.versions.filter((v) => v.version > target && v.version <= installed).reverse();
-  if (plan.get(installed) !== undefined && chain.every((v) => v.down !== undefined)) {
-    // Keep what was written since the upgrade: snapshot the current data, then load it through the down transforms.
-    // Same IndexedDB and storage; the restore's progress callback does not fit a snapshot's.
-    const { onProgress: _restoreProgress, ...connection } = restoring;
-    const current = await snapshotDatabase(name, { ...connection, reason: 'downgrade' });
-    const carryDown = restoreInto(name, current.id, restoring, {
-      version: target,
-      layout: plan.get(target)!.layout,
-      // Each version's `down` is keyed by the store's name at that version: follow renames on the way down.
-      map: (store, value, key) => {
-        let carried = value;
-        let at = store;
-        for (const version of chain) {
-          const down = version.down?.[at];
-          if (down !== undefined) {
-            try {
-              carried = down(carried, key);
-            } catch (error) {
-              throw new SnapshotError(
-                'restore_failed',
-                `The down transform of version ${version.version} for store "${at}" threw: ${(error as Error)?.message ?? String(error)}`,
-                {
-                  version: version.version,
-                  store: at,
-                  ...(key === undefined ? {} : { key }),
-                  cause: error,
-                },
-              );
-            }
-          }
-          if (carried === remove) return remove;
-          at = nameBefore(version, at);
-        }
-        return carried;
-      },
-      storeOf: (store) => chain.reduce((at, version) => nameBefore(version, at), store),
-    });
-    try {
-      await carryDown;
-    } catch (error) {
-      // The load failed after the database was deleted (its journal says so; the checks before the deletion
-      // passed): put the current data back now rather than leave the database absent until the next open.
-      if ((await pendingRestore(storageOf(restoring), name).catch(() => undefined)) === current.id) {
-        await restoreSnapshot(name, current.id, restoring).catch(() => {});
-      }
-      throw error;
-    }
-    return {
-      fromVersion: installed,
-      toVersion: target,
-      method: 'carried-down',
-      snapshotId: current.id,
-      newerSnapshotId: current.id,
-    };
-  }
-  const [newest] = (await listSnapshots({ storage: storageOf(restoring), database: name })).filter(
-    (s) => s.version <= target,
-  );
-  if (newest === undefined) {
+  const canCarry = plan.get(installed) !== undefined && chain.every((v) => v.down !== undefined);
+  const [older] = canCarry
+    ? []
+    : (await listSnapshots({ storage: storageOf(restoring), database: name })).filter((s) => s.version <= target);
+  if (!canCarry && older === undefined) {
     throw new OpenError(
       'downgrade',
       `"${name}" is at version ${installed}, newer than ${target}, and no snapshot at or below version ${target} exists`,
-      {
-        oldVersion: installed,
-        newVersion: target,
-      },
+      { oldVersion: installed, newVersion: target },
     );
   }
-  // The data written since that snapshot is about to be replaced: keep it in a snapshot of its own first.
+  // Same IndexedDB and storage as the restore; the restore's progress callback does not fit a snapshot's.
   const { onProgress: _restoreProgress, ...connection } = restoring;
-  const current = await snapshotDatabase(name, { ...connection, reason: 'downgrade' });
-  await restoreSnapshot(name, newest.id, restoring);
-  return {
-    fromVersion: installed,
-    toVersion: target,
-    method: 'restored',
-    snapshotId: newest.id,
-    newerSnapshotId: current.id,
-  };
+  const newer = await snapshotDatabase(name, { ...connection, reason: 'downgrade' });
+  const done = { fromVersion: installed, toVersion: target, newerSnapshotId: newer.id };
+  if (older !== undefined) {
+    await restoreSnapshot(name, older.id, restoring);
+    return { ...done, method: 'restored', snapshotId: older.id };
+  }
+  await carryDown(name, plan.get(target)!, chain, newer.id, restoring);
+  return { ...done, method: 'carried-down', snapshotId: newer.id };
+}
+
+/**
+ * Loads snapshot `current` (the data now) through the `down` transforms of `chain` (newest first) into the layout
+ * of `target`. Each version's `down` is keyed by the store's name at that version: renames are followed on the way down.
+ */
+async function carryDown(
+  name: string,
+  target: PlannedVersion,
+  chain: readonly PlannedVersion[],
+  current: string,
+  restoring: RestoreOptions,
+): Promise<void> {
+  try {
+    await restoreInto(name, current, restoring, {
+      version: target.version,
+      layout: target.layout,
+      map: (store, value, key) => carriedValue(chain, store, value, key),
+      storeOf: (store) => chain.reduce((at, version) => nameBefore(version, at), store),
+    });
+  } catch (error) {
+    // The load failed after the database was deleted (its journal says so; the checks before the deletion
+    // passed): put the current data back now rather than leave the database absent until the next open.
+    if ((await pendingRestore(storageOf(restoring), name).catch(() => undefined)) === current) {
+      await restoreSnapshot(name, current, restoring).catch(() => {});
+    }
+    throw error;
+  }
+}
+
+/** A record of store `store` (named as at the newest version) after every `down` of the chain, or `remove`. */
+function carriedValue(
+  chain: readonly PlannedVersion[],
+  store: string,
+  value: unknown,
+  key: IDBValidKey | undefined,
+): unknown {
+  let carried = value;
+  let at = store;
+  for (const version of chain) {
+    const down = version.down?.[at];
+    if (down !== undefined) {
+      try {
+        carried = down(carried, key);
+      } catch (error) {
+        throw new SnapshotError(
+          'restore_failed',
+          `The down transform of version ${version.version} for store "${at}" threw: ${(error as Error)?.message ?? String(error)}`,
+          { version: version.version, store: at, ...(key === undefined ? {} : { key }), cause: error },
+        );
+      }
+    }
+    if (carried === remove) return remove;
+    at = nameBefore(version, at);
+  }
+  return carried;
 }

@@ -92,7 +92,11 @@ export interface SnapshotPolicy {
    * upgrade snapshots of the same version, which the new one supersedes, so that an app retrying at every start
    * neither piles them up nor pushes out the snapshots of older versions. Never rejects.
    */
-  prune(database: string, after: { readonly snapshot: SnapshotInfo; readonly failed: boolean }): Promise<void>;
+  prune(
+    database: string,
+    after: { readonly snapshot: SnapshotInfo; readonly failed: boolean },
+    connection: IndexedDBOptions,
+  ): Promise<void>;
   /** Hands a snapshot to `onSnapshot`; never rejects. */
   deliver(snapshot: SnapshotInfo, options: IndexedDBOptions): Promise<SnapshotCopy>;
   /** Brings a database newer than `target` down to it (see `OpenOptions.downgrade`). */
@@ -137,28 +141,15 @@ export function snapshotPolicy(options: SnapshotPolicyOptions = {}): SnapshotPol
     },
     keep,
     onFailure,
-    async resumeRestore(database, restoring) {
-      const storage = storageFor(restoring);
-      const pending = await pendingRestore(storage, database);
-      if (pending === undefined) return;
-      await restoreSnapshot(database, pending, { ...restoring, storage }).catch(async (error: unknown) => {
-        // Its snapshot was deleted since: the restore can never finish, and must not block every open forever.
-        if (!(error instanceof SnapshotError && error.code === 'snapshot_not_found')) throw error;
-        await clearPendingRestore(storage, database);
-      });
-    },
+    resumeRestore: (database, restoring) => resumeRestore(database, storageFor(restoring), restoring),
     async takeSnapshot(writing) {
       const persistent = await writing.guard.external(persistence(options.persist === true));
       // Back from outside IndexedDB: the transaction is active again only inside a request's callback.
       await writing.guard.reenter();
       const storage = storageFor({ indexedDB: writing.factory, IDBKeyRange: writing.keyRange });
       try {
-        const snapshot = await writeSnapshot({
-          ...writing,
-          storage,
-          reason: 'upgrade',
-          compression: options.compression,
-        });
+        const { compression } = options;
+        const snapshot = await writeSnapshot({ ...writing, storage, reason: 'upgrade', compression });
         return { snapshot, error: null, persistent };
       } catch (error) {
         if (!(error instanceof SnapshotError) || decide(onFailure, error) !== 'proceed') throw error;
@@ -167,42 +158,65 @@ export function snapshotPolicy(options: SnapshotPolicyOptions = {}): SnapshotPol
         return { snapshot: null, error, persistent };
       }
     },
-    async deliver(snapshot, connection) {
-      if (options.onSnapshot === undefined) return { status: 'no-hook' };
-      try {
-        const file = await storageFor(connection).read(snapshot.id);
-        if (file === undefined) throw new SnapshotError('snapshot_not_found', `There is no snapshot "${snapshot.id}"`);
-        await options.onSnapshot(snapshot, file);
-        return { status: 'sent' };
-      } catch (error) {
-        return { status: 'failed', error };
-      }
-    },
-    async prune(database, { snapshot, failed }) {
-      const storage = storageFor({});
-      // Retention must never fail an open.
-      try {
-        if (!failed) {
-          await pruneSnapshots(database, { keep, storage });
-          return;
-        }
-        // The database is still at this version, with the data this newer snapshot holds: earlier upgrade snapshots
-        // of the same version (the app retrying at every start) are superseded by it.
-        const superseded = (await listSnapshots({ storage, database })).filter(
-          (s) =>
-            s.id !== snapshot.id &&
-            s.reason === 'upgrade' &&
-            s.version === snapshot.version &&
-            s.created <= snapshot.created,
-        );
-        for (const old of superseded) await storage.delete(old.id);
-      } catch {
-        // Nothing to do: a snapshot left over is only space.
-      }
+    deliver: (snapshot, connection) => deliver(options.onSnapshot, snapshot, storageFor(connection)),
+    async prune(database, after, connection) {
+      // Retention must never fail an open: a snapshot left over is only space.
+      await prune(database, after, keep, storageFor(connection)).catch(() => {});
     },
     downgrade: (database, plan, installed, target, restoring) =>
       downgrade(database, plan, installed, target, { ...restoring, storage: storageFor(restoring) }),
   };
+}
+
+/** Finishes a restore of `database` that was interrupted after deleting it. */
+async function resumeRestore(
+  database: string,
+  storage: SnapshotStorage,
+  restoring: PolicyRestoreOptions,
+): Promise<void> {
+  const pending = await pendingRestore(storage, database);
+  if (pending === undefined) return;
+  await restoreSnapshot(database, pending, { ...restoring, storage }).catch(async (error: unknown) => {
+    // Its snapshot was deleted since: the restore can never finish, and must not block every open forever.
+    if (!(error instanceof SnapshotError && error.code === 'snapshot_not_found')) throw error;
+    await clearPendingRestore(storage, database);
+  });
+}
+
+async function deliver(
+  onSnapshot: SnapshotPolicyOptions['onSnapshot'],
+  snapshot: SnapshotInfo,
+  storage: SnapshotStorage,
+): Promise<SnapshotCopy> {
+  if (onSnapshot === undefined) return { status: 'no-hook' };
+  try {
+    const file = await storage.read(snapshot.id);
+    if (file === undefined) throw new SnapshotError('snapshot_not_found', `There is no snapshot "${snapshot.id}"`);
+    await onSnapshot(snapshot, file);
+    return { status: 'sent' };
+  } catch (error) {
+    return { status: 'failed', error };
+  }
+}
+
+/** Applies `keep` after a successful upgrade; after a failed one, drops only what the new snapshot supersedes. */
+async function prune(
+  database: string,
+  { snapshot, failed }: { readonly snapshot: SnapshotInfo; readonly failed: boolean },
+  keep: number,
+  storage: SnapshotStorage,
+): Promise<void> {
+  if (!failed) {
+    await pruneSnapshots(database, { keep, storage });
+    return;
+  }
+  // The database is still at this version, with the data this newer snapshot holds: earlier upgrade snapshots of
+  // the same version (the app retrying at every start) are superseded by it.
+  const superseded = (await listSnapshots({ storage, database })).filter(
+    (s) =>
+      s.id !== snapshot.id && s.reason === 'upgrade' && s.version === snapshot.version && s.created <= snapshot.created,
+  );
+  for (const old of superseded) await storage.delete(old.id);
 }
 
 let persistRequested: Promise<unknown> | undefined;

@@ -165,7 +165,7 @@ export async function openDatabase(name: string, plan: Plan, options: OpenOption
     }
   }
   if (upgrade?.backup.status === 'taken')
-    await policy?.prune(name, { snapshot: upgrade.backup.snapshot, failed: false });
+    await policy?.prune(name, { snapshot: upgrade.backup.snapshot, failed: false }, connectionOf(env));
   return { db: db!, upgrade, downgrade };
 }
 
@@ -176,7 +176,7 @@ async function sendCopy(
   env: Environment,
 ): Promise<Opened['upgrade']> {
   if (upgrade === null || upgrade.backup.status !== 'taken' || policy === undefined) return upgrade;
-  const copy = await policy.deliver(upgrade.backup.snapshot, { indexedDB: env.factory, IDBKeyRange: env.keyRange });
+  const copy = await policy.deliver(upgrade.backup.snapshot, connectionOf(env));
   return { ...upgrade, backup: { ...upgrade.backup, copy } };
 }
 
@@ -210,9 +210,9 @@ async function failed(
   const snapshot = trace.snapshot ?? null;
   if (snapshot !== null && options.snapshots !== false) {
     // Still a new snapshot (of the state the database keeps): the app's copy of it is as useful as ever.
-    await options.snapshots.deliver(snapshot, { indexedDB: env.factory, IDBKeyRange: env.keyRange });
+    await options.snapshots.deliver(snapshot, connectionOf(env));
     // A failed upgrade may still have written its snapshot: an app retrying at every start must not pile them up.
-    await options.snapshots.prune(name, { snapshot, failed: true });
+    await options.snapshots.prune(name, { snapshot, failed: true }, connectionOf(env));
   }
   if (started === undefined || !(error instanceof IdbEvolveError)) return;
   safely(options.hooks?.onFailed, error, {
@@ -226,10 +226,12 @@ async function failed(
   }
 }
 
+/** The IndexedDB of the call, as options of the snapshot functions. */
+const connectionOf = (env: Environment): IndexedDBOptions => ({ indexedDB: env.factory, IDBKeyRange: env.keyRange });
+
 function restoreOptions(options: DryRunOptions, env: Environment): PolicyRestoreOptions {
   return {
-    indexedDB: env.factory,
-    IDBKeyRange: env.keyRange,
+    ...connectionOf(env),
     ...(options.onBlocked === undefined ? {} : { onBlocked: options.onBlocked }),
     ...(options.blockedTimeout === undefined ? {} : { blockedTimeout: options.blockedTimeout }),
   };
