@@ -95,25 +95,5 @@ export type {
   StandardSchemaV1Props,
   StandardSchemaV1Result,
 } from './plan/standard-schema.js';
-export { describePlan } from './tooling/describe-plan.js';
-export {
-  SCHEMA_HISTORY_FORMAT,
-  SCHEMA_HISTORY_FORMAT_VERSION,
-  checkSchemaHistory,
-  formatHistoryDifferences,
-  formatHistoryEntry,
-  historyFileName,
-  schemaHistory,
-  schemaHistoryFiles,
-  stepFingerprint,
-} from './tooling/schema-history.js';
-export type {
-  HistoryDifference,
-  HistoryDifferenceCode,
-  HistoryEntry,
-  HistoryFiles,
-  HistoryIndex,
-  HistoryStep,
-  HistoryStore,
-  SchemaHistoryCheck,
-} from './tooling/schema-history.js';
+// Held back: development-time tools (describePlan, the schema history and its CLI runner) are in
+// `idb-evolve/tooling`, and the kit to test migrations is in `idb-evolve/testing`, so app bundles never see them.
