@@ -1,12 +1,18 @@
 import { defineConfig } from 'vite';
 
-// Library build: the main entry and the testing kit, sharing one chunk of code; no runtime dependencies to
-// externalize. Left unminified: apps minify, and readable stack traces help users. Tests: vitest.config.ts.
+// Library build: the main entry, the development tools (`idb-evolve/tooling`), the testing kit, and the command
+// the idb-evolve-history bin runs (dist/cli.js, not a package export), sharing chunks of code; no runtime
+// dependencies to externalize. Left unminified: apps minify, and readable stack traces help users. Tests: vitest.config.ts.
 export default defineConfig({
   build: {
     target: 'es2022',
     lib: {
-      entry: { index: 'src/index.ts', testing: 'src/testing/index.ts' },
+      entry: {
+        index: 'src/index.ts',
+        tooling: 'src/tooling/index.ts',
+        testing: 'src/testing/index.ts',
+        cli: 'src/cli/history.ts',
+      },
       formats: ['es'],
     },
     rollupOptions: { output: { chunkFileNames: 'shared-[hash].js' } },

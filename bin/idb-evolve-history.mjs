@@ -1,9 +1,10 @@
 #!/usr/bin/env node
-// A thin Node wrapper: the command itself is runSchemaHistoryCommand (src/schema-history.ts), tested directly.
+// A thin Node wrapper: the command itself is runSchemaHistoryCommand (src/cli/history.ts, built to dist/cli.js),
+// tested directly.
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { runSchemaHistoryCommand } from '../dist/testing.js';
+import { runSchemaHistoryCommand } from '../dist/cli.js';
 
 const io = {
   importModule: (specifier) => import(pathToFileURL(resolve(specifier)).href),

@@ -1,5 +1,6 @@
 // Rendering of the demo's panels: the plan, upgrade reports, typed errors and the intact check. Plain DOM.
-import { describePlan, type Plan, type Progress, type UpgradeReport } from '../src/index.js';
+import type { Plan, Progress, UpgradeReport } from '../src/index.js';
+import { describePlan } from '../src/tooling/index.js';
 import type { Counts, Outcome } from './api.js';
 import type { ErrorData } from './shared.js';
 

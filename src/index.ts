@@ -51,7 +51,7 @@ export type { OpfsSnapshotStorageOptions, OpfsWriter } from './snapshot/opfs-sto
 export { indexedDBSnapshotStorage } from './snapshot/indexeddb-storage.js';
 export type { IndexedDBSnapshotStorageOptions } from './snapshot/indexeddb-storage.js';
 export type { SnapshotCompression } from './snapshot/compression.js';
-export type { SnapshotHeader, SnapshotInfo, SnapshotReason, SnapshotStoreHeader } from './snapshot/format.js';
+export type { SnapshotInfo, SnapshotReason } from './snapshot/format.js';
 export type { StepReport, UpgradeReport, VersionReport } from './upgrade/run-upgrade.js';
 export { remove, unchanged } from './upgrade/step-store.js';
 export type {
@@ -110,25 +110,5 @@ export type {
   StandardSchemaV1Props,
   StandardSchemaV1Result,
 } from './plan/standard-schema.js';
-export { describePlan } from './tooling/describe-plan.js';
-export {
-  SCHEMA_HISTORY_FORMAT,
-  SCHEMA_HISTORY_FORMAT_VERSION,
-  checkSchemaHistory,
-  formatHistoryDifferences,
-  formatHistoryEntry,
-  historyFileName,
-  schemaHistory,
-  schemaHistoryFiles,
-  stepFingerprint,
-} from './tooling/schema-history.js';
-export type {
-  HistoryDifference,
-  HistoryDifferenceCode,
-  HistoryEntry,
-  HistoryFiles,
-  HistoryIndex,
-  HistoryStep,
-  HistoryStore,
-  SchemaHistoryCheck,
-} from './tooling/schema-history.js';
+// Held back: development-time tools (describePlan, the schema history and its CLI runner) are in
+// `idb-evolve/tooling`, and the kit to test migrations is in `idb-evolve/testing`, so app bundles never see them.

@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { z } from 'zod';
-import { definePlan, describePlan, rebuildStore, renameField, renameStore, type Step } from '../src/index.js';
+import { definePlan, rebuildStore, renameField, renameStore, type Step } from '../src/index.js';
+import { describePlan } from '../src/tooling/index.js';
 
 const noop = (name: string, stores: string[]): Step => ({ name, stores, run: () => {} });
 

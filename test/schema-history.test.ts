@@ -6,29 +6,28 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import {
-  checkSchemaHistory,
   convertField,
   definePlan,
-  describePlan,
-  formatHistoryDifferences,
-  historyFileName,
   renameField,
   renameStore,
-  schemaHistory,
-  schemaHistoryFiles,
-  stepFingerprint,
-  type HistoryFiles,
   type Plan,
   type StandardSchemaV1,
   type Step,
   type VersionDefinition,
 } from '../src/index.js';
+import { assertSchemaHistory, SchemaHistoryError } from '../src/testing/index.js';
 import {
-  assertSchemaHistory,
+  checkSchemaHistory,
+  describePlan,
+  formatHistoryDifferences,
+  historyFileName,
   runSchemaHistoryCommand,
-  SchemaHistoryError,
+  schemaHistory,
+  schemaHistoryFiles,
+  stepFingerprint,
+  type HistoryFiles,
   type SchemaHistoryCommandIo,
-} from '../src/testing/index.js';
+} from '../src/tooling/index.js';
 import { committedPlan, committedVersions } from './fixtures/schema-history/committed-plan.js';
 
 const code = (body: string): Step['run'] => new Function('ctx', body) as Step['run'];
@@ -596,7 +595,7 @@ describe('runSchemaHistoryCommand', () => {
 
 /**
  * The real bin, spawned with Node on plain-JavaScript plans. Node 20 cannot import the TypeScript sources, so the
- * library is built (with the repository's vite.config.ts, so with its `testing` entry) into a temporary copy of
+ * library is built (with the repository's vite.config.ts, so with its `cli` entry) into a temporary copy of
  * the layout the bin and the fixtures import from: dist/, bin/ and test/fixtures/schema-history/.
  */
 // Each test spawns Node several times: slow on a loaded machine.
@@ -634,10 +633,10 @@ describe('the idb-evolve-history bin', { timeout: 30_000 }, () => {
     return { status: result.status, stdout: result.stdout, stderr: result.stderr };
   }
 
-  test('the build has the testing entry the bin imports', async () => {
-    expect((await readdir(join(copy, 'dist'))).filter((n) => n === 'index.js' || n === 'testing.js').sort()).toEqual([
+  test('the build has the entries the bin and the fixtures import', async () => {
+    expect((await readdir(join(copy, 'dist'))).filter((n) => n === 'index.js' || n === 'cli.js').sort()).toEqual([
+      'cli.js',
       'index.js',
-      'testing.js',
     ]);
   });
 

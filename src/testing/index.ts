@@ -37,9 +37,6 @@ import type { ProgressCallback } from '../progress.js';
 import { evaluateKeyPath } from '../upgrade/step-store.js';
 import type { UpgradeReport } from '../upgrade/run-upgrade.js';
 
-export { runSchemaHistoryCommand } from '../tooling/schema-history.js';
-export type { SchemaHistoryCommandIo } from '../tooling/schema-history.js';
-
 /**
  * Records to put in a database, by store. Stores with an in-line key (a `keyPath`) take the records themselves;
  * stores with out-of-line keys take `[key, value]` pairs, the same shape {@link readAll} gives back.

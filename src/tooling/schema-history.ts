@@ -4,7 +4,6 @@
  *
  * @module
  */
-import { describePlan } from './describe-plan.js';
 import type { KeyPath, NormalizedLayout } from '../plan/layout.js';
 import type { Plan, PlannedVersion } from '../plan/define-plan.js';
 import type { Step } from '../upgrade/step-store.js';
@@ -94,6 +93,11 @@ export interface SchemaHistoryCheck {
 }
 
 const FILE_NAME = /^v(\d+)\.json$/;
+
+/** Whether `name` is a history file's (`v0003.json`). Internal: for src/cli/history.ts. */
+export function isHistoryFileName(name: string): boolean {
+  return FILE_NAME.test(name);
+}
 
 /** The history file name of a version: `v0003.json` (more digits past 9999). */
 export function historyFileName(version: number): string {
@@ -245,6 +249,20 @@ function parseEntry(text: string, fileVersion: number): HistoryEntry | string {
   if (!parsed.steps.every((step) => isObject(step) && typeof step.name === 'string'))
     return 'has a step without a name';
   return parsed as unknown as HistoryEntry;
+}
+
+/**
+ * Whether a history file's text holds `entry` as data (key order and formatting ignored), so that the CLI leaves a
+ * file reformatted by a formatter alone. Internal: for src/cli/history.ts, not exported by `idb-evolve/tooling`.
+ */
+export function historyFileMatches(text: string, entry: HistoryEntry): boolean {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return false;
+  }
+  return sameJson(parsed, entry);
 }
 
 /** Same JSON value (object key order ignored). */
@@ -462,190 +480,4 @@ export function formatHistoryDifferences(differences: readonly HistoryDifference
     'changed a fingerprint, say), rewrite the history with `idb-evolve-history write --force`.',
   );
   return lines.join('\n');
-}
-
-/** File access and output for {@link runSchemaHistoryCommand}; the `idb-evolve-history` bin passes Node's. */
-export interface SchemaHistoryCommandIo {
-  /** Imports the plan module named on the command line and returns its exports. */
-  importModule(specifier: string): Promise<Record<string, unknown>>;
-  /** File names in `dir`, or undefined when it does not exist. */
-  listFiles(dir: string): Promise<readonly string[] | undefined>;
-  readFile(dir: string, name: string): Promise<string>;
-  /** Writes a file, creating `dir` when needed. */
-  writeFile(dir: string, name: string, text: string): Promise<void>;
-  deleteFile(dir: string, name: string): Promise<void>;
-  /** Prints a line to standard output. */
-  out(text: string): void;
-  /** Prints a line to standard error. */
-  err(text: string): void;
-}
-
-const HELP = `Usage:
-  idb-evolve-history write <plan-module> <dir> [--force]
-  idb-evolve-history check <plan-module> <dir>
-  idb-evolve-history describe <plan-module>
-
-Records each version of an idb-evolve plan in <dir> (v0001.json, v0002.json, ...) and checks that released
-versions (those with a file) never change: their layout, their steps' names, stores and code fingerprints, and
-their validators. Commit <dir>; run "check" in CI.
-
-  write   Writes files for versions not recorded yet. Refuses, writing nothing, when recorded versions changed,
-          unless --force is given: then the history is made to match the plan (changed files are rewritten,
-          files of versions no longer in the plan are deleted).
-  check   Exits 1 with a readable diff when recorded versions changed, were removed or a new version was
-          inserted before a recorded one. Versions after the last recorded one may change freely.
-  describe  Prints the plan as Markdown: per version, the stores and indexes it adds, removes or changes,
-          and its steps (for a pull request, or docs/database.md).
-
-<plan-module> is a path to an ES module that exports the plan (the result of definePlan) as "plan" or as its
-default export. It must be JavaScript Node can import (.js or .mjs): Node 20 cannot import TypeScript, so
-compile the plan first. Step fingerprints hash the source text the runtime sees: write and check the history
-from the same build.
-
-Exit codes: 0 ok, 1 differences, 2 usage error.`;
-
-function isPlan(value: unknown): value is Plan {
-  const candidate = value as Partial<Plan> | null | undefined;
-  return (
-    typeof candidate === 'object' &&
-    candidate !== null &&
-    Array.isArray(candidate.versions) &&
-    typeof candidate.latest === 'number' &&
-    typeof candidate.get === 'function'
-  );
-}
-
-async function readHistory(
-  io: SchemaHistoryCommandIo,
-  dir: string,
-  names: readonly string[],
-): Promise<Record<string, string>> {
-  const files: Record<string, string> = {};
-  for (const name of names.filter((n) => FILE_NAME.test(n)).sort(byName)) files[name] = await io.readFile(dir, name);
-  return files;
-}
-
-/**
- * What the `idb-evolve-history` CLI runs, with its file access injected: `write` or `check` a plan's schema history
- * (see the CLI's help). Resolves with the exit code: 0 ok, 1 differences, 2 usage error.
- */
-export async function runSchemaHistoryCommand(args: readonly string[], io: SchemaHistoryCommandIo): Promise<number> {
-  if (args.length === 1 && (args[0] === '--help' || args[0] === '-h' || args[0] === 'help')) {
-    io.out(HELP);
-    return 0;
-  }
-  const positional = args.filter((arg) => !arg.startsWith('-'));
-  const flags = args.filter((arg) => arg.startsWith('-'));
-  const [command, specifier, dir] = positional;
-  const usage = (problem: string): number => {
-    io.err(`idb-evolve-history: ${problem}\n\n${HELP}`);
-    return 2;
-  };
-  if (command !== 'write' && command !== 'check' && command !== 'describe') {
-    return usage(command === undefined ? 'missing command' : `unknown command "${command}"`);
-  }
-  const describing = command === 'describe';
-  if (specifier === undefined || positional.length > (describing ? 2 : 3) || (!describing && dir === undefined)) {
-    return usage(describing ? '"describe" takes a plan module' : `"${command}" takes a plan module and a directory`);
-  }
-  const allowed = command === 'write' ? ['--force'] : [];
-  const unknown = flags.find((flag) => !allowed.includes(flag));
-  if (unknown !== undefined) return usage(`unknown option "${unknown}" for "${command}"`);
-
-  let exports: Record<string, unknown>;
-  try {
-    exports = await io.importModule(specifier);
-  } catch (error) {
-    const hint = /\.[cm]?tsx?$/.test(specifier)
-      ? '\nNode 20 cannot import TypeScript: compile the plan module to JavaScript first.'
-      : '';
-    io.err(
-      `idb-evolve-history: could not import the plan module "${specifier}": ${(error as Error)?.message ?? String(error)}${hint}`,
-    );
-    return 2;
-  }
-  const plan = isPlan(exports.plan) ? exports.plan : isPlan(exports.default) ? exports.default : undefined;
-  if (plan === undefined) {
-    io.err(
-      `idb-evolve-history: "${specifier}" exports no plan: export the result of definePlan as "plan" or as the default export`,
-    );
-    return 2;
-  }
-  if (describing) {
-    io.out(describePlan(plan));
-    return 0;
-  }
-  const directory = dir!; // Checked above: write and check take one.
-
-  try {
-    const names = await io.listFiles(directory);
-    if (names === undefined && command === 'check') {
-      io.err(
-        `idb-evolve-history: there is no schema history directory "${directory}": create it with "idb-evolve-history write"`,
-      );
-      return 2;
-    }
-    const files = await readHistory(io, directory, names ?? []);
-    const result = checkSchemaHistory(plan, files);
-    if (command === 'check') {
-      if (!result.ok) {
-        io.err(formatHistoryDifferences(result.differences));
-        return 1;
-      }
-      const pending =
-        result.unrecorded.length === 0
-          ? ''
-          : `; not recorded yet: ${result.unrecorded.join(', ')} (run "write" when releasing)`;
-      io.out(
-        `Schema history matches the plan: ${result.recorded.length} recorded version${result.recorded.length === 1 ? '' : 's'}${pending}.`,
-      );
-      return 0;
-    }
-    const force = flags.includes('--force');
-    if (!result.ok && !force) {
-      io.err(`${formatHistoryDifferences(result.differences)}\nNothing was written.`);
-      return 1;
-    }
-    const planned = schemaHistory(plan);
-    const written: string[] = [];
-    for (const entry of planned) {
-      const name = historyFileName(entry.version);
-      const existing = files[name];
-      // Compared as data, so a file reformatted by a formatter is left alone.
-      if (existing !== undefined && sameJson(parseJson(existing), entry)) continue;
-      await io.writeFile(directory, name, formatHistoryEntry(entry));
-      written.push(name);
-    }
-    const deleted: string[] = [];
-    if (force) {
-      const keep = new Set(planned.map((entry) => historyFileName(entry.version)));
-      for (const name of Object.keys(files)) {
-        if (!keep.has(name)) {
-          await io.deleteFile(directory, name);
-          deleted.push(name);
-        }
-      }
-    }
-    const unchanged = planned.length - written.length;
-    io.out(
-      [
-        written.length === 0 ? 'Nothing to write' : `Wrote ${written.join(', ')}`,
-        deleted.length === 0 ? '' : `; deleted ${deleted.join(', ')}`,
-        unchanged === 0 ? '' : `; ${unchanged} file${unchanged === 1 ? '' : 's'} already up to date`,
-        '.',
-      ].join(''),
-    );
-    return 0;
-  } catch (error) {
-    io.err(`idb-evolve-history: ${(error as Error)?.message ?? String(error)}`);
-    return 2;
-  }
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
 }
