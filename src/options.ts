@@ -11,8 +11,21 @@ export interface OptionRule {
   readonly required?: boolean;
 }
 
+/** The rules used across the public functions (see {@link rule}). */
+export interface Rules {
+  readonly ms: OptionRule;
+  readonly count: OptionRule;
+  readonly boolean: OptionRule;
+  readonly string: OptionRule;
+  readonly function: OptionRule;
+  oneOf(...values: readonly unknown[]): OptionRule;
+  methods(what: string, ...names: readonly string[]): OptionRule;
+  either(a: OptionRule, b: OptionRule): OptionRule;
+  required(r: OptionRule): OptionRule;
+}
+
 /** The rules used across the public functions, so that one kind of option is checked and worded one way. */
-export const rule = {
+export const rule: Rules = {
   /** A number of milliseconds: finite, not negative. */
   ms: { test: (v) => typeof v === 'number' && Number.isFinite(v) && v >= 0, expected: 'a number of milliseconds' },
   /** A whole number, at least 1 (a count of things to keep, a page size). */
@@ -21,12 +34,12 @@ export const rule = {
   string: { test: (v) => typeof v === 'string', expected: 'a string' },
   function: { test: (v) => typeof v === 'function', expected: 'a function' },
   /** One of the given literals. */
-  oneOf: (...values: readonly unknown[]): OptionRule => ({
+  oneOf: (...values) => ({
     test: (v) => values.includes(v),
     expected: values.map((v) => (typeof v === 'string' ? `'${v}'` : String(v))).join(' or '),
   }),
   /** An object with these methods (a storage, a policy). */
-  methods: (what: string, ...names: readonly string[]): OptionRule => ({
+  methods: (what, ...names) => ({
     test: (v) =>
       typeof v === 'object' &&
       v !== null &&
@@ -34,13 +47,13 @@ export const rule = {
     expected: what,
   }),
   /** Either of two rules. */
-  either: (a: OptionRule, b: OptionRule): OptionRule => ({
+  either: (a, b) => ({
     test: (v) => a.test(v) || b.test(v),
     expected: `${a.expected} or ${b.expected}`,
   }),
   /** The rule, and the option must be given. */
-  required: (r: OptionRule): OptionRule => ({ ...r, required: true }),
-} satisfies Record<string, OptionRule | ((...args: never[]) => OptionRule)>;
+  required: (r) => ({ ...r, required: true }),
+};
 
 function shown(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);

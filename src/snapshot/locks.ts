@@ -13,9 +13,6 @@ type Locks = {
 
 const locks = (): Locks | undefined => (globalThis as { navigator?: { locks?: Locks } }).navigator?.locks;
 
-/** Whether this context has Web Locks (every engine since 2022; not Node). */
-export const hasLocks = (): boolean => locks() !== undefined;
-
 /** The lock name of a temporary file of a storage (`where` names the storage: a folder, a database). */
 export const fileLock = (where: string, file: string): string => `idb-evolve-snapshot:${where}/${file}`;
 

@@ -1,6 +1,6 @@
 import { SnapshotError } from '../errors.js';
 import { type IndexedDBOptions, openExisting, resolveIndexedDB } from '../idb/request.js';
-import { checkOptions, rule } from '../options.js';
+import { checkOptions, type OptionRule, rule } from '../options.js';
 import type { ProgressCallback } from '../progress.js';
 import {
   parseSnapshotFileName,
@@ -16,7 +16,7 @@ import type { SnapshotStorage } from './storage.js';
 import { TransactionGuard } from '../idb/transaction-guard.js';
 
 /** The check of a `storage` option, shared by every function that takes one. */
-export const storageRule = rule.methods(
+export const storageRule: OptionRule = rule.methods(
   'a SnapshotStorage (list, create, read and delete), such as opfsSnapshotStorage() or memorySnapshotStorage()',
   'list',
   'create',

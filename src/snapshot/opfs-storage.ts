@@ -1,5 +1,5 @@
 import { SnapshotError } from '../errors.js';
-import { fileLock, hasLocks, holdLock, lockIsFree } from './locks.js';
+import { fileLock, holdLock, lockIsFree } from './locks.js';
 import { inDedicatedWorker, startWriterWorker, syncFileWriter } from './opfs-sync.js';
 import { type SnapshotSink, type SnapshotStorage, writeFailure } from './storage.js';
 
@@ -218,6 +218,3 @@ function guardedSink(sink: SnapshotSink, t: Temporary, release: () => void): Sna
     abort: discard,
   };
 }
-
-/** Whether a temporary file's writer can be told apart from a dead one (for tests and the README's claims). */
-export const sweepsByLock = hasLocks;

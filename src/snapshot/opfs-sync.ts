@@ -55,8 +55,11 @@ export function syncFileWriter() {
   };
 }
 
-/** The page's writer worker: runs {@link syncFileWriter} on messages `{ id, op, ... }`, answering `{ id, error? }`. */
-const WORKER_SOURCE = `const writer = (${syncFileWriter.toString()})();
+/**
+ * The page's writer worker: runs {@link syncFileWriter} on messages `{ id, op, ... }`, answering `{ id, error? }`.
+ * Built when needed, not at import: a module-level call would keep it in every bundle, used or not.
+ */
+const workerSource = (): string => `const writer = (${syncFileWriter.toString()})();
 let file;
 self.onmessage = async ({ data }) => {
   try {
@@ -89,7 +92,7 @@ export interface WriterWorker {
 /** Starts the page's writer worker. Rejects where workers cannot start (a service worker, a CSP without blob:). */
 export function startWriterWorker(): WriterWorker {
   if (typeof Worker !== 'function') throw new Error('no Worker constructor here (a service worker?)');
-  const url = URL.createObjectURL(new Blob([WORKER_SOURCE], { type: 'text/javascript' }));
+  const url = URL.createObjectURL(new Blob([workerSource()], { type: 'text/javascript' }));
   let worker: Worker;
   try {
     worker = new Worker(url);
