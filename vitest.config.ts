@@ -5,22 +5,10 @@ import { CHROMIUM_ARGS, CHROMIUM_BINARY } from './test/browser-env/engines';
 import { puppeteerFirefox } from './test/browser-env/firefox-provider';
 import { webkitgtk } from './test/browser-env/webkit-provider';
 
-// Test files the real engines run: the browser-only tests, and the shared core and snapshot suites, which then
-// use the engine's own IndexedDB (see test/helpers.ts). The codec's unit tests compare with V8's structuredClone
-// and stay in Node; snapshots.test.ts round-trips the same kinds of values through each engine's IndexedDB.
-const browserInclude = [
-  'test/browser/**/*.browser.test.ts',
-  'test/atomicity.test.ts',
-  'test/open-database.test.ts',
-  'test/steps.test.ts',
-  'test/walk.test.ts',
-  'test/validation.test.ts',
-  'test/snapshots.test.ts',
-  'test/snapshot-storage.test.ts',
-  'test/hooks.test.ts',
-  'test/dexie-interop.test.ts',
-  'test/testing.test.ts',
-];
+// Test files the real engines run, by name: `*.browser.test.ts` (browser only) and `*.shared.test.ts` (also in Node,
+// where fake-indexeddb stands in; in a browser they use the engine's own IndexedDB, see test/helpers.ts). Everything
+// else stays in Node: the codec's unit tests compare with V8's structuredClone, for example.
+const browserInclude = ['test/**/*.browser.test.ts', 'test/**/*.shared.test.ts'];
 
 export default defineConfig({
   test: {

@@ -114,10 +114,36 @@ export async function dump(factory: IDBFactory, name: string): Promise<DatabaseD
         records: keys.map((key, i) => [key, values[i]]),
       };
     }
+    // After the transaction: Blob bytes stay readable once it has ended.
+    for (const store of Object.values(result.stores)) {
+      for (const record of store.records) record[1] = await withBlobBytes(record[1]);
+    }
     return result;
   } finally {
     db.close();
   }
+}
+
+/**
+ * Two Blobs are `toEqual` whatever they hold: a dump shows each Blob (and File) with its type, size and bytes, so
+ * that comparing dumps compares Blob content too. Plain objects and arrays are walked; other values are kept as is.
+ */
+async function withBlobBytes(value: unknown, seen = new Map<object, unknown>()): Promise<unknown> {
+  if (value instanceof Blob) {
+    return { blob: value.type, size: value.size, bytes: Array.from(new Uint8Array(await value.arrayBuffer())) };
+  }
+  if (typeof value !== 'object' || value === null) return value;
+  if (seen.has(value)) return seen.get(value);
+  const plain = Array.isArray(value) || Object.getPrototypeOf(value) === Object.prototype;
+  if (!plain) return value;
+  const walked: Record<string, unknown> | unknown[] = Array.isArray(value) ? [] : {};
+  seen.set(value, walked);
+  for (const key of Object.keys(value)) {
+    // Defined, not assigned: an own `__proto__` key must stay a key, not become the prototype.
+    const walkedValue = await withBlobBytes((value as Record<string, unknown>)[key], seen);
+    Object.defineProperty(walked, key, { value: walkedValue, enumerable: true, writable: true, configurable: true });
+  }
+  return walked;
 }
 
 /** Opens (creating or upgrading) and closes again; returns the upgrade's report (null when none ran). */

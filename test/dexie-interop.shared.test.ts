@@ -24,7 +24,7 @@ test('a Dexie database is snapshotted by name and restored into a copy Dexie rea
     { name: 'Ada', tags: ['math', 'code'], born: new Date(1815, 11, 10) },
     { name: 'Grace', tags: ['code'], born: new Date(1906, 11, 9) },
   ]);
-  await original.table('settings').put({ theme: 'dark', blob: new Blob(['x']) }, 'ui');
+  await original.table('settings').put({ theme: 'dark', blob: new Blob(['x-bytes'], { type: 'text/plain' }) }, 'ui');
   original.close();
 
   const snapshot = await snapshotDatabase('friends', { ...dexieOptions, storage });
@@ -41,5 +41,11 @@ test('a Dexie database is snapshotted by name and restored into a copy Dexie rea
   expect((await copy.friends.where('tags').equals('code').toArray()).map((f) => f.name)).toEqual(['Ada', 'Grace']);
   expect(await copy.friends.add({ name: 'Linus', tags: [], born: new Date(1969, 11, 28) })).toBe(3);
   expect((await copy.friends.get(1))?.born).toEqual(new Date(1815, 11, 10));
+  // toEqual above sees two Blobs as equal whatever they hold: compare the restored Blob's bytes and type.
+  const settings = (await copy.table('settings').get('ui')) as { theme: string; blob: Blob };
+  expect(settings.theme).toBe('dark');
+  expect(settings.blob).toBeInstanceOf(Blob);
+  expect(settings.blob.type).toBe('text/plain');
+  expect(await settings.blob.text()).toBe('x-bytes');
   copy.close();
 });
