@@ -38,12 +38,15 @@ export type DownTransform = (value: any, primaryKey: IDBValidKey | undefined) =>
  */
 export type VersionInputs<Versions extends readonly unknown[]> = {
   readonly [I in keyof Versions]: {
-    readonly version: (Versions[I] & number) | NoInfer<number>;
+    readonly version: (Versions[I] & number) | NoInfer<number & Record<never, never>>;
     readonly stores: (Versions[I] & DatabaseLayout) | NoInfer<DatabaseLayout>;
     readonly validators?:
       | (Versions[I] & Readonly<Record<string, StandardSchemaV1>>)
       | NoInfer<Readonly<Record<string, StandardSchemaV1>>>;
-    readonly steps?: NoInfer<readonly VersionStep<Versions[I], PreviousOf<Versions, I>>[]>;
+    // `| readonly []` makes TypeScript type an inline array of steps as a tuple, element by element: as a plain
+    // array its element types would be merged first, and a step with a misspelled store could vanish into a
+    // wider one (a plain `Step`) before the check.
+    readonly steps?: NoInfer<readonly VersionStep<Versions[I], PreviousOf<Versions, I>>[] | readonly []>;
     readonly description?: string;
     readonly down?: Readonly<Record<string, DownTransform>>;
   };

@@ -68,8 +68,15 @@ export type StepRecords<E, P> = VersionRecords<E> & {
   readonly [K in Exclude<VersionStoreName<P>, VersionStoreName<E>>]: RecordAt<P, K>;
 };
 
-/** What a step helper writes, by store, when its record type is known; checked against the version's validators. */
-export type StepWrites<S extends string, To> = UntypedRecord extends To ? {} : { readonly [K in S]: To };
+/**
+ * What a step helper writes, by store, when its record type is known; checked against the version's validators.
+ * Symbols are `unchanged` and `remove`, which write nothing (and records cannot be symbols).
+ */
+export type StepWrites<S extends string, To> = [Exclude<To, symbol>] extends [never]
+  ? Record<never, never>
+  : UntypedRecord extends Exclude<To, symbol>
+    ? Record<never, never>
+    : { readonly [K in S]: Exclude<To, symbol> };
 
 // ---- Keys and indexes, for PlanSchema -------------------------------------------------------------------------
 
@@ -113,14 +120,14 @@ type IndexKeyOf<Declaration, T> = Declaration extends { readonly multiEntry: tru
 
 type IndexesOf<Layout, T> = Layout extends { readonly indexes: infer Indexes }
   ? { [Name in keyof Indexes & string]: IndexKeyOf<Indexes[Name], T> }
-  : {};
+  : Record<never, never>;
 
 /** The `version` a version's type declares. */
 type VersionNumberOf<E> = Extract<E, number>;
 
 /** The captured version type of `P` at version `V`. */
 type VersionAt<P, V> = P extends { readonly '~versions'?: infer Versions extends readonly unknown[] }
-  ? Extract<Versions[number], V>
+  ? { [I in keyof Versions]: [V] extends [VersionNumberOf<Versions[I]>] ? Versions[I] : never }[number]
   : never;
 
 /** The newest version number of a plan type. */
@@ -142,7 +149,11 @@ type LatestVersion<P> = P extends { readonly '~versions'?: readonly [...unknown[
  * const note = await typed.get('notes', 1) // the notes validator's output type, or undefined
  * ```
  */
-export type PlanSchema<P, V extends number = LatestVersion<P>, Overrides extends StoreRecords = {}> = {
+export type PlanSchema<
+  P,
+  V extends number = LatestVersion<P>,
+  Overrides extends StoreRecords = Record<never, never>,
+> = {
   [K in VersionStoreName<VersionAt<P, V>>]: SchemaEntry<
     LayoutAt<VersionAt<P, V>, K>,
     K extends keyof Overrides ? Overrides[K] : RecordAt<VersionAt<P, V>, K>

@@ -131,9 +131,13 @@ export interface RebuildStoreStructure {
  * was given and `Writes` the record types it writes, both checked by `definePlan` against the step's version.
  */
 // `Uses` defaults to `any`, the one type that is both: a plain `Step` must hold any helper's step (a `Step[]` of
-// them), and must fit any version (a step built elsewhere, whose store names the compiler cannot know).
-// biome-ignore lint/suspicious/noExplicitAny: see above; only this type-level marker is `any`, never a record.
-export interface Step<Records extends StoreRecords = UntypedRecords, Uses extends string = any, Writes = {}> {
+// them), and must fit any version (a step built elsewhere, whose store names the compiler cannot know). Only this
+// type-level marker is `any`, never a record.
+export interface Step<
+  Records extends StoreRecords = UntypedRecords,
+  Uses extends string = any,
+  Writes = Record<never, never>,
+> {
   /** Unique within its version; errors and reports name it. */
   readonly name: string;
   /** Every store the step uses; checked against the layout when the plan is defined and when the step runs. */

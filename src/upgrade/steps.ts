@@ -19,7 +19,7 @@ export type StoreArgument<S extends string> = [S] extends [never] ? string : S;
  * What a helper returns: a {@link Step} that records, for the compiler, the stores it names and what it writes, so
  * that `definePlan` rejects a store the version does not have and a record type its validator does not accept.
  */
-export type HelperStep<S extends string, Writes = {}> = Step<UntypedRecords, S, Writes>;
+export type HelperStep<S extends string, Writes = Record<never, never>> = Step<UntypedRecords, S, Writes>;
 
 /** What a record transform returns: the record to write, or {@link remove} to drop it. */
 export type RecordTransform<From, To> = (value: From, primaryKey: IDBValidKey) => To | typeof remove;
