@@ -145,6 +145,8 @@ function checkStep(step: unknown, version: number, index: number, names: Set<str
 /**
  * Checks a plan and freezes it. Everything that can be known before touching a database is checked here, so
  * that a wrong plan fails in development, on its first import, with a {@link PlanError} naming the version.
+ * The types do part of it earlier still: the returned plan keeps every version's store names, key paths, index
+ * names and validator types (read them with {@link PlanSchema}), and each version's steps must name its stores.
  *
  * @example
  * ```ts
