@@ -110,7 +110,11 @@ function withFault(step: Step, fault: () => void): Step {
         return typeof value === 'function' ? value.bind(target) : value;
       },
     });
-  return { ...step, run: (context) => step.run({ ...context, store: (name) => walking(context.store(name)) }) };
+  return {
+    ...step,
+    run: (context) =>
+      step.run({ ...context, store: ((name: string) => walking(context.store(name))) as typeof context.store }),
+  };
 }
 
 const notesV1 = { keyPath: 'id', indexes: { byCreated: 'created' } } as const;

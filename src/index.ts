@@ -1,5 +1,24 @@
 export { definePlan } from './plan/define-plan.js';
-export type { DownTransform, Plan, PlanDefinition, PlannedVersion, VersionDefinition } from './plan/define-plan.js';
+export type {
+  DownTransform,
+  Plan,
+  PlanDefinition,
+  PlannedVersion,
+  TypedPlanDefinition,
+  VersionDefinition,
+  VersionInputs,
+  VersionStep,
+} from './plan/define-plan.js';
+export type {
+  FieldPath,
+  PlanRecord,
+  PlanSchema,
+  PlanStoreName,
+  StoreName,
+  StoreRecords,
+  UntypedRecord,
+  UntypedRecords,
+} from './plan/schema-types.js';
 export type {
   DatabaseLayout,
   IndexDeclaration,
@@ -65,6 +84,7 @@ export type {
   VisitResult,
   WalkOptions,
   WalkResult,
+  Writable,
 } from './upgrade/step-store.js';
 export {
   convertField,
@@ -76,7 +96,15 @@ export {
   renameStore,
   updateRecords,
 } from './upgrade/steps.js';
-export type { ConvertFieldOptions, RenameFieldOptions, StepOptions, WalkStepOptions } from './upgrade/steps.js';
+export type {
+  ConvertFieldOptions,
+  HelperStep,
+  RecordTransform,
+  RenameFieldOptions,
+  StepOptions,
+  StoreArgument,
+  WalkStepOptions,
+} from './upgrade/steps.js';
 export {
   IdbEvolveError,
   isIdbEvolveError,

@@ -95,7 +95,8 @@ const seenOf = (d: DatabaseDump) => d.stores.items!.records.map(([key, value]) =
 
 const ids = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
-// The key range class of the IndexedDB under test (fake in Node, the engine's own in a browser).
+// The key range class of the IndexedDB under test (fake in Node, the engine's own in a browser), for ranges built
+// outside a step; steps use ctx.IDBKeyRange, the class the open was given.
 const IDBKeyRange = fakeEnvironment().options.IDBKeyRange;
 const objectStorePrototype = (realIndexedDB ? globalThis.IDBObjectStore.prototype : FakeIDBObjectStore.prototype) as {
   getAllRecords?: unknown;
@@ -269,13 +270,13 @@ describe('walk implementations', () => {
         const items = ctx.store<Row>('items');
         await items.walk(log('all'), { batchSize: 3 });
         await items.walk(log('prev'), { batchSize: 4, direction: 'prev' });
-        await items.walk(log('range'), { batchSize: 2, range: IDBKeyRange.bound(3, 12, true, false) });
+        await items.walk(log('range'), { batchSize: 2, range: ctx.IDBKeyRange.bound(3, 12, true, false) });
         await items.walk(log('index'), { batchSize: 5, index: 'byGroup' });
         await items.walk(log('indexPrev'), {
           batchSize: 5,
           index: 'byGroup',
           direction: 'prev',
-          range: IDBKeyRange.upperBound(1),
+          range: ctx.IDBKeyRange.upperBound(1),
         });
       },
       { records: { items: rows(23) } },
@@ -468,7 +469,7 @@ describe('walk visitors', () => {
   test('counts of several walks in one step add up in the report', async () => {
     const { step } = await runStep(async (ctx) => {
       const items = ctx.store<Row>('items');
-      await items.walk((v) => ({ ...v, seen: 1 }), { range: IDBKeyRange.upperBound(4) });
+      await items.walk((v) => ({ ...v, seen: 1 }), { range: ctx.IDBKeyRange.upperBound(4) });
       await items.walk((v) => (v.id === 10 ? remove : unchanged));
     });
     expect(counts(step)).toEqual({ visited: 14, updated: 4, deleted: 1, written: 0 });
@@ -552,21 +553,21 @@ describe('StepStore reads and writes', () => {
         log.keyPaths = [a.keyPath, b.keyPath, c.keyPath];
         log.count = [
           await a.count(),
-          await a.count(IDBKeyRange.bound(2, 4)),
+          await a.count(ctx.IDBKeyRange.bound(2, 4)),
           await a.count(3),
           await a.count(null),
           await c.count(),
         ];
-        log.get = [await a.get(2), await a.get(99), await a.get(IDBKeyRange.lowerBound(4))];
+        log.get = [await a.get(2), await a.get(99), await a.get(ctx.IDBKeyRange.lowerBound(4))];
         log.getAll = [
           (await a.getAll()).map((r) => r.id),
-          (await a.getAll(IDBKeyRange.bound(2, 4, true))).map((r) => r.id),
+          (await a.getAll(ctx.IDBKeyRange.bound(2, 4, true))).map((r) => r.id),
           (await a.getAll(null, 2)).map((r) => r.id),
           await a.getAll(5),
         ];
         log.put = [await a.put({ id: 2, v: 'changed' }), await b.put('text', 'k1'), await b.put({ x: 1 }, [1, 2])];
         log.add = [await a.add({ id: 6, v: 'a6' }), await b.add('more', 'k2'), await c.add({ v: 'c3' })];
-        log.deleted = [await a.delete(1), await a.delete(IDBKeyRange.bound(4, 5))];
+        log.deleted = [await a.delete(1), await a.delete(ctx.IDBKeyRange.bound(4, 5))];
         await c.clear();
         log.afterWrites = [await a.count(), await b.count(), await c.count()];
       },

@@ -2,6 +2,7 @@ import { PlanError } from '../errors.js';
 import { keyChanged, normalizeLayout, type DatabaseLayout, type NormalizedLayout } from './layout.js';
 import { isStandardSchema, type StandardSchemaV1 } from './standard-schema.js';
 import type { Step } from '../upgrade/step-store.js';
+import type { KnownVersionRecords, StepRecords, VersionStoreName } from './schema-types.js';
 
 /** One version of a plan as the app declares it. */
 export interface VersionDefinition {
@@ -28,7 +29,58 @@ export interface VersionDefinition {
 /** Turns a record of a version into the record of the version before it, or `remove`; `primaryKey` is its key. */
 export type DownTransform = (value: any, primaryKey: IDBValidKey | undefined) => unknown;
 
-/** What {@link definePlan} takes. */
+/**
+ * The versions {@link definePlan} takes, typed from what it inferred: `Versions` holds one type per version, the
+ * union of its `version`, `stores` and `validators` (see schema-types.ts). Each version's steps are then typed
+ * against that version: helpers must name its stores (or the previous version's), inline steps get a
+ * {@link StepContext} whose `store(name)` knows the stores and their record types. The plain types after each `|`
+ * keep plans built from values of type {@link VersionDefinition} (whose literals are lost) compiling, untyped.
+ */
+export type VersionInputs<Versions extends readonly unknown[]> = {
+  readonly [I in keyof Versions]: {
+    readonly version: (Versions[I] & number) | NoInfer<number & Record<never, never>>;
+    readonly stores: (Versions[I] & DatabaseLayout) | NoInfer<DatabaseLayout>;
+    readonly validators?:
+      | (Versions[I] & Readonly<Record<string, StandardSchemaV1>>)
+      | NoInfer<Readonly<Record<string, StandardSchemaV1>>>;
+    // `| readonly []` makes TypeScript type an inline array of steps as a tuple, element by element: as a plain
+    // array its element types would be merged first, and a step with a misspelled store could vanish into a
+    // wider one (a plain `Step`) before the check.
+    readonly steps?: NoInfer<readonly VersionStep<Versions[I], PreviousOf<Versions, I>>[] | readonly []>;
+    readonly description?: string;
+    readonly down?: Readonly<Record<string, DownTransform>>;
+  };
+};
+
+/** The version before index `I` (`unknown` for the first): shifting the tuple by one reads it. */
+type PreviousOf<Versions extends readonly unknown[], I> = [unknown, ...Versions][I & keyof [unknown, ...Versions]];
+
+/**
+ * A step as a version accepts it: using its stores or the previous version's, writing records its validators
+ * accept. A version whose stores the compiler could not see (built from plain values) takes any step.
+ */
+export type VersionStep<E, P> = [VersionStoreName<E>] extends [never]
+  ? Step
+  : Step<
+      StepRecords<E, P>,
+      VersionStoreName<E> | VersionStoreName<P>,
+      { readonly [K in keyof KnownVersionRecords<E>]?: KnownVersionRecords<E>[K] }
+    >;
+
+/** The last element of a tuple of versions. */
+type LastOf<Versions extends readonly unknown[]> = Versions extends readonly [...unknown[], infer Last]
+  ? Last
+  : unknown;
+
+/** What {@link definePlan} takes; `Versions` is inferred (see {@link VersionInputs}). */
+export interface TypedPlanDefinition<Versions extends readonly unknown[]> {
+  /** Every version the app has ever shipped, oldest first. Keep old versions: they say how to migrate from them. */
+  readonly versions: VersionInputs<Versions>;
+  /** Runs once when a database is created from nothing, after the final layout is in place: initial records. */
+  readonly seed?: NoInfer<VersionStep<LastOf<Versions>, unknown>>;
+}
+
+/** A plan definition without types: what {@link definePlan} takes when its versions are built from plain values. */
 export interface PlanDefinition {
   /** Every version the app has ever shipped, oldest first. Keep old versions: they say how to migrate from them. */
   readonly versions: readonly VersionDefinition[];
@@ -46,8 +98,13 @@ export interface PlannedVersion {
   readonly down: Readonly<Record<string, DownTransform>> | undefined;
 }
 
-/** A validated, immutable plan: the only thing {@link openDatabase} accepts. */
-export interface Plan {
+/**
+ * A validated, immutable plan: the only thing {@link openDatabase} accepts. `Versions` carries, for the types only,
+ * what `definePlan` inferred of each version; read it through {@link PlanSchema}.
+ */
+export interface Plan<Versions extends readonly unknown[] = readonly unknown[]> {
+  /** Type-level only, never set: the versions as `definePlan` inferred them, for {@link PlanSchema}. */
+  readonly '~versions'?: Versions;
   /** Versions in increasing order. */
   readonly versions: readonly PlannedVersion[];
   /** The highest version. */
@@ -88,6 +145,8 @@ function checkStep(step: unknown, version: number, index: number, names: Set<str
 /**
  * Checks a plan and freezes it. Everything that can be known before touching a database is checked here, so
  * that a wrong plan fails in development, on its first import, with a {@link PlanError} naming the version.
+ * The types do part of it earlier still: the returned plan keeps every version's store names, key paths, index
+ * names and validator types (read them with {@link PlanSchema}), and each version's steps must name its stores.
  *
  * @example
  * ```ts
@@ -103,16 +162,20 @@ function checkStep(step: unknown, version: number, index: number, names: Set<str
  * })
  * ```
  */
-export function definePlan(definition: PlanDefinition): Plan {
-  if (typeof definition !== 'object' || definition === null || !Array.isArray(definition.versions)) {
+export function definePlan<const Versions extends readonly unknown[]>(
+  definition: TypedPlanDefinition<Versions>,
+): Plan<Versions> {
+  // The types only shape what callers may write; checking works on the plain definition, whatever was passed.
+  const plain = definition as unknown as PlanDefinition;
+  if (typeof plain !== 'object' || plain === null || !Array.isArray(plain.versions)) {
     throw new PlanError('invalid_plan', 'definePlan takes { versions: [...] }');
   }
-  if (definition.versions.length === 0) {
+  if (plain.versions.length === 0) {
     throw new PlanError('invalid_plan', 'A plan needs at least one version');
   }
   const versions: PlannedVersion[] = [];
   let previous: PlannedVersion | undefined;
-  for (const declared of definition.versions) {
+  for (const declared of plain.versions) {
     const version = (declared as Partial<VersionDefinition> | null)?.version;
     if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 1) {
       throw new PlanError('invalid_version', `Version ${String(version)} is not a positive integer`, {
@@ -195,7 +258,7 @@ export function definePlan(definition: PlanDefinition): Plan {
     versions.push(planned);
     previous = planned;
   }
-  const seed = definition.seed === undefined ? undefined : checkStep(definition.seed, previous!.version, 0, new Set());
+  const seed = plain.seed === undefined ? undefined : checkStep(plain.seed, previous!.version, 0, new Set());
   if (seed !== undefined) checkStores(seed, previous!.layout, new Set(), previous!.version, 0);
   const byVersion = new Map(versions.map((v) => [v.version, v]));
   return Object.freeze({

@@ -9,6 +9,14 @@ export interface StandardSchemaV1<Input = unknown, Output = Input> {
   readonly '~standard': StandardSchemaV1Props<Input, Output>;
 }
 
+/** Type helpers of the Standard Schema spec, under the same names. */
+export declare namespace StandardSchemaV1 {
+  /** The type a validator accepts. */
+  export type InferInput<Schema extends StandardSchemaV1> = NonNullable<Schema['~standard']['types']>['input'];
+  /** The type a validator outputs: what records of a validated store look like. */
+  export type InferOutput<Schema extends StandardSchemaV1> = NonNullable<Schema['~standard']['types']>['output'];
+}
+
 /** The `~standard` property of a {@link StandardSchemaV1}. */
 export interface StandardSchemaV1Props<Input = unknown, Output = Input> {
   readonly version: 1;

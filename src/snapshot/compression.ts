@@ -8,7 +8,10 @@ import type { SnapshotSink } from './storage.js';
 export type SnapshotCompression = 'gzip' | 'none';
 
 /** File name suffixes: the compression is visible without opening the file. */
-export const SUFFIXES: { readonly none: '.ndjson'; readonly gzip: '.ndjson.gz' } = { none: '.ndjson', gzip: '.ndjson.gz' };
+export const SUFFIXES: { readonly none: '.ndjson'; readonly gzip: '.ndjson.gz' } = {
+  none: '.ndjson',
+  gzip: '.ndjson.gz',
+};
 
 /** Whether this context can write gzip (every engine with OPFS since 2023; Node 18). */
 export function canCompress(): boolean {

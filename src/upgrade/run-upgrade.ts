@@ -295,7 +295,8 @@ async function runStep(
     newVersion: run.newVersion,
     dryRun: run.dryRun,
     transaction: guard.transaction,
-    store: <T>(name: string): StepStore<T> => {
+    IDBKeyRange: run.keyRange,
+    store: ((name: string): StepStore => {
       if (!step.stores.includes(name)) {
         throw guard.failWith('undeclared_store', `Step used store "${name}" without listing it in its \`stores\``, {
           store: name,
@@ -306,8 +307,8 @@ async function runStep(
         store = storeFor(name);
         stores.set(name, store);
       }
-      return store as StepStore<T>;
-    },
+      return store;
+    }) as StepContext['store'],
     request: (request) => guard.request(request),
   };
   try {

@@ -2,6 +2,7 @@ import type { ErrorContext, ValidationIssue } from '../errors.js';
 import type { KeyPath } from '../plan/layout.js';
 import type { StandardSchemaV1, StandardSchemaV1Issue, StandardSchemaV1Result } from '../plan/standard-schema.js';
 import type { TransactionGuard } from '../idb/transaction-guard.js';
+import type { StoreName, StoreRecords, UntypedRecord, UntypedRecords } from '../plan/schema-types.js';
 
 /** Return it from a {@link RecordVisitor} to leave the record as it is: nothing is written. */
 export const unchanged: unique symbol = Symbol('idb-evolve.unchanged');
@@ -22,9 +23,10 @@ export interface RecordInfo {
 /**
  * Called once per record of a walk. Return the record to write (the same object, changed in place, is fine),
  * {@link unchanged} to skip the write, or {@link remove} to delete the record. Returning `undefined` is an
- * error: it is almost always a forgotten `return`.
+ * error: it is almost always a forgotten `return`. `T` is the record as read, `To` as written: a visitor may change
+ * a record's shape (a migration usually does).
  */
-export type RecordVisitor<T> = (value: T, record: RecordInfo) => VisitResult<T> | Promise<VisitResult<T>>;
+export type RecordVisitor<T, To = T> = (value: T, record: RecordInfo) => VisitResult<To> | Promise<VisitResult<To>>;
 
 /** Which records a walk visits, and how many it reads at a time. */
 export interface WalkOptions {
@@ -46,11 +48,17 @@ export interface WalkResult {
 }
 
 /**
+ * What a store accepts: its record type, or anything when that type is the untyped fallback (a store without a
+ * validator may hold any value, and the plan cannot say which).
+ */
+export type Writable<T> = UntypedRecord extends T ? unknown : T;
+
+/**
  * A store as a migration step sees it: promise-returning reads and writes inside the upgrade transaction, and
  * {@link StepStore.walk} for cursor-style passes over many records. Every write is validated against the
  * version's validator for the store, and every failure aborts the whole upgrade.
  */
-export interface StepStore<T = any> {
+export interface StepStore<T = UntypedRecord> {
   readonly name: string;
   /** The store's in-line key path, or null for out-of-line keys. */
   readonly keyPath: KeyPath | null;
@@ -58,9 +66,9 @@ export interface StepStore<T = any> {
   getAll(query?: IDBValidKey | IDBKeyRange | null, count?: number): Promise<T[]>;
   count(query?: IDBValidKey | IDBKeyRange | null): Promise<number>;
   /** Writes a record (validated); pass `key` only for out-of-line keys. */
-  put(value: T, key?: IDBValidKey): Promise<IDBValidKey>;
+  put(value: Writable<T>, key?: IDBValidKey): Promise<IDBValidKey>;
   /** Adds a record (validated); fails, and aborts the upgrade, when the key exists. */
-  add(value: T, key?: IDBValidKey): Promise<IDBValidKey>;
+  add(value: Writable<T>, key?: IDBValidKey): Promise<IDBValidKey>;
   delete(query: IDBValidKey | IDBKeyRange): Promise<void>;
   clear(): Promise<void>;
   /**
@@ -68,11 +76,15 @@ export interface StepStore<T = any> {
    * with plain puts and deletes (never `cursor.update`, which is many times slower). Changing a record's primary key
    * is refused: use `rebuildStore`.
    */
-  walk(visitor: RecordVisitor<T>, options?: WalkOptions): Promise<WalkResult>;
+  walk<To = T>(visitor: RecordVisitor<T, To>, options?: WalkOptions): Promise<WalkResult>;
 }
 
-/** What a migration step gets: the versions involved and the stores it declared. */
-export interface StepContext {
+/**
+ * What a migration step gets: the versions involved and the stores it declared. `Records` maps the store names the
+ * step may use to their record types; inside `definePlan` it is the step's version's, so a store name the version
+ * does not have is a compile error.
+ */
+export interface StepContext<Records extends StoreRecords = UntypedRecords> {
   /** The version this step belongs to. */
   readonly version: number;
   /** The version the database had when it was opened (0 for a fresh database). */
@@ -83,8 +95,18 @@ export interface StepContext {
   readonly dryRun: boolean;
   /** The raw versionchange transaction, for what {@link StepStore} does not cover; await its requests with {@link StepContext.request}. */
   readonly transaction: IDBTransaction;
-  /** A store this step listed in its `stores`. */
-  store<T = any>(name: string): StepStore<T>;
+  /**
+   * The key range class of the IndexedDB implementation the open was given (`options.IDBKeyRange`, else the
+   * global): build ranges with it, since a range of another implementation is rejected by the store.
+   */
+  readonly IDBKeyRange: typeof IDBKeyRange;
+  /**
+   * A store this step listed in its `stores`, typed with the version's record type; pass `T` to say the record
+   * type yourself (for a store the plan has no validator for).
+   */
+  store<T = never, N extends StoreName<Records> = StoreName<Records>>(
+    name: N,
+  ): StepStore<[T] extends [never] ? Records[N] : T>;
   /** Awaits a raw request made on {@link StepContext.transaction}; its failure aborts the upgrade. */
   request<T>(request: IDBRequest<T>): Promise<T>;
 }
@@ -103,14 +125,28 @@ export interface RebuildStoreStructure {
   readonly transform: ((value: any, primaryKey: IDBValidKey) => unknown) | undefined;
 }
 
-/** A data step of a version. Build one with the helpers (`renameField`, ...) or write it yourself. */
-export interface Step {
+/**
+ * A data step of a version. Build one with the helpers (`renameField`, ...) or write it yourself. The type
+ * parameters are for the compiler only: `Records` types the context `run` gets, `Uses` lists the stores a helper
+ * was given and `Writes` the record types it writes, both checked by `definePlan` against the step's version.
+ */
+// `Uses` defaults to `any`, the one type that is both: a plain `Step` must hold any helper's step (a `Step[]` of
+// them), and must fit any version (a step built elsewhere, whose store names the compiler cannot know). Only this
+// type-level marker is `any`, never a record.
+export interface Step<
+  Records extends StoreRecords = UntypedRecords,
+  Uses extends string = any,
+  Writes = Record<never, never>,
+> {
   /** Unique within its version; errors and reports name it. */
   readonly name: string;
   /** Every store the step uses; checked against the layout when the plan is defined and when the step runs. */
   readonly stores: readonly string[];
-  /** The work. Await only IndexedDB requests (through the context): anything else aborts the upgrade. */
-  readonly run: (context: StepContext) => void | Promise<void>;
+  /**
+   * The work. Await only IndexedDB requests (through the context): anything else aborts the upgrade. (A method,
+   * so that a step typed for one version's records still counts as a plain `Step`.)
+   */
+  run(context: StepContext<Records>): void | Promise<void>;
   /** Set by `renameStore` and `rebuildStore`, which change the layout itself. */
   readonly structure?: RenameStoreStructure | RebuildStoreStructure;
   /**
@@ -118,6 +154,10 @@ export interface Step {
    * the source of the functions they were given, which `run` (a closure) does not show.
    */
   readonly source?: string;
+  /** Type-level only, never set: the stores a helper names, checked against its version's. */
+  readonly '~uses'?: Uses;
+  /** Type-level only, never set: record types a helper writes, by store. */
+  readonly '~writes'?: Writes;
 }
 
 /** Counts a step accumulates over all its stores. */
@@ -179,7 +219,7 @@ function issuesOf(issues: readonly StandardSchemaV1Issue[]): ValidationIssue[] {
  * The {@link StepStore} implementation: one per store and step, bound to the upgrade's guard so that every
  * request is tracked and every failure is reported with store and key.
  */
-export class UpgradeStore<T = any> implements StepStore<T> {
+export class UpgradeStore<T = UntypedRecord> implements StepStore<T> {
   /** The store's name as the plan knows it, used in errors and progress. */
   readonly name: string;
   readonly keyPath: KeyPath | null;
@@ -222,15 +262,15 @@ export class UpgradeStore<T = any> implements StepStore<T> {
     return this.#request((store) => store.count(query ?? undefined));
   }
 
-  put(value: T, key?: IDBValidKey): Promise<IDBValidKey> {
+  put(value: Writable<T>, key?: IDBValidKey): Promise<IDBValidKey> {
     return this.#write('put', value, key);
   }
 
-  add(value: T, key?: IDBValidKey): Promise<IDBValidKey> {
+  add(value: Writable<T>, key?: IDBValidKey): Promise<IDBValidKey> {
     return this.#write('add', value, key);
   }
 
-  async #write(method: 'put' | 'add', value: T, key: IDBValidKey | undefined): Promise<IDBValidKey> {
+  async #write(method: 'put' | 'add', value: unknown, key: IDBValidKey | undefined): Promise<IDBValidKey> {
     const recordKey =
       key ?? (this.keyPath === null ? undefined : (evaluateKeyPath(value, this.keyPath) as IDBValidKey));
     const context = recordKey === undefined ? { store: this.name } : { store: this.name, key: recordKey };
@@ -275,7 +315,7 @@ export class UpgradeStore<T = any> implements StepStore<T> {
     return isThenable<StandardSchemaV1Result<unknown>>(result) ? Promise.resolve(result).then(check) : check(result);
   }
 
-  async walk(visitor: RecordVisitor<T>, options: WalkOptions = {}): Promise<WalkResult> {
+  async walk<To = T>(visitor: RecordVisitor<T, To>, options: WalkOptions = {}): Promise<WalkResult> {
     const { guard, keyRange, progress } = this.#scope;
     const { index, direction = 'next', batchSize = DEFAULT_BATCH } = options;
     const context = { store: this.name };
@@ -390,7 +430,7 @@ export class UpgradeStore<T = any> implements StepStore<T> {
 
   async #applyBatch(
     batch: readonly BatchRecord[],
-    visitor: RecordVisitor<T>,
+    visitor: RecordVisitor<T, unknown>,
     counts: { visited: number; updated: number; deleted: number },
     tracking: IndexTracking | undefined,
   ): Promise<void> {
@@ -400,10 +440,10 @@ export class UpgradeStore<T = any> implements StepStore<T> {
     const keyPath = this.keyPath;
     for (const record of batch) {
       const context = { store: this.name, key: record.primaryKey };
-      let result: VisitResult<T>;
+      let result: VisitResult<unknown>;
       try {
         const returned = visitor(record.value as T, record);
-        result = isThenable<VisitResult<T>>(returned) ? await returned : returned;
+        result = isThenable<VisitResult<unknown>>(returned) ? await returned : returned;
       } catch (error) {
         throw guard.fail(error, context);
       }

@@ -1,4 +1,28 @@
-import { remove, unchanged, type RecordVisitor, type Step, type StepContext, type WalkOptions } from './step-store.js';
+import type { FieldPath, StepWrites, UntypedRecord, UntypedRecords } from '../plan/schema-types.js';
+import {
+  remove,
+  unchanged,
+  type RebuildStoreStructure,
+  type RecordVisitor,
+  type Step,
+  type StepContext,
+  type WalkOptions,
+} from './step-store.js';
+
+/**
+ * The store argument of a helper: the literal name when it was inferred (so `definePlan` can check it against the
+ * version), any string when the caller gave the record types explicitly and the name could not be inferred.
+ */
+export type StoreArgument<S extends string> = [S] extends [never] ? string : S;
+
+/**
+ * What a helper returns: a {@link Step} that records, for the compiler, the stores it names and what it writes, so
+ * that `definePlan` rejects a store the version does not have and a record type its validator does not accept.
+ */
+export type HelperStep<S extends string, Writes = Record<never, never>> = Step<UntypedRecords, S, Writes>;
+
+/** What a record transform returns: the record to write, or {@link remove} to drop it. */
+export type RecordTransform<From, To> = (value: From, primaryKey: IDBValidKey) => To | typeof remove;
 
 /** Options every step helper takes. */
 export interface StepOptions {
@@ -36,36 +60,41 @@ function hasOwn(target: object, key: string): boolean {
 }
 
 /**
- * A step that walks one store with a visitor; the building block of the helpers, and handy on its own.
+ * A step that walks one store with a visitor; the building block of the helpers, and handy on its own. `From` is
+ * the record as stored, `To` as the visitor returns it: annotate the visitor (or pass both explicitly) to type a
+ * shape-changing step. With an annotated visitor the store name stays checked against the version, and `To`
+ * against its validator; explicit type arguments leave the name to the run-time check of `definePlan`.
  *
  * @example
  * ```ts
- * updateRecords('notes', (note) => (note.archived ? remove : { ...note, title: note.title.trim() }), { name: 'trim titles' })
+ * updateRecords('notes', (note: NoteV1): NoteV2 => ({ ...note, tags: [] }), { name: 'add tags' })
+ * updateRecords<NoteV1, NoteV2>('notes', (note) => ({ ...note, tags: [] }), { name: 'add tags' })
  * ```
  */
-export function updateRecords<T = any>(
-  store: string,
-  visitor: RecordVisitor<T>,
+export function updateRecords<From = UntypedRecord, To = From, const S extends string = never>(
+  store: StoreArgument<S>,
+  visitor: RecordVisitor<From, To>,
   options: WalkStepOptions & { readonly name: string },
-): Step {
+): HelperStep<S, StepWrites<S, To>> {
   const { name, ...walk } = options;
   return {
     name,
     stores: [store],
     run: async (context: StepContext) => {
-      await context.store<T>(store).walk(visitor, walk);
+      // The records are what the caller said they are: the types were checked where the step was declared.
+      await context.store(store).walk(visitor as RecordVisitor<UntypedRecord, unknown>, walk);
     },
     source: sourceOf('updateRecords', store, visitor, walk),
   };
 }
 
-function walkStep(
-  store: string,
+function walkStep<S extends string>(
+  store: StoreArgument<S>,
   defaultName: string,
   options: WalkStepOptions,
   source: string,
-  visitor: RecordVisitor<any>,
-): Step {
+  visitor: RecordVisitor<UntypedRecord>,
+): HelperStep<S> {
   return { ...updateRecords(store, visitor, { ...options, name: options.name ?? defaultName }), source };
 }
 
@@ -80,7 +109,12 @@ export interface RenameFieldOptions extends WalkStepOptions {
  * without the field are left untouched and not rewritten. A record that already has the target field fails the
  * upgrade unless `overwrite` is set, because one of the two values would be lost.
  */
-export function renameField(store: string, from: string, to: string, options: RenameFieldOptions = {}): Step {
+export function renameField<From = UntypedRecord, To = UntypedRecord, const S extends string = never>(
+  store: StoreArgument<S>,
+  from: FieldPath<From>,
+  to: FieldPath<To>,
+  options: RenameFieldOptions = {},
+): HelperStep<S> {
   const source = parsePath(from);
   const target = parsePath(to);
   const sourceKey = source[source.length - 1]!;
@@ -108,8 +142,12 @@ export function renameField(store: string, from: string, to: string, options: Re
   );
 }
 
-/** Deletes a field from every record that has it; other records are not rewritten. */
-export function dropField(store: string, field: string, options: WalkStepOptions = {}): Step {
+/** Deletes a field from every record that has it; other records are not rewritten. `From` checks the field name. */
+export function dropField<From = UntypedRecord, const S extends string = never>(
+  store: StoreArgument<S>,
+  field: FieldPath<From>,
+  options: WalkStepOptions = {},
+): HelperStep<S> {
   const path = parsePath(field);
   const key = path[path.length - 1]!;
   return walkStep(
@@ -137,19 +175,20 @@ export interface ConvertFieldOptions extends WalkStepOptions {
 /**
  * Replaces a field's value with `convert(value, record)`. Missing fields and `null`/`undefined` values pass
  * through untouched unless told otherwise, since a converter rarely means to handle them. A converter that
- * throws fails the upgrade with the record's key.
+ * throws fails the upgrade with the record's key. `From` and `To` are the field's types before and after;
+ * `Record` is the record as stored, which checks the field name when given.
  *
  * @example
  * ```ts
  * convertField('notes', 'createdAt', (iso: string) => new Date(iso))
  * ```
  */
-export function convertField<From = any, To = unknown>(
-  store: string,
-  field: string,
-  convert: (value: From, record: any) => To,
+export function convertField<From = unknown, To = unknown, Record = UntypedRecord, const S extends string = never>(
+  store: StoreArgument<S>,
+  field: FieldPath<Record>,
+  convert: (value: From, record: Record) => To,
   options: ConvertFieldOptions = {},
-): Step {
+): HelperStep<S> {
   const path = parsePath(field);
   const key = path[path.length - 1]!;
   return walkStep(
@@ -164,7 +203,7 @@ export function convertField<From = any, To = unknown>(
       const value = holder[key];
       if ((value === null || value === undefined) && options.convertNullish !== true && hasOwn(holder, key))
         return unchanged;
-      holder[key] = convert(value as From, record);
+      holder[key] = convert(value as From, record as Record);
       return record;
     },
   );
@@ -172,14 +211,15 @@ export function convertField<From = any, To = unknown>(
 
 /**
  * Sets a field on every record where it is missing or `undefined`, to a value or to what a function computes
- * from the record. Records that have it are not rewritten.
+ * from the record. Records that have it are not rewritten. `To` is the record once it has the field, which checks
+ * the field name when given.
  */
-export function defaultValue(
-  store: string,
-  field: string,
-  value: unknown | ((record: any) => unknown),
+export function defaultValue<To = UntypedRecord, const S extends string = never>(
+  store: StoreArgument<S>,
+  field: FieldPath<To>,
+  value: unknown,
   options: WalkStepOptions = {},
-): Step {
+): HelperStep<S> {
   const path = parsePath(field);
   const key = path[path.length - 1]!;
   return walkStep(
@@ -203,7 +243,11 @@ export function defaultValue(
  * Renames a store, keeping its records and indexes. Declare the store under its new name in this version's
  * layout (and not under the old one); index changes declared with it are applied after the rename.
  */
-export function renameStore(from: string, to: string, options: StepOptions = {}): Step {
+export function renameStore<const From extends string, const To extends string>(
+  from: From,
+  to: To,
+  options: StepOptions = {},
+): HelperStep<From | To> {
   return {
     name: options.name ?? `renameStore(${from} -> ${to})`,
     stores: [to],
@@ -218,12 +262,17 @@ export function renameStore(from: string, to: string, options: StepOptions = {})
  * Return `remove` from the transform to skip a record. A key that already exists in the target fails the upgrade
  * (records are added, never overwritten). The source store is kept unless the layout drops it.
  */
-export function copyStore(
-  from: string,
-  to: string,
-  transform?: (value: any, primaryKey: IDBValidKey) => unknown,
+export function copyStore<
+  From = UntypedRecord,
+  To = From,
+  const Source extends string = never,
+  const Target extends string = never,
+>(
+  from: StoreArgument<Source>,
+  to: StoreArgument<Target>,
+  transform?: RecordTransform<From, To>,
   options: WalkStepOptions = {},
-): Step {
+): HelperStep<Source | Target, StepWrites<Target, To>> {
   const { name = `copyStore(${from} -> ${to})`, ...walk } = options;
   return {
     name,
@@ -233,7 +282,7 @@ export function copyStore(
       const target = context.store(to);
       const outOfLine = target.keyPath === null;
       await context.store(from).walk((value, { primaryKey }) => {
-        const copied = transform === undefined ? value : transform(value, primaryKey);
+        const copied: unknown = transform === undefined ? value : transform(value as From, primaryKey);
         if (copied === undefined)
           throw new Error('The copy transform returned undefined: return the record or `remove`');
         if (copied !== remove) {
@@ -253,16 +302,16 @@ export function copyStore(
  * `transform` (which must give each record its new key), and the old one is deleted. Return `remove` from the
  * transform to drop a record.
  */
-export function rebuildStore(
-  store: string,
-  transform?: (value: any, primaryKey: IDBValidKey) => unknown,
+export function rebuildStore<From = UntypedRecord, To = From, const S extends string = never>(
+  store: StoreArgument<S>,
+  transform?: RecordTransform<From, To>,
   options: StepOptions = {},
-): Step {
+): HelperStep<S, StepWrites<S, To>> {
   return {
     name: options.name ?? `rebuildStore(${store})`,
     stores: [store],
     run: () => {},
-    structure: { kind: 'rebuild-store', store, transform },
+    structure: { kind: 'rebuild-store', store, transform: transform as RebuildStoreStructure['transform'] },
     source: sourceOf('rebuildStore', store, transform),
   };
 }
