@@ -1,5 +1,6 @@
 import { PlanError } from '../errors.js';
 import { keyChanged, normalizeLayout, type DatabaseLayout, type NormalizedLayout } from './layout.js';
+import { NO_TRANSITION, type VersionTransition, versionTransition } from './transition.js';
 import { isStandardSchema, type StandardSchemaV1 } from './standard-schema.js';
 import type { Step } from '../upgrade/step-store.js';
 import type { KnownVersionRecords, StepRecords, VersionStoreName } from './schema-types.js';
@@ -93,6 +94,8 @@ export interface PlannedVersion {
   readonly version: number;
   readonly layout: NormalizedLayout;
   readonly steps: readonly Step[];
+  /** How the steps rename and rebuild stores, computed once when the plan is defined. */
+  readonly transition: VersionTransition;
   readonly validators: Readonly<Record<string, StandardSchemaV1>>;
   readonly description: string | undefined;
   readonly down: Readonly<Record<string, DownTransform>> | undefined;
@@ -246,11 +249,13 @@ export function definePlan<const Versions extends readonly unknown[]>(
         { version },
       );
     }
-    if (previous !== undefined) checkTransition(previous.layout, layout, steps, version);
+    const transition =
+      previous === undefined ? NO_TRANSITION : checkTransition(previous.layout, layout, steps, version);
     const planned: PlannedVersion = Object.freeze({
       version,
       layout,
       steps: Object.freeze(steps),
+      transition,
       validators: Object.freeze(validators),
       description: declared.description,
       down: declared.down === undefined ? undefined : Object.freeze({ ...declared.down }),
@@ -289,56 +294,18 @@ function checkStores(
 }
 
 /**
- * Checks the steps of one version against the layouts before and after it: stores they name must exist then,
- * renames must move an existing store to a new name, and a store whose key changes must be rebuilt.
+ * Checks the steps of one version against the layouts before and after it, and returns how they move stores: stores
+ * they name must exist then, renames must move an existing store to a new name, and a store whose key changes must
+ * be rebuilt.
  */
 function checkTransition(
   before: NormalizedLayout,
   after: NormalizedLayout,
   steps: readonly Step[],
   version: number,
-): void {
-  // Store names present while steps run, mapped to the layout they had before this version.
-  const existing = new Map(Object.entries(before));
-  const rebuilt = new Set<string>();
-  steps.forEach((step, stepIndex) => {
-    const context = { version, step: step.name, stepIndex };
-    const structure = step.structure;
-    if (structure?.kind === 'rename-store') {
-      const source = existing.get(structure.from);
-      if (source === undefined) {
-        throw new PlanError(
-          'unknown_store',
-          `Cannot rename store "${structure.from}": it does not exist before version ${version}`,
-          {
-            ...context,
-            store: structure.from,
-          },
-        );
-      }
-      if (existing.has(structure.to) || !(structure.to in after)) {
-        throw new PlanError(
-          'unknown_store',
-          `Cannot rename store "${structure.from}" to "${structure.to}": the new name must be free before and declared at version ${version}`,
-          { ...context, store: structure.to },
-        );
-      }
-      existing.delete(structure.from);
-      existing.set(structure.to, source);
-    } else if (structure?.kind === 'rebuild-store') {
-      if (!existing.has(structure.store) || !(structure.store in after)) {
-        throw new PlanError(
-          'unknown_store',
-          `Cannot rebuild store "${structure.store}": it must exist before and at version ${version}`,
-          {
-            ...context,
-            store: structure.store,
-          },
-        );
-      }
-      rebuilt.add(structure.store);
-    }
-  });
+): VersionTransition {
+  const transition = versionTransition(before, after, steps, version);
+  const { existing, rebuilt } = transition;
   const leaving = new Set(existing.keys());
   steps.forEach((step, stepIndex) => {
     checkStores(step, after, leaving, version, stepIndex);
@@ -353,4 +320,5 @@ function checkTransition(
       );
     }
   }
+  return transition;
 }

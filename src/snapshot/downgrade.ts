@@ -16,16 +16,6 @@ export interface DowngradeInfo {
   readonly newerSnapshotId: string;
 }
 
-/** The name `store` (as named at `version`) had before that version's `renameStore` steps. */
-function nameBefore(version: PlannedVersion, store: string): string {
-  let name = store;
-  for (let i = version.steps.length - 1; i >= 0; i--) {
-    const structure = version.steps[i]!.structure;
-    if (structure?.kind === 'rename-store' && structure.to === name) name = structure.from;
-  }
-  return name;
-}
-
 /**
  * Brings a database newer than `target` down to it: through the plan's `down` transforms when every version in
  * between has them (carried down), else by restoring the newest snapshot at or below `target`. Either way the
@@ -78,7 +68,7 @@ async function carryDown(
       version: target.version,
       layout: target.layout,
       map: (store, value, key) => carriedValue(chain, store, value, key),
-      storeOf: (store) => chain.reduce((at, version) => nameBefore(version, at), store),
+      storeOf: (store) => chain.reduce((at, version) => version.transition.nameBefore(at), store),
     });
   } catch (error) {
     // The load failed after the database was deleted (its journal says so; the checks before the deletion
@@ -113,7 +103,7 @@ function carriedValue(
       }
     }
     if (carried === remove) return remove;
-    at = nameBefore(version, at);
+    at = version.transition.nameBefore(at);
   }
   return carried;
 }

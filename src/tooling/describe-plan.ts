@@ -46,25 +46,11 @@ function layoutLines(layout: NormalizedLayout): string[] {
 }
 
 /** Layout changes from one version to the next, in a fixed order: renames, additions, removals, rebuilds, indexes. */
-function changeLines(before: NormalizedLayout, version: PlannedVersion): string[] {
+function changeLines(version: PlannedVersion): string[] {
   const after = version.layout;
   // Stores as the steps find them: renamed stores under their new names, with the layout they had.
-  const existing = new Map(Object.entries(before));
-  const renamed: string[] = [];
-  const rebuilt = new Set<string>();
-  for (const step of version.steps) {
-    const structure = step.structure;
-    if (structure?.kind === 'rename-store') {
-      const source = existing.get(structure.from);
-      if (source !== undefined) {
-        existing.delete(structure.from);
-        existing.set(structure.to, source);
-      }
-      renamed.push(`- renamed store ${code(structure.from)} to ${code(structure.to)}`);
-    } else if (structure?.kind === 'rebuild-store') {
-      rebuilt.add(structure.store);
-    }
-  }
+  const { existing, rebuilt } = version.transition;
+  const renamed = version.transition.renamed.map(({ from, to }) => `- renamed store ${code(from)} to ${code(to)}`);
   const added = layoutLines(Object.fromEntries(Object.entries(after).filter(([name]) => !existing.has(name)))).map(
     (line) => (line.startsWith('- ') ? `- added store ${line.slice(2)}` : line),
   );
@@ -118,7 +104,7 @@ function versionSection(version: PlannedVersion, previous: PlannedVersion | unde
     const stores = layoutLines(version.layout);
     lines.push(...(stores.length === 0 ? ['Stores: none.'] : ['Stores:', '', ...stores]), '');
   } else {
-    const changes = changeLines(previous.layout, version);
+    const changes = changeLines(version);
     lines.push(...(changes.length === 0 ? ['Layout: unchanged.'] : ['Layout changes:', '', ...changes]), '');
     lines.push(
       ...(version.steps.length === 0 ? ['Steps: none.'] : ['Steps, in order:', '', ...version.steps.map(stepLine)]),

@@ -162,20 +162,12 @@ async function applyVersion(run: UpgradeRun, next: PlannedVersion): Promise<Vers
   const indexesDeleted: string[] = [];
 
   // Renames first, so that the layout diff sees renamed stores under their new names.
-  const rebuilding = new Set<string>();
-  for (const step of next.steps) {
-    const structure = step.structure;
-    if (structure?.kind === 'rename-store') {
-      guard.call(() => (transaction.objectStore(structure.from).name = structure.to), {
-        store: structure.from,
-        step: step.name,
-      });
-      storesRenamed.push([structure.from, structure.to]);
-    } else if (structure?.kind === 'rebuild-store') {
-      rebuilding.add(structure.store);
-      storesRebuilt.push(structure.store);
-    }
+  const { renamed, rebuilt: rebuilding } = next.transition;
+  for (const { from, to, step } of renamed) {
+    guard.call(() => (transaction.objectStore(from).name = to), { store: from, step });
+    storesRenamed.push([from, to]);
   }
+  storesRebuilt.push(...rebuilding);
 
   // fake-indexeddb hands back a stale IDBIndex after deleteIndex + createIndex of the same name; the layout check
   // reads the handles createIndex returned instead.
