@@ -179,89 +179,8 @@ export function definePlan<const Versions extends readonly unknown[]>(
   const versions: PlannedVersion[] = [];
   let previous: PlannedVersion | undefined;
   for (const declared of plain.versions) {
-    const version = (declared as Partial<VersionDefinition> | null)?.version;
-    if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 1) {
-      throw new PlanError('invalid_version', `Version ${String(version)} is not a positive integer`, {
-        ...(typeof version === 'number' ? { version } : {}),
-      });
-    }
-    if (previous !== undefined && version === previous.version) {
-      throw new PlanError('duplicate_version', `Version ${version} is declared twice`, { version });
-    }
-    if (previous !== undefined && version < previous.version) {
-      throw new PlanError(
-        'version_order',
-        `Version ${version} comes after version ${previous.version}: list versions in increasing order`,
-        {
-          version,
-        },
-      );
-    }
-    const layout = normalizeLayout(version, declared.stores);
-    const validators: Record<string, StandardSchemaV1> = {};
-    for (const [store, validator] of Object.entries(declared.validators ?? {})) {
-      if (!(store in layout)) {
-        throw new PlanError(
-          'unknown_store',
-          `Validator for store "${store}", which version ${version} does not declare`,
-          {
-            version,
-            store,
-          },
-        );
-      }
-      if (!isStandardSchema(validator)) {
-        throw new PlanError(
-          'invalid_validator',
-          'Validators must implement Standard Schema v1 (zod 4, valibot, arktype, ...)',
-          {
-            version,
-            store,
-          },
-        );
-      }
-      validators[store] = validator;
-    }
-    if (declared.down !== undefined) {
-      for (const [store, transform] of Object.entries(declared.down)) {
-        if (!(store in layout)) {
-          throw new PlanError(
-            'unknown_store',
-            `down transform for store "${store}", which version ${version} does not declare`,
-            { version, store },
-          );
-        }
-        if (typeof transform !== 'function') {
-          throw new PlanError('invalid_step', `down transform for store "${store}" must be a function`, {
-            version,
-            store,
-          });
-        }
-      }
-    }
-    const names = new Set<string>();
-    const declaredSteps: readonly Step[] = declared.steps ?? [];
-    const steps = declaredSteps.map((step, index) => checkStep(step, version, index, names));
-    if (previous === undefined && steps.length > 0) {
-      throw new PlanError(
-        'invalid_step',
-        'The first version cannot have steps: a database is created at its final layout directly, so they would never run. Use `seed` for initial records',
-        { version },
-      );
-    }
-    const transition =
-      previous === undefined ? NO_TRANSITION : checkTransition(previous.layout, layout, steps, version);
-    const planned: PlannedVersion = Object.freeze({
-      version,
-      layout,
-      steps: Object.freeze(steps),
-      transition,
-      validators: Object.freeze(validators),
-      description: declared.description,
-      down: declared.down === undefined ? undefined : Object.freeze({ ...declared.down }),
-    });
-    versions.push(planned);
-    previous = planned;
+    previous = planVersion(declared, previous);
+    versions.push(previous);
   }
   const seed = plain.seed === undefined ? undefined : checkStep(plain.seed, previous!.version, 0, new Set());
   if (seed !== undefined) checkStores(seed, previous!.layout, new Set(), previous!.version, 0);
@@ -272,6 +191,104 @@ export function definePlan<const Versions extends readonly unknown[]>(
     seed,
     get: (version: number) => byVersion.get(version),
   });
+}
+
+/** Checks one declared version against the one before it and freezes it. */
+function planVersion(declared: VersionDefinition, previous: PlannedVersion | undefined): PlannedVersion {
+  const version = checkVersionNumber(declared, previous);
+  const layout = normalizeLayout(version, declared.stores);
+  const validators = checkValidators(declared, layout, version);
+  checkDown(declared, layout, version);
+  const names = new Set<string>();
+  const declaredSteps: readonly Step[] = declared.steps ?? [];
+  const steps = declaredSteps.map((step, index) => checkStep(step, version, index, names));
+  if (previous === undefined && steps.length > 0) {
+    throw new PlanError(
+      'invalid_step',
+      'The first version cannot have steps: a database is created at its final layout directly, so they would never run. Use `seed` for initial records',
+      { version },
+    );
+  }
+  const transition = previous === undefined ? NO_TRANSITION : checkTransition(previous.layout, layout, steps, version);
+  return Object.freeze({
+    version,
+    layout,
+    steps: Object.freeze(steps),
+    transition,
+    validators: Object.freeze(validators),
+    description: declared.description,
+    down: declared.down === undefined ? undefined : Object.freeze({ ...declared.down }),
+  });
+}
+
+function checkVersionNumber(declared: VersionDefinition, previous: PlannedVersion | undefined): number {
+  const version = (declared as Partial<VersionDefinition> | null)?.version;
+  if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 1) {
+    throw new PlanError('invalid_version', `Version ${String(version)} is not a positive integer`, {
+      ...(typeof version === 'number' ? { version } : {}),
+    });
+  }
+  if (previous !== undefined && version === previous.version) {
+    throw new PlanError('duplicate_version', `Version ${version} is declared twice`, { version });
+  }
+  if (previous !== undefined && version < previous.version) {
+    throw new PlanError(
+      'version_order',
+      `Version ${version} comes after version ${previous.version}: list versions in increasing order`,
+      { version },
+    );
+  }
+  return version;
+}
+
+function checkValidators(
+  declared: VersionDefinition,
+  layout: NormalizedLayout,
+  version: number,
+): Record<string, StandardSchemaV1> {
+  const validators: Record<string, StandardSchemaV1> = {};
+  for (const [store, validator] of Object.entries(declared.validators ?? {})) {
+    if (!(store in layout)) {
+      throw new PlanError(
+        'unknown_store',
+        `Validator for store "${store}", which version ${version} does not declare`,
+        {
+          version,
+          store,
+        },
+      );
+    }
+    if (!isStandardSchema(validator)) {
+      throw new PlanError(
+        'invalid_validator',
+        'Validators must implement Standard Schema v1 (zod 4, valibot, arktype, ...)',
+        {
+          version,
+          store,
+        },
+      );
+    }
+    validators[store] = validator;
+  }
+  return validators;
+}
+
+function checkDown(declared: VersionDefinition, layout: NormalizedLayout, version: number): void {
+  for (const [store, transform] of Object.entries(declared.down ?? {})) {
+    if (!(store in layout)) {
+      throw new PlanError(
+        'unknown_store',
+        `down transform for store "${store}", which version ${version} does not declare`,
+        {
+          version,
+          store,
+        },
+      );
+    }
+    if (typeof transform !== 'function') {
+      throw new PlanError('invalid_step', `down transform for store "${store}" must be a function`, { version, store });
+    }
+  }
 }
 
 function checkStores(
