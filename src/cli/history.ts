@@ -105,6 +105,23 @@ export async function runSchemaHistoryCommand(args: readonly string[], io: Schem
   const unknown = flags.find((flag) => !allowed.includes(flag));
   if (unknown !== undefined) return usage(`unknown option "${unknown}" for "${command}"`);
 
+  const plan = await importPlan(io, specifier);
+  if (plan === undefined) return 2;
+  if (describing) {
+    io.out(describePlan(plan));
+    return 0;
+  }
+  // Checked above: write and check take one.
+  try {
+    return await (command === 'check' ? check : write)(io, plan, dir!, flags.includes('--force'));
+  } catch (error) {
+    io.err(`idb-evolve-history: ${(error as Error)?.message ?? String(error)}`);
+    return 2;
+  }
+}
+
+/** The plan a module exports (as `plan` or default), or undefined after telling why not. */
+async function importPlan(io: SchemaHistoryCommandIo, specifier: string): Promise<Plan | undefined> {
   let exports: Record<string, unknown>;
   try {
     exports = await io.importModule(specifier);
@@ -115,81 +132,76 @@ export async function runSchemaHistoryCommand(args: readonly string[], io: Schem
     io.err(
       `idb-evolve-history: could not import the plan module "${specifier}": ${(error as Error)?.message ?? String(error)}${hint}`,
     );
-    return 2;
+    return undefined;
   }
   const plan = isPlan(exports.plan) ? exports.plan : isPlan(exports.default) ? exports.default : undefined;
   if (plan === undefined) {
     io.err(
       `idb-evolve-history: "${specifier}" exports no plan: export the result of definePlan as "plan" or as the default export`,
     );
-    return 2;
   }
-  if (describing) {
-    io.out(describePlan(plan));
-    return 0;
-  }
-  const directory = dir!; // Checked above: write and check take one.
+  return plan;
+}
 
-  try {
-    const names = await io.listFiles(directory);
-    if (names === undefined && command === 'check') {
-      io.err(
-        `idb-evolve-history: there is no schema history directory "${directory}": create it with "idb-evolve-history write"`,
-      );
-      return 2;
-    }
-    const files = await readHistory(io, directory, names ?? []);
-    const result = checkSchemaHistory(plan, files);
-    if (command === 'check') {
-      if (!result.ok) {
-        io.err(formatHistoryDifferences(result.differences));
-        return 1;
-      }
-      const pending =
-        result.unrecorded.length === 0
-          ? ''
-          : `; not recorded yet: ${result.unrecorded.join(', ')} (run "write" when releasing)`;
-      io.out(
-        `Schema history matches the plan: ${result.recorded.length} recorded version${result.recorded.length === 1 ? '' : 's'}${pending}.`,
-      );
-      return 0;
-    }
-    const force = flags.includes('--force');
-    if (!result.ok && !force) {
-      io.err(`${formatHistoryDifferences(result.differences)}\nNothing was written.`);
-      return 1;
-    }
-    const planned = schemaHistory(plan);
-    const written: string[] = [];
-    for (const entry of planned) {
-      const name = historyFileName(entry.version);
-      const existing = files[name];
-      if (existing !== undefined && historyFileMatches(existing, entry)) continue;
-      await io.writeFile(directory, name, formatHistoryEntry(entry));
-      written.push(name);
-    }
-    const deleted: string[] = [];
-    if (force) {
-      const keep = new Set(planned.map((entry) => historyFileName(entry.version)));
-      for (const name of Object.keys(files)) {
-        if (!keep.has(name)) {
-          await io.deleteFile(directory, name);
-          deleted.push(name);
-        }
-      }
-    }
-    const unchanged = planned.length - written.length;
-    io.out(
-      [
-        written.length === 0 ? 'Nothing to write' : `Wrote ${written.join(', ')}`,
-        deleted.length === 0 ? '' : `; deleted ${deleted.join(', ')}`,
-        unchanged === 0 ? '' : `; ${unchanged} file${unchanged === 1 ? '' : 's'} already up to date`,
-        '.',
-      ].join(''),
+/** `check`: 0 when the recorded versions match the plan, 1 with the diff, 2 without a history directory. */
+async function check(io: SchemaHistoryCommandIo, plan: Plan, directory: string): Promise<number> {
+  const names = await io.listFiles(directory);
+  if (names === undefined) {
+    io.err(
+      `idb-evolve-history: there is no schema history directory "${directory}": create it with "idb-evolve-history write"`,
     );
-    return 0;
-  } catch (error) {
-    io.err(`idb-evolve-history: ${(error as Error)?.message ?? String(error)}`);
     return 2;
   }
+  const result = checkSchemaHistory(plan, await readHistory(io, directory, names));
+  if (!result.ok) {
+    io.err(formatHistoryDifferences(result.differences));
+    return 1;
+  }
+  const pending =
+    result.unrecorded.length === 0
+      ? ''
+      : `; not recorded yet: ${result.unrecorded.join(', ')} (run "write" when releasing)`;
+  io.out(
+    `Schema history matches the plan: ${result.recorded.length} recorded version${result.recorded.length === 1 ? '' : 's'}${pending}.`,
+  );
+  return 0;
+}
+
+/** `write`: records versions not recorded yet; refuses (1) when recorded ones changed, unless `force`. */
+async function write(io: SchemaHistoryCommandIo, plan: Plan, directory: string, force: boolean): Promise<number> {
+  const files = await readHistory(io, directory, (await io.listFiles(directory)) ?? []);
+  const result = checkSchemaHistory(plan, files);
+  if (!result.ok && !force) {
+    io.err(`${formatHistoryDifferences(result.differences)}\nNothing was written.`);
+    return 1;
+  }
+  const planned = schemaHistory(plan);
+  const written: string[] = [];
+  for (const entry of planned) {
+    const name = historyFileName(entry.version);
+    const existing = files[name];
+    if (existing !== undefined && historyFileMatches(existing, entry)) continue;
+    await io.writeFile(directory, name, formatHistoryEntry(entry));
+    written.push(name);
+  }
+  const deleted: string[] = [];
+  if (force) {
+    const keep = new Set(planned.map((entry) => historyFileName(entry.version)));
+    for (const name of Object.keys(files)) {
+      if (!keep.has(name)) {
+        await io.deleteFile(directory, name);
+        deleted.push(name);
+      }
+    }
+  }
+  const unchanged = planned.length - written.length;
+  io.out(
+    [
+      written.length === 0 ? 'Nothing to write' : `Wrote ${written.join(', ')}`,
+      deleted.length === 0 ? '' : `; deleted ${deleted.join(', ')}`,
+      unchanged === 0 ? '' : `; ${unchanged} file${unchanged === 1 ? '' : 's'} already up to date`,
+      '.',
+    ].join(''),
+  );
+  return 0;
 }
