@@ -354,85 +354,12 @@ function stepChanges(
  */
 export function checkSchemaHistory(plan: Plan, files: HistoryFiles): SchemaHistoryCheck {
   const differences: HistoryDifference[] = [];
-  const recorded = new Map<number, { file: string; entry: HistoryEntry }>();
-  const sources = Object.entries(files)
-    .map(([path, text]) => ({ file: baseName(path), text }))
-    .filter(({ file }) => FILE_NAME.test(file))
-    .sort((a, b) => byName(a.file, b.file));
-  for (const { file, text } of sources) {
-    const version = Number(FILE_NAME.exec(file)![1]);
-    const entry = parseEntry(text, version);
-    const problem =
-      typeof entry === 'string'
-        ? entry
-        : recorded.has(version)
-          ? `records version ${version}, like ${recorded.get(version)!.file}`
-          : undefined;
-    if (problem !== undefined) {
-      differences.push({
-        code: 'invalid_file',
-        version,
-        file,
-        path: '',
-        recorded: undefined,
-        planned: undefined,
-        message: `${file} ${problem}`,
-      });
-      continue;
-    }
-    recorded.set(version, { file, entry: entry as HistoryEntry });
-  }
+  const recorded = readRecorded(files, differences);
   const versions = [...recorded.keys()].sort((a, b) => a - b);
   const lastReleased = versions[versions.length - 1] ?? 0;
   for (const version of versions) {
     const { file, entry } = recorded.get(version)!;
-    const planned = plan.get(version);
-    if (planned === undefined) {
-      differences.push({
-        code: 'version_removed',
-        version,
-        file,
-        path: '',
-        recorded: entry,
-        planned: undefined,
-        message: `version ${version} was released but is no longer in the plan`,
-      });
-      continue;
-    }
-    const now = historyEntry(planned);
-    for (const change of diffJson(entry.layout, now.layout)) {
-      differences.push({
-        code: 'layout_changed',
-        version,
-        file,
-        path: ['layout', ...change.path].join('.'),
-        recorded: change.recorded,
-        planned: change.planned,
-        message: layoutMessage(change),
-      });
-    }
-    for (const change of stepChanges(entry.steps, now.steps)) {
-      differences.push({ code: 'steps_changed', version, file, ...change });
-    }
-    for (const change of diffJson(entry.validators, now.validators)) {
-      const [store] = change.path;
-      const what = `validator of store "${store}"`;
-      const message =
-        change.recorded === undefined
-          ? `${what} added`
-          : change.planned === undefined
-            ? `${what} removed`
-            : `${what}: recorded ${show(change.recorded)}, plan ${show(change.planned)}`;
-      differences.push({
-        code: 'validators_changed',
-        version,
-        file,
-        path: ['validators', ...change.path].join('.'),
-        recorded: change.recorded,
-        planned: change.planned,
-        message,
-      });
-    }
+    differences.push(...versionDifferences(plan, version, file, entry));
   }
   for (const { version } of plan.versions) {
     if (version < lastReleased && !recorded.has(version)) {
@@ -454,6 +381,92 @@ export function checkSchemaHistory(plan: Plan, files: HistoryFiles): SchemaHisto
     recorded: versions,
     unrecorded: plan.versions.map((v) => v.version).filter((v) => v > lastReleased),
   };
+}
+
+/** The recorded entries by version; files that cannot be read as one add an `invalid_file` difference. */
+function readRecorded(
+  files: HistoryFiles,
+  differences: HistoryDifference[],
+): Map<number, { file: string; entry: HistoryEntry }> {
+  const recorded = new Map<number, { file: string; entry: HistoryEntry }>();
+  const sources = Object.entries(files)
+    .map(([path, text]) => ({ file: baseName(path), text }))
+    .filter(({ file }) => FILE_NAME.test(file))
+    .sort((a, b) => byName(a.file, b.file));
+  for (const { file, text } of sources) {
+    const version = Number(FILE_NAME.exec(file)![1]);
+    const entry = parseEntry(text, version);
+    const problem =
+      typeof entry === 'string'
+        ? entry
+        : recorded.has(version)
+          ? `records version ${version}, like ${recorded.get(version)!.file}`
+          : undefined;
+    if (problem === undefined) {
+      recorded.set(version, { file, entry: entry as HistoryEntry });
+      continue;
+    }
+    differences.push({
+      code: 'invalid_file',
+      version,
+      file,
+      path: '',
+      recorded: undefined,
+      planned: undefined,
+      message: `${file} ${problem}`,
+    });
+  }
+  return recorded;
+}
+
+/** How a released version's recorded entry differs from the plan's version now. */
+function versionDifferences(plan: Plan, version: number, file: string, entry: HistoryEntry): HistoryDifference[] {
+  const planned = plan.get(version);
+  if (planned === undefined) {
+    return [
+      {
+        code: 'version_removed',
+        version,
+        file,
+        path: '',
+        recorded: entry,
+        planned: undefined,
+        message: `version ${version} was released but is no longer in the plan`,
+      },
+    ];
+  }
+  const now = historyEntry(planned);
+  const differences: HistoryDifference[] = diffJson(entry.layout, now.layout).map((change) => ({
+    code: 'layout_changed',
+    version,
+    file,
+    path: ['layout', ...change.path].join('.'),
+    recorded: change.recorded,
+    planned: change.planned,
+    message: layoutMessage(change),
+  }));
+  for (const change of stepChanges(entry.steps, now.steps)) {
+    differences.push({ code: 'steps_changed', version, file, ...change });
+  }
+  for (const change of diffJson(entry.validators, now.validators)) {
+    const what = `validator of store "${change.path[0]}"`;
+    const message =
+      change.recorded === undefined
+        ? `${what} added`
+        : change.planned === undefined
+          ? `${what} removed`
+          : `${what}: recorded ${show(change.recorded)}, plan ${show(change.planned)}`;
+    differences.push({
+      code: 'validators_changed',
+      version,
+      file,
+      path: ['validators', ...change.path].join('.'),
+      recorded: change.recorded,
+      planned: change.planned,
+      message,
+    });
+  }
+  return differences;
 }
 
 /**
