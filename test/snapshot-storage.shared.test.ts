@@ -362,3 +362,21 @@ describe('imports', () => {
     expect(listed).toMatchObject({ id: imported.id, reason: 'import', compression: 'gzip' });
   });
 });
+
+test('the IndexedDB storage works when something else created its database empty (opened without a version)', async () => {
+  const env = fakeEnvironment();
+  await new Promise<void>((resolve, reject) => {
+    const r = env.factory.open('idb-evolve-snapshots');
+    r.onsuccess = () => {
+      r.result.close();
+      resolve();
+    };
+    r.onerror = () => reject(r.error);
+  });
+  const storage = indexedDBSnapshotStorage(connection(env));
+  expect(await storage.list()).toEqual([]);
+  const sink = await storage.create('a.ndjson');
+  await sink.write(utf8('x'));
+  await sink.close();
+  expect(await storage.list()).toEqual(['a.ndjson']);
+});

@@ -109,8 +109,21 @@ export function indexedDBSnapshotStorage(options: IndexedDBSnapshotStorageOption
   };
 }
 
-function openFiles(factory: IDBFactory, name: string): Promise<IDBDatabase> {
-  const request = openRequest(factory, name, 1);
+/**
+ * Opens the files database at whatever version it has, creating its stores when they are missing: another piece
+ * of code that opened the name without a version (a devtools script, a "dump every database" helper) leaves an
+ * empty database at version 1, which a fixed `open(name, 1)` would take for ours.
+ */
+async function openFiles(factory: IDBFactory, name: string): Promise<IDBDatabase> {
+  const db = await openFilesAt(factory, name, undefined);
+  if (db.objectStoreNames.contains(FILES) && db.objectStoreNames.contains(CHUNKS)) return db;
+  const version = db.version + 1;
+  db.close();
+  return openFilesAt(factory, name, version);
+}
+
+function openFilesAt(factory: IDBFactory, name: string, version: number | undefined): Promise<IDBDatabase> {
+  const request = openRequest(factory, name, version);
   if (request instanceof Promise) return request;
   // Another tab holding it open during an upgrade of this small database must not stall a snapshot.
   return settleRequest(
@@ -120,8 +133,9 @@ function openFiles(factory: IDBFactory, name: string): Promise<IDBDatabase> {
     {
       gaveUp: 'the snapshot storage was not opened',
       upgrade: (r) => {
-        r.result.createObjectStore(FILES, { keyPath: 'name' });
-        r.result.createObjectStore(CHUNKS);
+        const db = r.result;
+        if (!db.objectStoreNames.contains(FILES)) db.createObjectStore(FILES, { keyPath: 'name' });
+        if (!db.objectStoreNames.contains(CHUNKS)) db.createObjectStore(CHUNKS);
       },
       success: (r) => {
         const db = r.result;
