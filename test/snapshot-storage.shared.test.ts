@@ -131,6 +131,17 @@ describe.skipIf(realIndexedDB)('the default storage (Node: no OPFS)', () => {
     expect(await listSnapshots({ storage: indexedDBSnapshotStorage(connection(env)) })).toHaveLength(1);
   });
 
+  test("listSnapshots({ database }) filters by database and never takes it for the storage's own", async () => {
+    const env = await seeded();
+    // First use of the default storage for this IndexedDB: it must not be made with the filter as its own name.
+    expect(await listSnapshots({ ...connection(env), database: 'db' })).toEqual([]);
+    const { db, upgrade } = await openDatabase('db', plan12, { ...env.options, snapshots: snapshotPolicy() });
+    db.close();
+    const listed = await listSnapshots({ ...connection(env), database: 'db' });
+    expect(listed.map((s) => s.id)).toEqual([upgrade?.backup.status === 'taken' ? upgrade.backup.snapshot.id : '']);
+    expect(Object.keys((await dump(env.factory, 'db')).stores)).toEqual(['notes']);
+  });
+
   test('retention applies in the IndexedDB the call was given', async () => {
     const env = await seeded();
     const storage = indexedDBSnapshotStorage(connection(env));

@@ -12,9 +12,13 @@ const shared = new WeakMap<IDBFactory, SnapshotStorage>();
  * IndexedDB factory, created on first use (never at import).
  */
 export function defaultSnapshotStorage(options: IndexedDBOptions = {}): SnapshotStorage {
+  const connection: IndexedDBOptions = {
+    ...(options.indexedDB === undefined ? {} : { indexedDB: options.indexedDB }),
+    ...(options.IDBKeyRange === undefined ? {} : { IDBKeyRange: options.IDBKeyRange }),
+  };
   let factory: IDBFactory | undefined;
   try {
-    factory = resolveIndexedDB(options).factory;
+    factory = resolveIndexedDB(connection).factory;
   } catch {
     factory = undefined;
   }
@@ -22,7 +26,8 @@ export function defaultSnapshotStorage(options: IndexedDBOptions = {}): Snapshot
   if (found !== undefined) return found;
   const storage = fallbackStorage([
     ['opfs', opfsSnapshotStorage()],
-    ['indexeddb', () => indexedDBSnapshotStorage(options)],
+    // Only the connection: the caller's other options (a `database` filter of listSnapshots, say) are not for it.
+    ['indexeddb', () => indexedDBSnapshotStorage(connection)],
   ]);
   if (factory !== undefined) shared.set(factory, storage);
   return storage;

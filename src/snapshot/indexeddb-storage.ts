@@ -4,8 +4,8 @@ import { type SnapshotSink, type SnapshotStorage, writeFailure } from './storage
 
 /** Options of {@link indexedDBSnapshotStorage}. */
 export interface IndexedDBSnapshotStorageOptions extends IndexedDBOptions {
-  /** The database the files are kept in (default `idb-evolve-snapshots`); never one of the app's own. */
-  readonly database?: string;
+  /** Name of the database the files are kept in (default `idb-evolve-snapshots`); never one of the app's own. */
+  readonly databaseName?: string;
 }
 
 const FILES = 'files';
@@ -32,7 +32,7 @@ interface FileEntry {
  */
 export function indexedDBSnapshotStorage(options: IndexedDBSnapshotStorageOptions = {}): SnapshotStorage {
   const { factory, keyRange } = resolveIndexedDB(options);
-  const name = options.database ?? 'idb-evolve-snapshots';
+  const name = options.databaseName ?? 'idb-evolve-snapshots';
   const open = (): Promise<IDBDatabase> => openFiles(factory, name);
   const chunksOf = (file: string): IDBKeyRange => keyRange.bound([file, 0], [file, Number.POSITIVE_INFINITY]);
   const run = async <T>(mode: IDBTransactionMode, work: (t: IDBTransaction) => Promise<T>): Promise<T> => {
