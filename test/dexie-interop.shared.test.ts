@@ -1,7 +1,7 @@
 import Dexie from 'dexie';
 import { expect, test } from 'vitest';
 import { restoreSnapshot, snapshotDatabase, verifySnapshot } from '../src/index.js';
-import { dump, fakeEnvironment } from './helpers.js';
+import { dump, expectSameBlob, fakeEnvironment } from './helpers.js';
 
 interface Friend {
   id?: number;
@@ -24,7 +24,8 @@ test('a Dexie database is snapshotted by name and restored into a copy Dexie rea
     { name: 'Ada', tags: ['math', 'code'], born: new Date(1815, 11, 10) },
     { name: 'Grace', tags: ['code'], born: new Date(1906, 11, 9) },
   ]);
-  await original.table('settings').put({ theme: 'dark', blob: new Blob(['x']) }, 'ui');
+  const blob = new Blob([new Uint8Array([0, 1, 2, 253, 254, 255])], { type: 'application/x-settings' });
+  await original.table('settings').put({ theme: 'dark', blob }, 'ui');
   original.close();
 
   const snapshot = await snapshotDatabase('friends', { ...dexieOptions, storage });
@@ -35,6 +36,11 @@ test('a Dexie database is snapshotted by name and restored into a copy Dexie rea
   await restoreSnapshot('friends-copy', snapshot.id, { ...dexieOptions, storage, allowOtherDatabase: true });
   const [before, after] = [await dump(factory, 'friends'), await dump(factory, 'friends-copy')];
   expect(after).toEqual(before);
+  // toEqual above compares no Blob contents: check the stored Blob's bytes, type and size on both sides.
+  const storedBlob = (dumped: typeof before) =>
+    (dumped.stores.settings?.records[0]?.[1] as { blob?: unknown } | undefined)?.blob;
+  await expectSameBlob(storedBlob(before), blob);
+  await expectSameBlob(storedBlob(after), blob);
 
   const copy = new Dexie('friends-copy', dexieOptions) as Dexie & { friends: Dexie.Table<Friend, number> };
   copy.version(3).stores({ friends: '++id, name, *tags, [name+born]', settings: '' });
