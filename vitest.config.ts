@@ -5,10 +5,14 @@ import { CHROMIUM_ARGS, CHROMIUM_BINARY } from './test/browser-env/engines';
 import { puppeteerFirefox } from './test/browser-env/firefox-provider';
 import { webkitgtk } from './test/browser-env/webkit-provider';
 
-// Test files the real engines run, by name: `*.browser.test.ts` (browser only) and `*.shared.test.ts` (also in Node,
-// where fake-indexeddb stands in; in a browser they use the engine's own IndexedDB, see test/helpers.ts). Everything
-// else stays in Node: the codec's unit tests compare with V8's structuredClone, for example.
-const browserInclude = ['test/**/*.browser.test.ts', 'test/**/*.shared.test.ts'];
+// Which engines run a test file follows from its name, not from a list:
+// - `*.shared.test.ts`: the core and snapshot suites, run in Node (fake-indexeddb) and in each real engine, where
+//   test/helpers.ts gives them the engine's own IndexedDB. A new suite that should run everywhere only needs the name.
+// - `*.browser.test.ts`: needs a real engine (OPFS, transaction lifetime): test/browser/ for the library's own
+//   browser tests, test/platform/ for probes of the platform facts the design depends on.
+// - any other `*.test.ts`: Node only. The codec's unit tests compare with V8's structuredClone and stay there;
+//   snapshots.shared.test.ts round-trips the same kinds of values through each engine's IndexedDB.
+const browserInclude = ['test/**/*.shared.test.ts', 'test/**/*.browser.test.ts'];
 
 export default defineConfig({
   test: {
@@ -17,22 +21,9 @@ export default defineConfig({
         test: {
           name: 'node',
           include: ['test/**/*.test.ts'],
-          exclude: ['test/browser/**', 'node_modules/**'],
+          exclude: ['test/**/*.browser.test.ts', 'node_modules/**'],
           environment: 'node',
           setupFiles: ['test/setup-node.ts'],
-        },
-      },
-      {
-        // Type tests: vitest runs tsc over test/types and reports each expectTypeOf and @ts-expect-error as a test.
-        test: {
-          name: 'types',
-          include: [],
-          typecheck: {
-            enabled: true,
-            only: true,
-            include: ['test/types/**/*.test-d.ts'],
-            tsconfig: './tsconfig.json',
-          },
         },
       },
       {

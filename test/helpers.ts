@@ -89,6 +89,26 @@ function request<T>(req: IDBRequest<T>): Promise<T> {
   });
 }
 
+/**
+ * Asserts that two Blobs (or Files) hold the same bytes, type and size, and for Files the same name and
+ * lastModified. `toEqual` cannot be trusted with them: a Blob's contents are not properties, so two Blobs of one
+ * size compare equal whatever their bytes (and in a browser, whatever their size too).
+ */
+export async function expectSameBlob(actual: unknown, expected: Blob): Promise<void> {
+  expect(actual).toBeInstanceOf(Blob);
+  const blob = actual as Blob;
+  expect({ type: blob.type, size: blob.size }).toEqual({ type: expected.type, size: expected.size });
+  expect(new Uint8Array(await blob.arrayBuffer())).toEqual(new Uint8Array(await expected.arrayBuffer()));
+  if (expected instanceof File) {
+    expect(blob).toBeInstanceOf(File);
+    const file = blob as File;
+    expect({ name: file.name, lastModified: file.lastModified }).toEqual({
+      name: expected.name,
+      lastModified: expected.lastModified,
+    });
+  }
+}
+
 /** Reads a whole database without changing it; version 0 and no stores when it does not exist. */
 export async function dump(factory: IDBFactory, name: string): Promise<DatabaseDump> {
   const names = (await factory.databases()).map((d) => d.name);

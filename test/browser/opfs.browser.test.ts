@@ -108,8 +108,12 @@ describe('upgrades in a real engine', () => {
   const read = async () => {
     const db = await request(indexedDB.open(name));
     try {
-      const all = await request(db.transaction('notes').objectStore('notes').getAll());
-      return { version: db.version, texts: all.map((n: { text: string }) => n.text) };
+      const all: { text: string; blob?: Blob }[] = await request(db.transaction('notes').objectStore('notes').getAll());
+      // The Blobs' bytes and types as text: toEqual would compare nothing of the Blobs themselves.
+      const blobs = await Promise.all(
+        all.map(async ({ blob }) => (blob instanceof Blob ? `${blob.type}:${await blob.text()}` : null)),
+      );
+      return { version: db.version, texts: all.map((n) => n.text), blobs };
     } finally {
       db.close();
     }
@@ -118,6 +122,7 @@ describe('upgrades in a real engine', () => {
   test('the pre-upgrade snapshot goes to OPFS (Blobs included) and restores the old state', async () => {
     await seed();
     const before = await read();
+    expect(before.blobs.slice(0, 2)).toEqual([':b1', ':b2']);
     const { db, upgrade: done } = await openDatabase(
       name,
       upgrade(

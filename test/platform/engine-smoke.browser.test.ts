@@ -6,7 +6,8 @@ import { runKeepaliveExperiment, runWithoutKeepalive } from './keepalive-experim
 
 type Engine = 'chromium' | 'firefox' | 'webkit';
 
-// The node project's glob (test/**/*.test.ts) also matches this file: skip it outside a browser.
+// Only the browser projects include *.browser.test.ts (vitest.config.ts); this guard also skips the probes if the
+// file is ever run outside a browser.
 const inBrowser = typeof window !== 'undefined' && typeof navigator !== 'undefined' && 'storage' in navigator;
 
 function engine(): Engine {

@@ -2,6 +2,9 @@
 // awaits non-IndexedDB work (timers, OPFS, fetch)? A cheap request loop keeps the transaction
 // busy; the upgrade code never touches the transaction from a timer/OPFS/fetch continuation but
 // queues its next request to run inside the next keepalive `success` callback.
+// A probe of the platform, not a test of the library: this is a separate, minimal keepalive loop. The library's
+// own is TransactionGuard (src/idb/transaction-guard.ts), which the shared suites and
+// test/browser/opfs.browser.test.ts exercise in every engine.
 
 export type KeepaliveEnd = 'commit' | 'abort';
 
