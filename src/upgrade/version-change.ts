@@ -122,9 +122,11 @@ async function upgrade(
   info: UpgradeInfo,
 ): Promise<NonNullable<Opened['upgrade']>> {
   const { oldVersion } = info;
+  // Timed only when a snapshot is attempted: "no backup" costs nothing, and reports 0.
+  const attempted = oldVersion > 0 && change.snapshots !== 'off' && !change.dryRun;
   const started = Date.now();
   const backup = await takeBackup(change, db, guard, oldVersion);
-  const snapshotMs = Date.now() - started;
+  const snapshotMs = attempted ? Date.now() - started : 0;
   const report = await runUpgrade({
     db,
     guard,
