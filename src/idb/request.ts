@@ -163,6 +163,33 @@ export async function openExisting(
   });
 }
 
+/**
+ * Opens one of the library's own databases (the upgrade log, the snapshot storage): `upgrade` creates what is
+ * missing, and the connection closes itself on `versionchange`, so that it never holds up another tab.
+ */
+export function openOwnDatabase(
+  factory: IDBFactory,
+  name: string,
+  version: number | undefined,
+  waits: BlockedOptions,
+  upgrade: (db: IDBDatabase) => void,
+): Promise<IDBDatabase> {
+  const request = openRequest(factory, name, version);
+  if (request instanceof Promise) return request;
+  return settleRequest(request, name, waits, {
+    gaveUp: `"${name}" was not opened`,
+    upgrade: (r) => upgrade(r.result),
+    success: (r) => {
+      const db = r.result;
+      db.onversionchange = () => db.close();
+      return db;
+    },
+    failure: (error) => {
+      throw error;
+    },
+  });
+}
+
 /** Deletes a database, waiting for other connections by the same rules as an open. */
 export function deleteDatabase(
   factory: IDBFactory,

@@ -1,4 +1,4 @@
-import { type IndexedDBOptions, openRequest, requestResult, resolveIndexedDB, settleRequest } from '../idb/request.js';
+import { type IndexedDBOptions, openOwnDatabase, requestResult, resolveIndexedDB } from '../idb/request.js';
 import { fileLock, holdLock, lockIsFree } from './locks.js';
 import { type SnapshotSink, type SnapshotStorage, writeFailure } from './storage.js';
 
@@ -123,30 +123,11 @@ async function openFiles(factory: IDBFactory, name: string): Promise<IDBDatabase
 }
 
 function openFilesAt(factory: IDBFactory, name: string, version: number | undefined): Promise<IDBDatabase> {
-  const request = openRequest(factory, name, version);
-  if (request instanceof Promise) return request;
   // Another tab holding it open during an upgrade of this small database must not stall a snapshot.
-  return settleRequest(
-    request,
-    name,
-    { blockedTimeout: 10_000 },
-    {
-      gaveUp: 'the snapshot storage was not opened',
-      upgrade: (r) => {
-        const db = r.result;
-        if (!db.objectStoreNames.contains(FILES)) db.createObjectStore(FILES, { keyPath: 'name' });
-        if (!db.objectStoreNames.contains(CHUNKS)) db.createObjectStore(CHUNKS);
-      },
-      success: (r) => {
-        const db = r.result;
-        db.onversionchange = () => db.close();
-        return db;
-      },
-      failure: (error) => {
-        throw error;
-      },
-    },
-  );
+  return openOwnDatabase(factory, name, version, { blockedTimeout: 10_000 }, (db) => {
+    if (!db.objectStoreNames.contains(FILES)) db.createObjectStore(FILES, { keyPath: 'name' });
+    if (!db.objectStoreNames.contains(CHUNKS)) db.createObjectStore(CHUNKS);
+  });
 }
 
 type Run = <T>(mode: IDBTransactionMode, work: (t: IDBTransaction) => Promise<T>) => Promise<T>;

@@ -1,5 +1,5 @@
 import type { IdbEvolveError } from '../errors.js';
-import { type IndexedDBOptions, openRequest, requestResult, resolveIndexedDB, settleRequest } from '../idb/request.js';
+import { type IndexedDBOptions, openOwnDatabase, requestResult, resolveIndexedDB } from '../idb/request.js';
 import { checkOptions, rule } from '../options.js';
 import type { UpgradeInfo } from './lifecycle.js';
 import type { VersionReport } from './run-upgrade.js';
@@ -45,27 +45,10 @@ export interface UpgradeLogEntry {
   } | null;
 }
 
-async function openLog(factory: IDBFactory): Promise<IDBDatabase> {
-  const request = openRequest(factory, UPGRADE_LOG_DATABASE, 1);
-  if (request instanceof Promise) return request;
+function openLog(factory: IDBFactory): Promise<IDBDatabase> {
   // Never wait for another tab holding the log open: the log is best effort, the app's open is what matters.
-  return settleRequest(
-    request,
-    UPGRADE_LOG_DATABASE,
-    { blockedTimeout: 0 },
-    {
-      gaveUp: 'the upgrade log was not opened',
-      upgrade: (r) => r.result.createObjectStore(STORE, { autoIncrement: true }).createIndex('database', 'database'),
-      success: (r) => {
-        const db = r.result;
-        // Never hold up another tab's deletion or upgrade of the log.
-        db.onversionchange = () => db.close();
-        return db;
-      },
-      failure: (error) => {
-        throw error;
-      },
-    },
+  return openOwnDatabase(factory, UPGRADE_LOG_DATABASE, 1, { blockedTimeout: 0 }, (db) =>
+    db.createObjectStore(STORE, { autoIncrement: true }).createIndex('database', 'database'),
   );
 }
 
