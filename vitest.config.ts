@@ -27,6 +27,19 @@ export default defineConfig({
         },
       },
       {
+        // Type tests: vitest runs tsc over test/types and reports each expectTypeOf and @ts-expect-error as a test.
+        test: {
+          name: 'types',
+          include: [],
+          typecheck: {
+            enabled: true,
+            only: true,
+            include: ['test/types/**/*.test-d.ts'],
+            tsconfig: './tsconfig.json',
+          },
+        },
+      },
+      {
         // One project per engine, selected with --project chromium|firefox|webkit (or all: --project browser).
         test: {
           name: 'browser',
