@@ -13,7 +13,7 @@ export type { DowngradeInfo } from './downgrade.js';
 
 /** Options of {@link snapshotPolicy}. */
 export interface SnapshotPolicyOptions {
-  /** Where snapshots go (default: OPFS, see `opfsSnapshotStorage`). */
+  /** Where snapshots go (default: OPFS with whichever writer works here, else IndexedDB; see the README). */
   readonly storage?: SnapshotStorage;
   /**
    * How many snapshots of a database to keep; older ones are deleted after each successful upgrade (default 3).
@@ -22,11 +22,11 @@ export interface SnapshotPolicyOptions {
    */
   readonly keep?: number;
   /**
-   * What to do when the snapshot cannot be written (no OPFS, quota): `refuse` the upgrade with a SnapshotError,
-   * leaving the database untouched (default), or `proceed` without a snapshot (reported in `snapshotError`). A
-   * function decides per error: where OPFS does not exist at all (`snapshot_unavailable`: private windows of
-   * Firefox, ephemeral WebKit sessions) refusing would keep the app at its old version for good, while a full
-   * disk (`snapshot_quota`) may be worth waiting for.
+   * What to do when the snapshot cannot be written (no writer works, quota): `refuse` the upgrade with a
+   * SnapshotError, leaving the database untouched (default), or `proceed` without a snapshot (reported as backup
+   * status `skipped`, with the error). A function decides per error: where no storage works at all
+   * (`snapshot_unavailable`) refusing would keep the app at its old version for good, while a full disk
+   * (`snapshot_quota`) may be worth waiting for.
    *
    * @example
    * ```ts
