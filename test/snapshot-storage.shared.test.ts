@@ -391,3 +391,31 @@ test('the IndexedDB storage works when something else created its database empty
   await sink.close();
   expect(await storage.list()).toEqual(['a.ndjson']);
 });
+
+test('a storage that fails mid-file fails the gzip snapshot with its error, and never hangs', async () => {
+  const env = fakeEnvironment();
+  // Random text does not compress: the compressor hands on many chunks, and the second write fails.
+  const random = () => Array.from({ length: 40 }, () => Math.random().toString(36).slice(2)).join('');
+  const rows = Array.from({ length: 3000 }, (_, i) => ({ id: i + 1, title: random() }));
+  await seedDatabase('db', plan1, 1, { notes: rows }, env.options);
+  const full = new DOMException('full', 'QuotaExceededError');
+  let writes = 0;
+  const failing = {
+    ...memorySnapshotStorage(),
+    create: async () => ({
+      write: async () => {
+        if (++writes > 1) throw full;
+      },
+      close: async () => {},
+      abort: async () => {},
+    }),
+  };
+  const error = await snapshotDatabase('db', { ...connection(env), storage: failing, compression: 'gzip' }).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(writes).toBeGreaterThan(1);
+  // Whatever a custom storage throws becomes the typed error a policy's onFailure decides on.
+  expect(error).toBeInstanceOf(SnapshotError);
+  expect(error).toMatchObject({ code: 'snapshot_quota', cause: full });
+});

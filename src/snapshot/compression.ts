@@ -33,19 +33,30 @@ export function gzipSink(sink: SnapshotSink): SnapshotSink {
       await sink.write(value);
     }
   })();
-  // A write waiting for the compressor to drain must not wait for a pump that has stopped.
+  // Once the pump has stopped on a failure, nothing drains the compressor: a write or close waiting for room
+  // would wait forever. Every operation races the pump's failure.
+  const failed = pumped.then(
+    () => new Promise<never>(() => {}),
+    (error: unknown) => {
+      throw error;
+    },
+  );
+  failed.catch(() => {});
   pumped.catch((error: unknown) => writer.abort(error).catch(() => {}));
   return {
     ...(sink.writer === undefined ? {} : { writer: sink.writer }),
-    write: (chunk) => writer.write(chunk as Uint8Array<ArrayBuffer>),
+    write: (chunk) => Promise.race([writer.write(chunk as Uint8Array<ArrayBuffer>), failed]),
     close: async () => {
-      await writer.close();
+      await Promise.race([writer.close(), failed]);
       await pumped;
       await sink.close();
     },
     abort: async () => {
-      await writer.abort().catch(() => {});
-      await reader.cancel().catch(() => {});
+      // Bounded like the rest: an abort must not wait on a compressor nothing drains.
+      const settled = (work: Promise<unknown>) =>
+        Promise.race([work.catch(() => {}), new Promise((resolve) => setTimeout(resolve, 1000))]);
+      await settled(writer.abort());
+      await settled(reader.cancel());
       await sink.abort();
     },
   };

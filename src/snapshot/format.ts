@@ -1,7 +1,7 @@
 import { Checksum } from './checksum.js';
 import { checkSpace } from './space.js';
 import { canCompress, contentStream, gzipSink, type SnapshotCompression, SUFFIXES } from './compression.js';
-import { PlanError, SnapshotError } from '../errors.js';
+import { IdbEvolveError, PlanError, SnapshotError } from '../errors.js';
 import {
   normalizeLayout,
   readLayout,
@@ -10,7 +10,7 @@ import {
   type NormalizedStore,
 } from '../plan/layout.js';
 import { BlobCollector, CodecError, decodeKey, decodeValue, encodeKey, encodeValue } from './codec.js';
-import type { SnapshotSink, SnapshotStorage } from './storage.js';
+import { type SnapshotSink, type SnapshotStorage, writeFailure } from './storage.js';
 import { readStorePages } from '../upgrade/step-store.js';
 import type { TransactionGuard } from '../idb/transaction-guard.js';
 
@@ -160,14 +160,16 @@ export async function writeSnapshot(writing: SnapshotWriting): Promise<SnapshotI
     };
   } catch (error) {
     await guard.external(sink.abort()).catch(() => {});
-    if (error instanceof SnapshotError) throw error;
+    // The guard's own failures (a read of the database) stay what they are.
+    if (error instanceof IdbEvolveError) throw error;
     if (error instanceof CodecError) {
       throw new SnapshotError('snapshot_write_failed', `A record could not be encoded: ${error.message}`, {
         snapshotId: id,
         cause: error,
       });
     }
-    throw error;
+    // Anything else came from the storage (a custom one throws what it likes): a typed quota or write failure.
+    throw writeFailure(error, id);
   }
 }
 
