@@ -131,7 +131,8 @@ export async function listSnapshots(options: ListSnapshotsOptions = {}): Promise
   return infos.sort((a, b) => b.created.getTime() - a.created.getTime() || (a.id < b.id ? 1 : -1));
 }
 
-async function readFile(storage: SnapshotStorage, id: string): Promise<Blob> {
+/** The stored file of snapshot `id`; `snapshot_not_found` when there is none. */
+export async function readFile(storage: SnapshotStorage, id: string): Promise<Blob> {
   const file = await storage.read(id);
   if (file === undefined)
     throw new SnapshotError('snapshot_not_found', `There is no snapshot "${id}"`, { snapshotId: id });

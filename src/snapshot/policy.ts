@@ -5,7 +5,7 @@ import type { Plan } from '../plan/define-plan.js';
 import type { SnapshotCompression } from './compression.js';
 import { type DowngradeInfo, downgrade } from './downgrade.js';
 import { type SnapshotInfo, type SnapshotWriting, writeSnapshot } from './format.js';
-import { listSnapshots, pruneSnapshots, storageOf, storageRule } from './manage.js';
+import { listSnapshots, pruneSnapshots, readFile, storageOf, storageRule } from './manage.js';
 import { clearPendingRestore, pendingRestore, type RestoreOptions, restoreSnapshot } from './restore.js';
 import type { SnapshotStorage } from './storage.js';
 
@@ -190,9 +190,7 @@ async function deliver(
 ): Promise<SnapshotCopy> {
   if (onSnapshot === undefined) return { status: 'no-hook' };
   try {
-    const file = await storage.read(snapshot.id);
-    if (file === undefined) throw new SnapshotError('snapshot_not_found', `There is no snapshot "${snapshot.id}"`);
-    await onSnapshot(snapshot, file);
+    await onSnapshot(snapshot, await readFile(storage, snapshot.id));
     return { status: 'sent' };
   } catch (error) {
     return { status: 'failed', error };

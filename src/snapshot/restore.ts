@@ -16,7 +16,7 @@ import type { ProgressCallback } from '../progress.js';
 import { createStore, type NormalizedLayout, type NormalizedStore } from '../plan/layout.js';
 import { headerLayout, SnapshotReader, type SnapshotHeader, type SnapshotInfo, type SnapshotRecord } from './format.js';
 import type { SnapshotStorage } from './storage.js';
-import { storageOf, verifySnapshotFile, type SnapshotStorageOption } from './manage.js';
+import { readFile, storageOf, verifySnapshotFile, type SnapshotStorageOption } from './manage.js';
 import { evaluateKeyPath, keyId, remove } from '../upgrade/step-store.js';
 import { TransactionGuard } from '../idb/transaction-guard.js';
 
@@ -140,9 +140,7 @@ export async function restoreInto(
   const started = Date.now();
   const { factory, keyRange } = resolveIndexedDB(options);
   const storage = storageOf(options, 'restoreSnapshot');
-  const file = await storage.read(id);
-  if (file === undefined)
-    throw new SnapshotError('snapshot_not_found', `There is no snapshot "${id}"`, { snapshotId: id });
+  const file = await readFile(storage, id);
   const verifying = { phase: 'verify', unit: 'bytes', total: file.size } as const;
   options.onProgress?.({ ...verifying, done: 0 });
   const snapshot = await verifySnapshotFile(file, id);

@@ -122,11 +122,7 @@ async function upgrade(
   info: UpgradeInfo,
 ): Promise<NonNullable<Opened['upgrade']>> {
   const { oldVersion } = info;
-  // Timed only when a snapshot is attempted: "no backup" costs nothing, and reports 0.
-  const attempted = oldVersion > 0 && change.snapshots !== 'off' && !change.dryRun;
-  const started = Date.now();
-  const backup = await takeBackup(change, db, guard, oldVersion);
-  const snapshotMs = attempted ? Date.now() - started : 0;
+  const { backup, snapshotMs } = await takeBackup(change, db, guard, oldVersion);
   const report = await runUpgrade({
     db,
     guard,
@@ -152,11 +148,13 @@ async function takeBackup(
   db: IDBDatabase,
   guard: TransactionGuard,
   version: number,
-): Promise<Backup> {
-  if (version === 0) return { status: 'not-needed' };
+): Promise<{ backup: Backup; snapshotMs: number }> {
+  // Timed only when a snapshot is attempted: "no backup" costs nothing, and reports 0.
+  if (version === 0) return { backup: { status: 'not-needed' }, snapshotMs: 0 };
   // A dry run changes nothing, so there is nothing to protect.
-  if (change.snapshots === 'off' || change.dryRun) return { status: 'off' };
+  if (change.snapshots === 'off' || change.dryRun) return { backup: { status: 'off' }, snapshotMs: 0 };
   const { onProgress } = change;
+  const started = Date.now();
   // Inside the versionchange transaction: no other connection can write between snapshot and upgrade.
   const taken = await change.snapshots.takeSnapshot({
     db,
@@ -170,9 +168,11 @@ async function takeBackup(
       ((store, done, total) => onProgress({ phase: 'snapshot', unit: 'records', version, store, done, total })),
   });
   change.trace.snapshot = taken.snapshot;
-  if (taken.snapshot === null) return { status: 'skipped', error: taken.error! };
+  const snapshotMs = Date.now() - started;
+  if (taken.snapshot === null) return { backup: { status: 'skipped', error: taken.error! }, snapshotMs };
   // The copy is sent once the upgrade has settled (openDatabase), never from inside the transaction.
-  return { status: 'taken', snapshot: taken.snapshot, persistent: taken.persistent, copy: { status: 'no-hook' } };
+  const { snapshot, persistent } = taken;
+  return { backup: { status: 'taken', snapshot, persistent, copy: { status: 'no-hook' } }, snapshotMs };
 }
 
 /**
