@@ -1,10 +1,20 @@
 /**
  * Phases reported by `onProgress`, in the order an open goes through them: `snapshot` (records written to the
  * backup), per version `layout` (stores in place), `index` (one index built), `step` or `seed` (records walked),
+ * `validate` (records read to check them against the version's validators, when no step walked the store whole),
  * `check` (the layout compared with the plan); a restore reports `verify` (bytes of the file checked) then
  * `restore` (records loaded).
  */
-export type ProgressPhase = 'snapshot' | 'layout' | 'index' | 'step' | 'seed' | 'check' | 'verify' | 'restore';
+export type ProgressPhase =
+  | 'snapshot'
+  | 'layout'
+  | 'index'
+  | 'step'
+  | 'seed'
+  | 'validate'
+  | 'check'
+  | 'verify'
+  | 'restore';
 
 /**
  * One progress event, the same shape for opens, dry runs, snapshots and restores. Within a phase `done` grows to

@@ -145,6 +145,7 @@ describe('a fresh database', () => {
         indexesCreated: ['notes.byTitle'],
         indexesDeleted: [],
         steps: [],
+        validated: {},
         ms: expect.any(Number),
       },
     ]);
@@ -552,6 +553,7 @@ describe('progress and report', () => {
           },
           { name: 'fill y', index: 1, visited: 3, updated: 2, deleted: 0, written: 0, ms: expect.any(Number) },
         ],
+        validated: {},
         ms: expect.any(Number),
       },
       {
@@ -563,6 +565,7 @@ describe('progress and report', () => {
         indexesCreated: [],
         indexesDeleted: [],
         steps: [],
+        validated: {},
         ms: expect.any(Number),
       },
     ]);

@@ -190,6 +190,8 @@ export class TransactionGuard {
    * the given context.
    */
   request<T>(request: IDBRequest<T>, context: ErrorContext = {}): Promise<T> {
+    // Failures arrive later, when the migration may have moved on: report them where the request was made.
+    const at = { ...this.position, ...context };
     this.#pending++;
     this.#started++;
     this.#ensureTicking();
@@ -200,17 +202,18 @@ export class TransactionGuard {
       };
       request.onerror = () => {
         this.#pending--;
-        reject(this.fail(request.error, context));
+        reject(this.fail(request.error, at));
       };
     });
   }
 
   /** A write whose result nobody awaits: counted as activity, and its failure still aborts the upgrade. */
   write(request: IDBRequest, context: ErrorContext = {}): void {
+    const at = { ...this.position, ...context };
     this.#started++;
     this.#ensureTicking();
     request.onerror = () => {
-      this.fail(request.error, context);
+      this.fail(request.error, at);
     };
   }
 

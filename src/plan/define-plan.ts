@@ -3,6 +3,7 @@ import { keyChanged, normalizeLayout, type DatabaseLayout, type NormalizedLayout
 import { NO_TRANSITION, type VersionTransition, versionTransition } from './transition.js';
 import { isStandardSchema, type StandardSchemaV1 } from './standard-schema.js';
 import type { Step } from '../upgrade/step-store.js';
+import type { ValidationScope } from '../upgrade/validation.js';
 import type { KnownVersionRecords, StepRecords, VersionStoreName } from './schema-types.js';
 
 /** One version of a plan as the app declares it. */
@@ -13,8 +14,19 @@ export interface VersionDefinition {
   readonly stores: DatabaseLayout;
   /** Data steps run, in order, when a database is upgraded to this version (never on a fresh install). */
   readonly steps?: readonly Step[];
-  /** Record validators by store name; records that steps of this version write are checked against them. */
+  /**
+   * Record validators by store name (Standard Schema: zod, valibot, arktype, ...). Each holds for every record of
+   * its store when the version completes: the state between two steps of the version is never checked, and
+   * records no step rewrote are read and checked too (by the last step's walk of the store when it walks it whole,
+   * else by one read pass at the version's end). The first record that fails aborts the upgrade with
+   * `validation_failed`.
+   */
   readonly validators?: Readonly<Record<string, StandardSchemaV1>>;
+  /**
+   * Which records the validators check: `all` (default), or `written`, only records a step of this version wrote:
+   * no read pass over untouched records, for huge stores whose old records the app accepts not to check.
+   */
+  readonly validate?: ValidationScope;
   /** A human description, shown in reports and plan documentation. */
   readonly description?: string;
   /**
@@ -48,6 +60,7 @@ export type VersionInputs<Versions extends readonly unknown[]> = {
     // array its element types would be merged first, and a step with a misspelled store could vanish into a
     // wider one (a plain `Step`) before the check.
     readonly steps?: NoInfer<readonly VersionStep<Versions[I], PreviousOf<Versions, I>>[] | readonly []>;
+    readonly validate?: ValidationScope;
     readonly description?: string;
     readonly down?: Readonly<Record<string, DownTransform>>;
   };
@@ -97,6 +110,8 @@ export interface PlannedVersion {
   /** How the steps rename and rebuild stores, computed once when the plan is defined. */
   readonly transition: VersionTransition;
   readonly validators: Readonly<Record<string, StandardSchemaV1>>;
+  /** Which records the validators check at the version's end. */
+  readonly validate: ValidationScope;
   readonly description: string | undefined;
   readonly down: Readonly<Record<string, DownTransform>> | undefined;
 }
@@ -216,6 +231,7 @@ function planVersion(declared: VersionDefinition, previous: PlannedVersion | und
     steps: Object.freeze(steps),
     transition,
     validators: Object.freeze(validators),
+    validate: checkScope(declared, version),
     description: declared.description,
     down: declared.down === undefined ? undefined : Object.freeze({ ...declared.down }),
   });
@@ -271,6 +287,16 @@ function checkValidators(
     validators[store] = validator;
   }
   return validators;
+}
+
+function checkScope(declared: VersionDefinition, version: number): ValidationScope {
+  const scope = declared.validate ?? 'all';
+  if (scope !== 'all' && scope !== 'written') {
+    throw new PlanError('invalid_validator', `validate must be "all" or "written", got ${JSON.stringify(scope)}`, {
+      version,
+    });
+  }
+  return scope;
 }
 
 function checkDown(declared: VersionDefinition, layout: NormalizedLayout, version: number): void {

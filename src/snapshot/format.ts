@@ -11,7 +11,7 @@ import {
 } from '../plan/layout.js';
 import { BlobCollector, CodecError, decodeKey, decodeValue, encodeKey, encodeValue } from './codec.js';
 import { type SnapshotSink, type SnapshotStorage, writeFailure } from './storage.js';
-import { readStorePages } from '../upgrade/step-store.js';
+import { readStorePages } from '../upgrade/read-pages.js';
 import type { TransactionGuard } from '../idb/transaction-guard.js';
 
 /**

@@ -17,7 +17,8 @@ import { createStore, type NormalizedLayout, type NormalizedStore } from '../pla
 import { headerLayout, SnapshotReader, type SnapshotHeader, type SnapshotInfo, type SnapshotRecord } from './format.js';
 import type { SnapshotStorage } from './storage.js';
 import { readFile, storageOf, verifySnapshotFile, type SnapshotStorageOption } from './manage.js';
-import { evaluateKeyPath, keyId, remove } from '../upgrade/step-store.js';
+import { evaluateKeyPath, indexEntries, isValidKey, keyId } from '../idb/keys.js';
+import { remove } from '../upgrade/step-store.js';
 import { TransactionGuard } from '../idb/transaction-guard.js';
 
 /** Options of {@link restoreSnapshot}. */
@@ -226,14 +227,6 @@ async function checkMapping(factory: IDBFactory, file: Blob, id: string, target:
   const header = await reader.header();
   // Keys taken so far, by target store and by its unique indexes.
   const taken = new Map<string, Set<string>>();
-  const isKey = (key: unknown): key is IDBValidKey => {
-    try {
-      factory.cmp(key as IDBValidKey, key as IDBValidKey);
-      return true;
-    } catch {
-      return false;
-    }
-  };
   for (let records = await reader.next(1000); records !== null; records = await reader.next(1000)) {
     for (const record of records) {
       const loaded = loadedAs(record, header, target);
@@ -264,7 +257,7 @@ async function checkMapping(factory: IDBFactory, file: Blob, id: string, target:
       };
       if (store.keyPath !== null) {
         const newKey = evaluateKeyPath(value, store.keyPath);
-        if (isKey(newKey)) claim(name, newKey, `primary key in store "${name}"`);
+        if (isValidKey(factory, newKey)) claim(name, newKey, `primary key in store "${name}"`);
         else if (!(newKey === undefined && store.autoIncrement)) {
           fail(
             `has no valid key at ${JSON.stringify(store.keyPath)} for store "${name}": restore that field in the down transform`,
@@ -273,15 +266,7 @@ async function checkMapping(factory: IDBFactory, file: Blob, id: string, target:
       }
       for (const [indexName, index] of Object.entries(store.indexes)) {
         if (!index.unique) continue;
-        const indexKey = evaluateKeyPath(value, index.keyPath);
-        // Like IndexedDB: a record whose index key is not a valid key is not in the index; multiEntry indexes each distinct entry.
-        const entries =
-          index.multiEntry && Array.isArray(indexKey)
-            ? [...new Map(indexKey.filter(isKey).map((k) => [keyId(k), k])).values()]
-            : isKey(indexKey)
-              ? [indexKey]
-              : [];
-        for (const entry of entries)
+        for (const entry of indexEntries(factory, value, index))
           claim(`${name}\u0000${indexName}`, entry, `key in unique index "${name}.${indexName}"`);
       }
     }

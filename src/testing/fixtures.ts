@@ -1,7 +1,7 @@
 import { IdbEvolveError, type ValidationIssue } from '../errors.js';
 import type { NormalizedLayout } from '../plan/layout.js';
 import type { Plan } from '../plan/define-plan.js';
-import { evaluateKeyPath } from '../upgrade/step-store.js';
+import { evaluateKeyPath } from '../idb/keys.js';
 
 /**
  * Records to put in a database, by store. Stores with an in-line key (a `keyPath`) take the records themselves;

@@ -21,6 +21,8 @@ import {
 } from './step-store.js';
 import type { TransactionGuard } from '../idb/transaction-guard.js';
 import type { ProgressCallback } from '../progress.js';
+import { type RecordCheck, VersionValidation } from './validation.js';
+import { evaluateKeyPath } from '../idb/keys.js';
 
 /** What one step did. */
 export interface StepReport {
@@ -48,6 +50,8 @@ export interface VersionReport {
   readonly indexesCreated: readonly string[];
   readonly indexesDeleted: readonly string[];
   readonly steps: readonly StepReport[];
+  /** Records checked against the version's validators, by store (each store's state at the version's end). */
+  readonly validated: Readonly<Record<string, number>>;
   readonly ms: number;
 }
 
@@ -135,7 +139,10 @@ async function createFresh(run: UpgradeRun): Promise<VersionReport> {
   }
   layoutDone(run, target);
   const steps: StepReport[] = [];
-  if (plan.seed !== undefined) steps.push(await runStep(run, target, plan.seed, 0, 'seed'));
+  const seed = plan.seed === undefined ? [] : [plan.seed];
+  const validation = new VersionValidation(target, seed, run);
+  if (plan.seed !== undefined) steps.push(await runStep(run, target, plan.seed, 0, 'seed', validation));
+  await validation.finish();
   verifyLayout(run, target, 'The layout after the upgrade does not match the plan');
   return {
     version: newVersion,
@@ -146,6 +153,7 @@ async function createFresh(run: UpgradeRun): Promise<VersionReport> {
     indexesCreated,
     indexesDeleted: [],
     steps,
+    validated: validation.checked,
     ms: now() - started,
   };
 }
@@ -198,9 +206,11 @@ async function applyVersion(run: UpgradeRun, next: PlannedVersion): Promise<Vers
   layoutDone(run, next);
 
   const steps: StepReport[] = [];
+  const validation = new VersionValidation(next, next.steps, run);
   for (const [index, step] of next.steps.entries()) {
-    steps.push(await runStep(run, next, step, index, 'step'));
+    steps.push(await runStep(run, next, step, index, 'step', validation));
   }
+  await validation.finish();
 
   for (const name of Array.from(db.objectStoreNames)) {
     if (!(name in next.layout)) {
@@ -218,6 +228,7 @@ async function applyVersion(run: UpgradeRun, next: PlannedVersion): Promise<Vers
     indexesCreated,
     indexesDeleted,
     steps,
+    validated: validation.checked,
     ms: now() - started,
   };
 }
@@ -257,6 +268,7 @@ async function runStep(
   step: Step,
   index: number,
   phase: 'step' | 'seed',
+  validation: VersionValidation,
 ): Promise<StepReport> {
   const started = now();
   const { guard } = run;
@@ -271,7 +283,8 @@ async function runStep(
         guard,
         factory: run.factory,
         keyRange: run.keyRange,
-        validator: version.validators[name],
+        validation,
+        stepIndex: index,
         counters,
         progress:
           onProgress === undefined
@@ -286,7 +299,11 @@ async function runStep(
     oldVersion: run.oldVersion,
     newVersion: run.newVersion,
     dryRun: run.dryRun,
-    transaction: guard.transaction,
+    // Writes made on the raw transaction cannot be followed: the version's validation then reads every store.
+    get transaction() {
+      validation.rawAccess();
+      return guard.transaction;
+    },
     IDBKeyRange: run.keyRange,
     store: ((name: string): StepStore => {
       if (!step.stores.includes(name)) {
@@ -305,7 +322,14 @@ async function runStep(
   };
   try {
     if (step.structure?.kind === 'rebuild-store') {
-      await rebuild(run, version, step.structure.store, step.structure.transform, storeFor);
+      await rebuild(
+        run,
+        version,
+        step.structure.store,
+        step.structure.transform,
+        storeFor,
+        validation.finalPass(step.structure.store, index),
+      );
     } else {
       await step.run(context);
     }
@@ -327,6 +351,7 @@ async function rebuild(
   store: string,
   transform: ((value: any, primaryKey: IDBValidKey) => unknown) | undefined,
   storeFor: (name: string, storeName?: string) => UpgradeStore,
+  final: RecordCheck | undefined,
 ): Promise<void> {
   const { guard, db } = run;
   guard.call(() => (guard.transaction.objectStore(store).name = rebuildSource(store)), { store });
@@ -342,9 +367,19 @@ async function rebuild(
         { store, key: primaryKey },
       );
     }
-    if (rebuilt !== remove) void target.add(rebuilt, target.keyPath === null ? primaryKey : undefined).catch(() => {});
-    return unchanged;
+    if (rebuilt === remove) return unchanged;
+    const key = target.keyPath === null ? primaryKey : undefined;
+    if (final === undefined) {
+      void target.add(rebuilt, key).catch(() => {});
+      return unchanged;
+    }
+    void target.addChecked(rebuilt, key).catch(() => {});
+    // Checked under its new key, where the key path gives one (a generated key is not known yet: the old one).
+    const newKey = key ?? evaluateKeyPath(rebuilt, target.keyPath!) ?? primaryKey;
+    const verdict = final.check(rebuilt, newKey as IDBValidKey, true);
+    return verdict === undefined ? unchanged : verdict.then(() => unchanged);
   });
+  final?.done();
   guard.call(() => db.deleteObjectStore(rebuildSource(store)), { store });
 }
 

@@ -1,7 +1,9 @@
-import type { ErrorContext, ValidationIssue } from '../errors.js';
+import type { ErrorContext } from '../errors.js';
+import { evaluateKeyPath, keyId } from '../idb/keys.js';
 import type { KeyPath } from '../plan/layout.js';
-import type { StandardSchemaV1, StandardSchemaV1Issue, StandardSchemaV1Result } from '../plan/standard-schema.js';
 import type { TransactionGuard } from '../idb/transaction-guard.js';
+import { type BatchRecord, boundsOf, makeRange, moveBounds, readStorePages } from './read-pages.js';
+import type { RecordCheck, VersionValidation } from './validation.js';
 import type { StoreName, StoreRecords, UntypedRecord, UntypedRecords } from '../plan/schema-types.js';
 
 /** Return it from a {@link RecordVisitor} to leave the record as it is: nothing is written. */
@@ -55,8 +57,8 @@ export type Writable<T> = UntypedRecord extends T ? unknown : T;
 
 /**
  * A store as a migration step sees it: promise-returning reads and writes inside the upgrade transaction, and
- * {@link StepStore.walk} for cursor-style passes over many records. Every write is validated against the
- * version's validator for the store, and every failure aborts the whole upgrade.
+ * {@link StepStore.walk} for cursor-style passes over many records. Every failure aborts the whole upgrade; the
+ * version's validator for the store checks every record as the version leaves it, once all its steps have run.
  */
 export interface StepStore<T = UntypedRecord> {
   readonly name: string;
@@ -65,9 +67,9 @@ export interface StepStore<T = UntypedRecord> {
   get(query: IDBValidKey | IDBKeyRange): Promise<T | undefined>;
   getAll(query?: IDBValidKey | IDBKeyRange | null, count?: number): Promise<T[]>;
   count(query?: IDBValidKey | IDBKeyRange | null): Promise<number>;
-  /** Writes a record (validated); pass `key` only for out-of-line keys. */
+  /** Writes a record; pass `key` only for out-of-line keys. */
   put(value: Writable<T>, key?: IDBValidKey): Promise<IDBValidKey>;
-  /** Adds a record (validated); fails, and aborts the upgrade, when the key exists. */
+  /** Adds a record; fails, and aborts the upgrade, when the key exists. */
   add(value: Writable<T>, key?: IDBValidKey): Promise<IDBValidKey>;
   delete(query: IDBValidKey | IDBKeyRange): Promise<void>;
   clear(): Promise<void>;
@@ -176,43 +178,18 @@ export interface StepStoreScope {
   readonly guard: TransactionGuard;
   readonly factory: IDBFactory;
   readonly keyRange: typeof IDBKeyRange;
-  readonly validator: StandardSchemaV1 | undefined;
+  /** The version's validation, told of every write so that it checks each record's state at the version's end. */
+  readonly validation: VersionValidation;
+  /** The running step's position in its version. */
+  readonly stepIndex: number;
   readonly counters: StepCounters;
   readonly progress: WalkProgress | undefined;
 }
 
 const DEFAULT_BATCH = 1000;
 
-/** One record as read from a store page. */
-export interface BatchRecord {
-  readonly key: IDBValidKey;
-  readonly primaryKey: IDBValidKey;
-  readonly value: unknown;
-}
-
-/** Reads the value at an in-line key path the way IndexedDB does for plain data. */
-export function evaluateKeyPath(value: unknown, keyPath: KeyPath): unknown {
-  if (typeof keyPath !== 'string') return keyPath.map((part) => evaluateKeyPath(value, part));
-  if (keyPath === '') return value;
-  let current: unknown = value;
-  for (const part of keyPath.split('.')) {
-    if (current === null || current === undefined) return undefined;
-    current = (current as Record<string, unknown>)[part];
-  }
-  return current;
-}
-
 function isThenable<T>(value: unknown): value is PromiseLike<T> {
   return typeof (value as { then?: unknown } | null)?.then === 'function';
-}
-
-function issuesOf(issues: readonly StandardSchemaV1Issue[]): ValidationIssue[] {
-  return issues.map((issue) => ({
-    message: issue.message,
-    ...(issue.path === undefined
-      ? {}
-      : { path: issue.path.map((part) => (typeof part === 'object' && part !== null ? part.key : part)) }),
-  }));
 }
 
 /**
@@ -270,18 +247,38 @@ export class UpgradeStore<T = UntypedRecord> implements StepStore<T> {
     return this.#write('add', value, key);
   }
 
-  async #write(method: 'put' | 'add', value: unknown, key: IDBValidKey | undefined): Promise<IDBValidKey> {
+  /** `add` of a record its caller validated as the version's end state (a rebuild's final pass): not followed. */
+  addChecked(value: unknown, key?: IDBValidKey): Promise<IDBValidKey> {
+    return this.#write('add', value, key, false);
+  }
+
+  async #write(
+    method: 'put' | 'add',
+    value: unknown,
+    key: IDBValidKey | undefined,
+    follow = true,
+  ): Promise<IDBValidKey> {
     const recordKey =
       key ?? (this.keyPath === null ? undefined : (evaluateKeyPath(value, this.keyPath) as IDBValidKey));
     const context = recordKey === undefined ? { store: this.name } : { store: this.name, key: recordKey };
-    const verdict = this.#validate(value, recordKey);
-    if (verdict !== undefined) await verdict;
     const written = this.#request(
       (store) => (key === undefined ? store[method](value) : store[method](value, key)),
       context,
     );
     this.#scope.counters.written++;
+    if (follow) this.#follow(recordKey, written);
     return written;
+  }
+
+  /** Tells the version's validation of a write; a generated key is known once the write is done. */
+  #follow(key: IDBValidKey | undefined, written: Promise<IDBValidKey>): void {
+    const { validation } = this.#scope;
+    validation.wrote(this.name, key ?? null);
+    if (key === undefined)
+      void written.then(
+        (generated) => validation.wrote(this.name, generated),
+        () => {},
+      );
   }
 
   delete(query: IDBValidKey | IDBKeyRange): Promise<void> {
@@ -290,29 +287,6 @@ export class UpgradeStore<T = UntypedRecord> implements StepStore<T> {
 
   clear(): Promise<void> {
     return this.#request((store) => store.clear());
-  }
-
-  /** Validates a record about to be written; returns a promise only for async validators. */
-  #validate(value: unknown, key: IDBValidKey | undefined): Promise<void> | undefined {
-    const validator = this.#scope.validator;
-    if (validator === undefined) return undefined;
-    const check = ({ issues }: StandardSchemaV1Result<unknown>): undefined => {
-      if (issues === undefined) return undefined;
-      const list = issuesOf(issues);
-      const first = list[0];
-      const where = first?.path && first.path.length > 0 ? ` at ${first.path.map(String).join('.')}` : '';
-      throw this.#scope.guard.failWith(
-        'validation_failed',
-        `Record failed validation${where}: ${first?.message ?? 'invalid'}`,
-        {
-          store: this.name,
-          ...(key === undefined ? {} : { key }),
-          issues: list,
-        },
-      );
-    };
-    const result = validator['~standard'].validate(value);
-    return isThenable<StandardSchemaV1Result<unknown>>(result) ? Promise.resolve(result).then(check) : check(result);
   }
 
   async walk<To = T>(visitor: RecordVisitor<T, To>, options: WalkOptions = {}): Promise<WalkResult> {
@@ -339,8 +313,15 @@ export class UpgradeStore<T = UntypedRecord> implements StepStore<T> {
       index === undefined || (source as IDBIndex).multiEntry
         ? undefined
         : { keyPath: (source as IDBIndex).keyPath, direction, moved: new Set() };
+    // A walk over the whole store by the version's last step to use it validates as it goes: what it leaves is the
+    // store's state at the version's end.
+    // (Not a store set aside for a rebuild: its records are not the version's.)
+    const final =
+      index === undefined && options.range === undefined && this.#storeName === this.name
+        ? this.#scope.validation.finalPass(this.name, this.#scope.stepIndex)
+        : undefined;
     const onBatch = async (batch: readonly BatchRecord[]): Promise<void> => {
-      await this.#applyBatch(batch, visitor, counts, tracking);
+      await this.#applyBatch(batch, visitor, counts, tracking, final);
       if (total !== undefined) progress?.(this.name, Math.min(counts.visited, total), total);
     };
     const hasGetAllRecords = typeof (store as { getAllRecords?: unknown }).getAllRecords === 'function';
@@ -361,6 +342,7 @@ export class UpgradeStore<T = UntypedRecord> implements StepStore<T> {
     }
     // A phase ends at its total: records the visitors deleted or moved ahead of the walk are not counted twice.
     if (total !== undefined && counts.visited !== total) progress?.(this.name, total, total);
+    final?.done();
     return counts;
   }
 
@@ -433,8 +415,9 @@ export class UpgradeStore<T = UntypedRecord> implements StepStore<T> {
     visitor: RecordVisitor<T, unknown>,
     counts: { visited: number; updated: number; deleted: number },
     tracking: IndexTracking | undefined,
+    final: RecordCheck | undefined,
   ): Promise<void> {
-    const { guard, counters, factory } = this.#scope;
+    const { guard, counters, factory, validation } = this.#scope;
     const last = batch[batch.length - 1];
     const store = this.#store();
     const keyPath = this.keyPath;
@@ -450,7 +433,11 @@ export class UpgradeStore<T = UntypedRecord> implements StepStore<T> {
       guard.throwIfFailed();
       counts.visited++;
       counters.visited++;
-      if (result === unchanged) continue;
+      if (result === unchanged) {
+        const verdict = final?.check(record.value, record.primaryKey, false);
+        if (verdict !== undefined) await verdict;
+        continue;
+      }
       if (result === remove) {
         guard.write(store.delete(record.primaryKey), context);
         counts.deleted++;
@@ -480,8 +467,11 @@ export class UpgradeStore<T = UntypedRecord> implements StepStore<T> {
           );
         }
       }
-      const verdict = this.#validate(result, record.primaryKey);
-      if (verdict !== undefined) await verdict;
+      if (final === undefined) validation.wrote(this.name, record.primaryKey);
+      else {
+        const verdict = final.check(result, record.primaryKey, true);
+        if (verdict !== undefined) await verdict;
+      }
       guard.write(
         guard.call(() => (keyPath === null ? store.put(result, record.primaryKey) : store.put(result)), context),
         context,
@@ -506,22 +496,6 @@ interface IndexTracking {
   readonly moved: Set<string>;
 }
 
-/**
- * A string standing for a key, for lookups: keys IndexedDB tells apart get different strings. Every part starts
- * with a marker that no other kind of part starts with, so joining them cannot make two keys collide. (Written here
- * rather than taken from the snapshot codec, which every app would then ship.)
- */
-export function keyId(key: IDBValidKey): string {
-  if (typeof key === 'string') return JSON.stringify(key);
-  if (typeof key === 'number') return `n${key}`;
-  if (key instanceof Date) return `d${key.getTime()}`;
-  if (Array.isArray(key)) return `[${key.map(keyId).join()}]`;
-  const bytes = ArrayBuffer.isView(key)
-    ? new Uint8Array(key.buffer, key.byteOffset, key.byteLength)
-    : new Uint8Array(key);
-  return `b${bytes.join('.')}`;
-}
-
 /** True when (indexKey, primaryKey) sorts after the cursor's position in the walk's direction. */
 function movesAhead(
   factory: IDBFactory,
@@ -537,94 +511,4 @@ function movesAhead(
     return false; // Not a valid key: the record leaves the index.
   }
   return tracking.direction === 'next' ? order > 0 : order < 0;
-}
-
-/** What {@link readStorePages} needs. */
-export interface PageReading {
-  readonly guard: TransactionGuard;
-  readonly keyRange: typeof IDBKeyRange;
-  readonly factory: IDBFactory;
-  readonly store: IDBObjectStore;
-  readonly query: IDBKeyRange | null;
-  readonly direction: 'next' | 'prev';
-  readonly batchSize: number;
-  /** Handles one page; the next page is requested when it resolves (so it must resolve in an active context). */
-  readonly onPage: (page: readonly BatchRecord[]) => Promise<void>;
-  readonly context: { readonly store: string };
-}
-
-/**
- * Reads a store in primary-key order, a page at a time: one getAllRecords request per page where the engine has
- * it (Chromium, Firefox), else getAllKeys + getAll over the same range. `prev` needs getAllRecords.
- */
-export async function readStorePages(reading: PageReading): Promise<void> {
-  const { guard, keyRange, factory, store, query, direction, batchSize, onPage, context } = reading;
-  const hasGetAllRecords = typeof (store as { getAllRecords?: unknown }).getAllRecords === 'function';
-  const bounds = boundsOf(query);
-  for (;;) {
-    const page = makeRange(keyRange, bounds);
-    let batch: BatchRecord[];
-    if (hasGetAllRecords) {
-      batch = await guard.request(
-        (store as unknown as { getAllRecords(o: object): IDBRequest<BatchRecord[]> }).getAllRecords({
-          query: page,
-          count: batchSize,
-          direction,
-        }),
-        context,
-      );
-    } else {
-      const [keys, values] = await Promise.all([
-        guard.request(store.getAllKeys(page, batchSize), context),
-        guard.request(store.getAll(page, batchSize), context),
-      ]);
-      batch = keys.map((key, i) => ({ key, primaryKey: key, value: values[i] }));
-    }
-    if (batch.length === 0) return;
-    await onPage(batch);
-    if (batch.length < batchSize || !moveBounds(factory, bounds, direction, batch[batch.length - 1]!.primaryKey, true))
-      return;
-  }
-}
-
-/** The bounds of a key range, to be moved as a walk goes; no bound for a missing range. */
-interface Bounds {
-  lower: IDBValidKey | undefined;
-  lowerOpen: boolean;
-  upper: IDBValidKey | undefined;
-  upperOpen: boolean;
-}
-
-function boundsOf(range: IDBKeyRange | null): Bounds {
-  return {
-    lower: range?.lower as IDBValidKey | undefined,
-    lowerOpen: range?.lowerOpen ?? false,
-    upper: range?.upper as IDBValidKey | undefined,
-    upperOpen: range?.upperOpen ?? false,
-  };
-}
-
-/**
- * Moves the bound a walk starts from (the lower one going `next`, the upper one going `prev`) to `key`; false when
- * nothing is left in range.
- */
-function moveBounds(
-  factory: IDBFactory,
-  bounds: Bounds,
-  direction: 'next' | 'prev',
-  key: IDBValidKey,
-  open: boolean,
-): boolean {
-  if (direction === 'next') Object.assign(bounds, { lower: key, lowerOpen: open });
-  else Object.assign(bounds, { upper: key, upperOpen: open });
-  if (bounds.lower === undefined || bounds.upper === undefined) return true;
-  const order = factory.cmp(bounds.lower, bounds.upper);
-  return order < 0 || (order === 0 && !bounds.lowerOpen && !bounds.upperOpen);
-}
-
-function makeRange(keyRange: typeof IDBKeyRange, { lower, lowerOpen, upper, upperOpen }: Bounds): IDBKeyRange | null {
-  if (lower !== undefined && upper !== undefined) return keyRange.bound(lower, upper, lowerOpen, upperOpen);
-  if (lower !== undefined) return keyRange.lowerBound(lower, lowerOpen);
-  if (upper !== undefined) return keyRange.upperBound(upper, upperOpen);
-  return null;
 }
