@@ -83,7 +83,8 @@ export interface ErrorContext {
   readonly cause?: unknown;
 }
 
-function describeKey(key: IDBValidKey): string {
+/** A key as text for messages: JSON where it can be, Dates and binary keys spelled out. */
+export function describeKey(key: IDBValidKey): string {
   try {
     if (key instanceof Date) return `Date(${key.toISOString()})`;
     if (key instanceof ArrayBuffer || ArrayBuffer.isView(key)) return `binary(${key.byteLength} bytes)`;
@@ -174,6 +175,12 @@ export interface LayoutDifference {
 export interface UpgradeErrorContext extends ErrorContext {
   readonly issues?: ReadonlyArray<ValidationIssue>;
   readonly differences?: ReadonlyArray<LayoutDifference>;
+  /** For `constraint_violation` on a unique index: its name, key path and the index key two records share. */
+  readonly index?: string;
+  readonly keyPath?: string | ReadonlyArray<string>;
+  readonly indexKey?: IDBValidKey;
+  /** For `constraint_violation` on a unique index: primary keys of records that collide (the one there first, then the other). */
+  readonly primaryKeys?: ReadonlyArray<IDBValidKey>;
 }
 
 /**
@@ -187,10 +194,22 @@ export class UpgradeError extends IdbEvolveError {
   declare readonly issues: ReadonlyArray<ValidationIssue> | undefined;
   /** Expected/found pairs, for `layout_mismatch`. */
   declare readonly differences: ReadonlyArray<LayoutDifference> | undefined;
+  /** For `constraint_violation` on a unique index: the index. */
+  declare readonly index: string | undefined;
+  /** For `constraint_violation` on a unique index: its key path. */
+  declare readonly keyPath: string | ReadonlyArray<string> | undefined;
+  /** For `constraint_violation` on a unique index: the index key two records share. */
+  declare readonly indexKey: IDBValidKey | undefined;
+  /** For `constraint_violation` on a unique index: primary keys of colliding records (the one there first, then the other). */
+  declare readonly primaryKeys: ReadonlyArray<IDBValidKey> | undefined;
   constructor(code: UpgradeErrorCode, message: string, context: UpgradeErrorContext = {}) {
     super(code, message, context);
     this.issues = context.issues;
     this.differences = context.differences;
+    this.index = context.index;
+    this.keyPath = context.keyPath;
+    this.indexKey = context.indexKey;
+    this.primaryKeys = context.primaryKeys;
   }
 }
 

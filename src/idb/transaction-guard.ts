@@ -6,6 +6,17 @@ import {
   type UpgradeErrorContext,
 } from '../errors.js';
 
+/** What a constraint failure collided with: the message and the fields of the error that reports it. */
+export interface Collision extends UpgradeErrorContext {
+  readonly message: string;
+}
+
+/**
+ * Looks, in the transaction the failure left active, for what a failed write collided with. Its first request is
+ * made synchronously, while the error event is being dispatched; undefined when nothing explains it.
+ */
+export type ExplainCollision = () => Promise<Collision | undefined>;
+
 /** Where the upgrade is, so that a failure can say so. */
 export interface Position {
   version?: number;
@@ -52,6 +63,10 @@ export class TransactionGuard {
   #failure: IdbEvolveError | undefined;
   #onFailure: (error: IdbEvolveError) => void;
   #quiet = false;
+  /** A ConstraintError being explained: the transaction is kept (every failed request's abort prevented) until then. */
+  #explained: Promise<IdbEvolveError> | undefined;
+  /** A request the engine's own abort cut short, before the abort event said why (Firefox orders them so). */
+  #cutShort: IdbEvolveError | undefined;
   #waiters: (() => void)[] = [];
   // A keepalive request is in flight. None can be while the database has no store; the first request or layout
   // call of the migration starts one then.
@@ -70,7 +85,9 @@ export class TransactionGuard {
     // IndexedDB can abort on its own with no request of ours failing (a unique index built over duplicates):
     // its reason is only on transaction.error.
     transaction.addEventListener('abort', () => {
-      if (this.#failure === undefined && !this.#quiet && transaction.error !== null) this.fail(transaction.error);
+      if (this.#failure !== undefined || this.#quiet) return;
+      if (transaction.error !== null) this.fail(transaction.error);
+      else if (this.#cutShort !== undefined) this.fail(this.#cutShort);
     });
   }
 
@@ -129,8 +146,9 @@ export class TransactionGuard {
       const waiters = this.#waiters;
       this.#waiters = [];
       for (const resume of waiters) resume();
-      // Stopped: the work is done and the transaction may commit; nothing is waiting any more.
-      if (!this.#running) return;
+      // Stopped: the work is done and the transaction may commit; nothing is waiting any more. Cut short: the
+      // transaction is aborting, and its abort event says why.
+      if (!this.#running || request.error?.name === 'AbortError') return;
       this.#check();
       this.#tick();
     };
@@ -156,9 +174,11 @@ export class TransactionGuard {
   fail(error: unknown, context: ErrorContext = {}): IdbEvolveError {
     const at = { ...this.position, ...context };
     if (this.#quiet) return toUpgradeError(error, at);
+    const name = (error as { name?: unknown } | null)?.name;
+    // The migration rethrowing a request the engine's abort cut short: the abort event, still to come, says why.
+    if (this.#failure === undefined && this.#cutShort !== undefined && error === this.#cutShort) return this.#cutShort;
     if (this.#failure === undefined) {
       // Requests cut short by an abort fail with AbortError; the abort's own reason is on transaction.error.
-      const name = (error as { name?: unknown } | null)?.name;
       const reason = name === 'AbortError' && this.transaction.error !== null ? this.transaction.error : error;
       this.#failure = toUpgradeError(reason, at);
       this.#running = false;
@@ -189,7 +209,7 @@ export class TransactionGuard {
    * Wraps a request of the migration: counted as awaited IndexedDB work, and its failure aborts the upgrade with
    * the given context.
    */
-  request<T>(request: IDBRequest<T>, context: ErrorContext = {}): Promise<T> {
+  request<T>(request: IDBRequest<T>, context: ErrorContext = {}, explain?: ExplainCollision): Promise<T> {
     // Failures arrive later, when the migration may have moved on: report them where the request was made.
     const at = { ...this.position, ...context };
     this.#pending++;
@@ -200,21 +220,69 @@ export class TransactionGuard {
         this.#pending--;
         resolve(request.result);
       };
-      request.onerror = () => {
+      request.onerror = (event) => {
         this.#pending--;
-        reject(this.fail(request.error, at));
+        const failure = this.#requestFailed(request, event, at, explain);
+        if (failure instanceof Promise) void failure.then(reject);
+        else reject(failure);
       };
     });
   }
 
-  /** A write whose result nobody awaits: counted as activity, and its failure still aborts the upgrade. */
-  write(request: IDBRequest, context: ErrorContext = {}): void {
+  /**
+   * A write whose result nobody awaits: counted as activity, and its failure still aborts the upgrade. `explain`
+   * looks for what a ConstraintError collided with, before the abort.
+   */
+  write(request: IDBRequest, context: ErrorContext = {}, explain?: ExplainCollision): void {
     const at = { ...this.position, ...context };
     this.#started++;
     this.#ensureTicking();
-    request.onerror = () => {
-      this.fail(request.error, at);
+    request.onerror = (event) => {
+      this.#requestFailed(request, event, at, explain);
     };
+  }
+
+  /**
+   * A request failed. A ConstraintError with an explanation to look for keeps the transaction (its abort is
+   * prevented) while `explain` reads what the write collided with; the upgrade then fails with that, or with the
+   * bare error when nothing is found. Requests failing meanwhile are kept from aborting and get that error too.
+   */
+  #requestFailed(
+    request: IDBRequest,
+    event: Event,
+    at: ErrorContext,
+    explain?: ExplainCollision,
+  ): IdbEvolveError | Promise<IdbEvolveError> {
+    if (this.#explained !== undefined) {
+      event.preventDefault();
+      return this.#explained;
+    }
+    const error = request.error;
+    if (this.#failure === undefined && error?.name === 'AbortError' && this.transaction.error === null) {
+      // Cut short by the engine's abort, whose reason is not known yet: the abort event, next, records it.
+      this.#cutShort ??= toUpgradeError(error, at);
+      return this.#cutShort;
+    }
+    if (explain === undefined || error?.name !== 'ConstraintError' || this.#failure !== undefined || this.#quiet) {
+      return this.fail(error, at);
+    }
+    event.preventDefault();
+    const bare = toUpgradeError(error, at);
+    // Set at once, so that the migration stops at its next check.
+    this.#failure = bare;
+    this.#explained = explain().then(
+      (collision) => {
+        this.#failure = undefined;
+        if (collision === undefined) return this.fail(bare);
+        const { message, ...fields } = collision;
+        return this.fail(new UpgradeError('constraint_violation', message, { ...at, ...fields, cause: error }));
+      },
+      () => {
+        this.#failure = undefined;
+        return this.fail(bare);
+      },
+    );
+    return this.#explained;
   }
 
   /** Runs a synchronous IndexedDB call (put, createIndex, ...), turning its throw into the upgrade's failure. */

@@ -23,6 +23,7 @@ import type { TransactionGuard } from '../idb/transaction-guard.js';
 import type { ProgressCallback } from '../progress.js';
 import { type RecordCheck, VersionValidation } from './validation.js';
 import { evaluateKeyPath } from '../idb/keys.js';
+import { findDuplicate } from './constraints.js';
 
 /** What one step did. */
 export interface StepReport {
@@ -80,6 +81,11 @@ export interface UpgradeRun {
   readonly oldVersion: number;
   readonly newVersion: number;
   readonly dryRun: boolean;
+  /**
+   * Read the records before building each unique index over them, to name two that share a key: set when a failed
+   * upgrade is replayed to explain a bare ConstraintError abort.
+   */
+  readonly findDuplicates?: boolean;
   readonly onProgress: ProgressCallback | undefined;
   /** Called as each version completes. */
   readonly onVersion?: ((report: VersionReport) => void) | undefined;
@@ -241,8 +247,8 @@ function layoutDone(run: UpgradeRun, version: PlannedVersion): void {
 
 /**
  * Creates an index over existing records. The engine builds it in the background and reports nothing: with a
- * listener, an event goes out before, and after a read of the new index, which the engine answers only once the
- * build is complete (seconds at 50k records).
+ * listener (or in a dry run), an event goes out before, and after a read of the new index, which the engine answers
+ * only once the build is complete (seconds at 50k records).
  */
 async function buildIndex(
   run: UpgradeRun,
@@ -254,11 +260,15 @@ async function buildIndex(
   const { guard, onProgress } = run;
   const event = { phase: 'index', unit: 'indexes', version: version.version, store: store.name, index } as const;
   onProgress?.({ ...event, done: 0, total: 1 });
+  if (run.findDuplicates === true && layout.unique) {
+    await findDuplicate({ ...run, store, index, layout, version: version.version });
+  }
   const handle = guard.call(() => createIndex(store, index, layout), { store: store.name });
-  if (onProgress === undefined) return handle;
+  // A dry run waits too: rolled back before the build ends, it would never learn that the build fails.
+  if (onProgress === undefined && !run.dryRun) return handle;
   // The smallest read there is: the first key of the index (-Infinity sorts before every other key).
   await guard.request(handle.getKey(run.keyRange.lowerBound(Number.NEGATIVE_INFINITY)), { store: store.name });
-  onProgress({ ...event, done: 1, total: 1 });
+  onProgress?.({ ...event, done: 1, total: 1 });
   return handle;
 }
 

@@ -1,7 +1,8 @@
 import type { ErrorContext } from '../errors.js';
 import { evaluateKeyPath, keyId } from '../idb/keys.js';
 import type { KeyPath } from '../plan/layout.js';
-import type { TransactionGuard } from '../idb/transaction-guard.js';
+import type { ExplainCollision, TransactionGuard } from '../idb/transaction-guard.js';
+import { explainWrite } from './constraints.js';
 import { type BatchRecord, boundsOf, makeRange, moveBounds, readStorePages } from './read-pages.js';
 import type { RecordCheck, VersionValidation } from './validation.js';
 import type { StoreName, StoreRecords, UntypedRecord, UntypedRecords } from '../plan/schema-types.js';
@@ -219,11 +220,13 @@ export class UpgradeStore<T = UntypedRecord> implements StepStore<T> {
   #request<R>(
     make: (store: IDBObjectStore) => IDBRequest<R>,
     context: ErrorContext = { store: this.name },
+    explain?: ExplainCollision,
   ): Promise<R> {
     const { guard } = this.#scope;
     return guard.request(
       guard.call(() => make(this.#store()), context),
       context,
+      explain,
     );
   }
 
@@ -264,6 +267,7 @@ export class UpgradeStore<T = UntypedRecord> implements StepStore<T> {
     const written = this.#request(
       (store) => (key === undefined ? store[method](value) : store[method](value, key)),
       context,
+      explainWrite(this.#scope.factory, this.#store(), this.name, method, value, recordKey),
     );
     this.#scope.counters.written++;
     if (follow) this.#follow(recordKey, written);
@@ -475,6 +479,7 @@ export class UpgradeStore<T = UntypedRecord> implements StepStore<T> {
       guard.write(
         guard.call(() => (keyPath === null ? store.put(result, record.primaryKey) : store.put(result)), context),
         context,
+        explainWrite(factory, store, this.name, 'put', result, record.primaryKey),
       );
       counts.updated++;
       counters.updated++;

@@ -5,6 +5,7 @@ import type { Plan } from '../plan/define-plan.js';
 import type { ProgressCallback } from '../progress.js';
 import type { SnapshotPolicy } from '../snapshot/policy.js';
 import { type Backup, safely, type Trace, type UpgradeHooks, type UpgradeInfo } from './lifecycle.js';
+import { type Duplicate, uniqueViolation } from './constraints.js';
 import { runUpgrade, type UpgradeReport } from './run-upgrade.js';
 
 /** Passed to `onVersionChange` after the library closed its connection for another one's upgrade or deletion. */
@@ -23,6 +24,8 @@ export interface VersionChange {
   readonly target: number;
   /** Roll the upgrade back once it has run (dry run): hooks are not called and nothing is kept. */
   readonly dryRun: boolean;
+  /** Set on the replay that explains a unique index build's bare ConstraintError (see {@link explainFailure}). */
+  readonly findDuplicates?: boolean;
   /** The snapshot policy, or `off` (`snapshots: false`): then no backup is taken. */
   readonly snapshots: SnapshotPolicy | 'off';
   readonly trace: Trace;
@@ -52,6 +55,47 @@ interface Running {
  * rolled back, for a dry run); rejects with the typed error {@link openFailure} chooses.
  */
 export async function runVersionChange(change: VersionChange): Promise<Opened> {
+  try {
+    return await versionChange(change);
+  } catch (error) {
+    throw await explainFailure(change, error);
+  }
+}
+
+/**
+ * A unique index built over records that share a key aborts the transaction with a bare ConstraintError: no
+ * store, index or record. The upgrade is then replayed as a dry run that reads each store before building its
+ * unique indexes, which finds the two records; the database stays as it was. Any other error is returned as is.
+ */
+async function explainFailure(change: VersionChange, error: unknown): Promise<unknown> {
+  const bare =
+    error instanceof UpgradeError &&
+    error.code === 'constraint_violation' &&
+    error.index === undefined &&
+    error.key === undefined;
+  if (!bare || change.findDuplicates === true) return error;
+  const replay: VersionChange = {
+    ...change,
+    dryRun: true,
+    findDuplicates: true,
+    snapshots: 'off',
+    trace: { completed: [] },
+    onProgress: undefined,
+    onVersionChange: undefined,
+    hooks: undefined,
+  };
+  const found = await versionChange(replay).then(
+    () => undefined,
+    (replayed: unknown) => replayed,
+  );
+  if (!(found instanceof UpgradeError && found.code === 'constraint_violation' && found.primaryKeys?.length === 2)) {
+    return error;
+  }
+  const duplicate = found as UpgradeError & Duplicate;
+  return uniqueViolation(duplicate, error.cause);
+}
+
+async function versionChange(change: VersionChange): Promise<Opened> {
   const request = openRequest(change.factory, change.name, change.target);
   if (request instanceof Promise) return request;
   const running: Running = { stopWatchingPage: () => {} };
@@ -132,6 +176,7 @@ async function upgrade(
     oldVersion,
     newVersion: change.target,
     dryRun: change.dryRun,
+    findDuplicates: change.findDuplicates ?? false,
     onProgress: change.onProgress,
     onVersion: change.dryRun
       ? undefined
