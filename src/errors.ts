@@ -33,7 +33,7 @@ export type UpgradeErrorCode =
   | 'upgrade_aborted';
 
 /** Codes of {@link OpenError}: why a database could not be opened, upgraded, restored or deleted. */
-export type OpenErrorCode = 'downgrade' | 'blocked' | 'open_failed' | 'indexeddb_unavailable';
+export type OpenErrorCode = 'downgrade' | 'blocked' | 'open_failed' | 'indexeddb_unavailable' | 'layout_drift';
 
 /** Code of {@link OptionsError}: an option of a public function is missing, of the wrong kind, or out of range. */
 export type OptionsErrorCode = 'invalid_options';
@@ -217,11 +217,14 @@ export class UpgradeError extends IdbEvolveError {
 export interface OpenErrorContext extends ErrorContext {
   readonly oldVersion?: number;
   readonly newVersion?: number;
+  /** For `layout_drift`: how the installed layout differs from the declared one. */
+  readonly differences?: ReadonlyArray<LayoutDifference>;
 }
 
 /**
  * `openDatabase` could not open the database: it is newer than the plan (`downgrade`), other connections kept it
- * `blocked` past the timeout, or the platform refused the open. Nothing was changed.
+ * `blocked` past the timeout, its layout is not the plan's for its version (`layout_drift`), or the platform refused
+ * the open. Nothing was changed.
  */
 export class OpenError extends IdbEvolveError {
   override name = 'OpenError' as const;
@@ -230,10 +233,13 @@ export class OpenError extends IdbEvolveError {
   declare readonly oldVersion: number | undefined;
   /** Version that was requested. */
   declare readonly newVersion: number | undefined;
+  /** For `layout_drift`: expected/found pairs. */
+  declare readonly differences: ReadonlyArray<LayoutDifference> | undefined;
   constructor(code: OpenErrorCode, message: string, context: OpenErrorContext = {}) {
     super(code, message, context);
     this.oldVersion = context.oldVersion;
     this.newVersion = context.newVersion;
+    this.differences = context.differences;
   }
 }
 

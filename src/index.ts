@@ -1,8 +1,10 @@
 export { definePlan } from './plan/define-plan.js';
 export type {
+  AlternativeLayout,
   DownTransform,
   Plan,
   PlanDefinition,
+  PlannedAlternative,
   PlannedVersion,
   TypedPlanDefinition,
   VersionDefinition,
@@ -31,6 +33,8 @@ export type {
 export { dryRun, openDatabase } from './upgrade/open-database.js';
 export type { DryRunOptions, OpenOptions, OpenResult } from './upgrade/open-database.js';
 export type { VersionChangeInfo } from './upgrade/version-change.js';
+export type { InstalledLayout } from './upgrade/drift.js';
+export type { ValidationScope } from './upgrade/validation.js';
 export type { Backup, FailedUpgradeInfo, UpgradeHooks, UpgradeInfo } from './upgrade/lifecycle.js';
 export type { Progress, ProgressCallback, ProgressPhase } from './progress.js';
 export { snapshotPolicy } from './snapshot/policy.js';

@@ -30,6 +30,13 @@ export interface VersionDefinition {
   /** A human description, shown in reports and plan documentation. */
   readonly description?: string;
   /**
+   * Other layouts databases at this version are known to have (one upgraded through old releases kept an index
+   * that a fresh install never had), each with the steps that bring it to `stores`. The layout check accepts them
+   * and names the one it found; the next upgrade first runs that alternative's transition (layout diff, then its
+   * steps) as if it were a version of its own.
+   */
+  readonly alternatives?: readonly AlternativeLayout[];
+  /**
    * How to carry records of this version back to the previous one, by store: used by
    * `openDatabase({ downgrade: 'restore-snapshot' })` so that data written since the upgrade survives a rollback.
    * Keyed by the store names of this version; a store this version renamed goes back to its old name. Every
@@ -37,6 +44,16 @@ export interface VersionDefinition {
    * that do not exist before this version are dropped. Return `remove` to drop a record.
    */
   readonly down?: Readonly<Record<string, DownTransform>>;
+}
+
+/** A layout a version's databases may have instead of the declared one, and how to bring it to the declared one. */
+export interface AlternativeLayout {
+  /** Names it in reports, errors and the open result; unique within its version. */
+  readonly name: string;
+  /** The complete layout such databases have. */
+  readonly stores: DatabaseLayout;
+  /** Data steps run after the layout diff, when a database with this layout is upgraded (default: none). */
+  readonly steps?: readonly Step[];
 }
 
 /** Turns a record of a version into the record of the version before it, or `remove`; `primaryKey` is its key. */
@@ -62,6 +79,7 @@ export type VersionInputs<Versions extends readonly unknown[]> = {
     readonly steps?: NoInfer<readonly VersionStep<Versions[I], PreviousOf<Versions, I>>[] | readonly []>;
     readonly validate?: ValidationScope;
     readonly description?: string;
+    readonly alternatives?: readonly AlternativeLayout[];
     readonly down?: Readonly<Record<string, DownTransform>>;
   };
 };
@@ -102,6 +120,14 @@ export interface PlanDefinition {
   readonly seed?: Step;
 }
 
+/** An {@link AlternativeLayout} once checked: its layout normalized, its transition to the declared one computed. */
+export interface PlannedAlternative {
+  readonly name: string;
+  readonly layout: NormalizedLayout;
+  readonly steps: readonly Step[];
+  readonly transition: VersionTransition;
+}
+
 /** One version of a validated plan, with its layout normalized. */
 export interface PlannedVersion {
   readonly version: number;
@@ -112,6 +138,8 @@ export interface PlannedVersion {
   readonly validators: Readonly<Record<string, StandardSchemaV1>>;
   /** Which records the validators check at the version's end. */
   readonly validate: ValidationScope;
+  /** Other layouts this version's databases may have. */
+  readonly alternatives: readonly PlannedAlternative[];
   readonly description: string | undefined;
   readonly down: Readonly<Record<string, DownTransform>> | undefined;
 }
@@ -232,6 +260,11 @@ function planVersion(declared: VersionDefinition, previous: PlannedVersion | und
     transition,
     validators: Object.freeze(validators),
     validate: checkScope(declared, version),
+    alternatives: Object.freeze(
+      (declared.alternatives ?? []).map((alternative, index, all) =>
+        checkAlternative(alternative, index, all, layout, version),
+      ),
+    ),
     description: declared.description,
     down: declared.down === undefined ? undefined : Object.freeze({ ...declared.down }),
   });
@@ -287,6 +320,27 @@ function checkValidators(
     validators[store] = validator;
   }
   return validators;
+}
+
+/** Checks one alternative layout of a version: a name of its own, a valid layout, steps that fit its transition. */
+function checkAlternative(
+  alternative: AlternativeLayout,
+  index: number,
+  all: readonly AlternativeLayout[],
+  declared: NormalizedLayout,
+  version: number,
+): PlannedAlternative {
+  const name = (alternative as Partial<AlternativeLayout> | null)?.name;
+  if (typeof name !== 'string' || name === '' || all.findIndex((other) => other?.name === name) !== index) {
+    throw new PlanError('invalid_plan', `Alternative layout ${index} of version ${version} needs a name of its own`, {
+      version,
+    });
+  }
+  const layout = normalizeLayout(version, alternative.stores);
+  const names = new Set<string>();
+  const steps = (alternative.steps ?? []).map((step, stepIndex) => checkStep(step, version, stepIndex, names));
+  const transition = checkTransition(layout, declared, steps, version);
+  return Object.freeze({ name, layout, steps: Object.freeze(steps), transition });
 }
 
 function checkScope(declared: VersionDefinition, version: number): ValidationScope {

@@ -261,3 +261,28 @@ export function createIndex(store: IDBObjectStore, name: string, index: Required
     multiEntry: index.multiEntry,
   });
 }
+
+/** Which layout of a version a database has: the declared one or a named alternative, else how it differs. */
+export interface LayoutMatch {
+  /** The alternative found, by name; null for the declared layout (or for none). */
+  readonly alternative: string | null;
+  /** How the database differs from the declared layout when it matches none; empty when it matches one. */
+  readonly differences: readonly LayoutDifference[];
+}
+
+/**
+ * Compares a found layout with a version's declared layout, then with each of its alternatives in order; the
+ * differences reported when none matches are those from the declared layout.
+ */
+export function matchLayout(
+  declared: NormalizedLayout,
+  alternatives: readonly { readonly name: string; readonly layout: NormalizedLayout }[],
+  found: NormalizedLayout,
+): LayoutMatch {
+  const differences = compareLayouts(declared, found);
+  if (differences.length === 0) return { alternative: null, differences };
+  const alternative = alternatives.find(({ layout }) => compareLayouts(layout, found).length === 0);
+  return alternative === undefined
+    ? { alternative: null, differences }
+    : { alternative: alternative.name, differences: [] };
+}

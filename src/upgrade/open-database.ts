@@ -6,6 +6,7 @@ import type { ProgressCallback } from '../progress.js';
 import type { DowngradeInfo, PolicyRestoreOptions, SnapshotPolicy } from '../snapshot/policy.js';
 import { type Backup, safely, type Trace, type UpgradeHooks } from './lifecycle.js';
 import type { UpgradeReport } from './run-upgrade.js';
+import { checkInstalledLayout, type InstalledLayout } from './drift.js';
 import { recordUpgrade, upgradeLogEntry } from './upgrade-log.js';
 import { type Opened, runVersionChange, type VersionChange, type VersionChangeInfo } from './version-change.js';
 
@@ -46,6 +47,12 @@ export interface OpenOptions extends DryRunOptions {
   /** Lifecycle hooks: start, each version, complete, failed. */
   readonly hooks?: UpgradeHooks;
   /**
+   * An open that upgrades nothing checks that the database's layout is one the plan declares for its version
+   * (names, key paths, key generators, indexes: no record is read). By default a mismatch rejects with OpenError
+   * `layout_drift`; with `onDrift` it is reported there instead and the open resolves.
+   */
+  readonly onDrift?: (drift: InstalledLayout) => void;
+  /**
    * Keep a record of every upgrade (what ran, when, how long, which snapshot, how it ended) in a database of its
    * own ({@link UPGRADE_LOG_DATABASE}), read with `readUpgradeLog()`. Off by default: it adds a database to the
    * origin.
@@ -61,6 +68,8 @@ export interface OpenResult {
   readonly upgrade: { readonly report: UpgradeReport; readonly backup: Backup } | null;
   /** What a downgrade did before opening, when `downgrade: 'restore-snapshot'` had to act. */
   readonly downgrade: DowngradeInfo | null;
+  /** The installed layout: the declared one, a named alternative, or (reported to `onDrift`) neither. */
+  readonly layout: InstalledLayout;
 }
 
 const dryRunRules: Readonly<Record<string, OptionRule>> = {
@@ -82,6 +91,7 @@ const openRules: Readonly<Record<string, OptionRule>> = {
   downgrade: rule.oneOf('reject', 'restore-snapshot'),
   hooks: { test: (v) => typeof v === 'object' && v !== null, expected: 'an object of hook functions' },
   upgradeLog: rule.boolean,
+  onDrift: rule.function,
 };
 
 interface Environment {
@@ -152,7 +162,12 @@ export async function openDatabase(name: string, plan: Plan, options: OpenOption
     await failed(name, options, env, trace, error);
     throw error;
   }
-  const { db } = opened;
+  const db = opened.db!;
+  // An upgrade checked the layout it left; an open without one checks what it found.
+  const layout =
+    opened.upgrade === null
+      ? checkInstalledLayout(name, db, plan, options.onDrift)
+      : { version: db.version, alternative: null, differences: [] };
   const upgrade = await sendCopy(opened.upgrade, policy, env);
   if (upgrade !== null && trace.started !== undefined) {
     safely(options.hooks?.onComplete, upgrade.report, { ...trace.started, backup: upgrade.backup });
@@ -166,7 +181,7 @@ export async function openDatabase(name: string, plan: Plan, options: OpenOption
   }
   if (upgrade?.backup.status === 'taken')
     await policy?.prune(name, { snapshot: upgrade.backup.snapshot, failed: false }, connectionOf(env));
-  return { db: db!, upgrade, downgrade };
+  return { db, upgrade, downgrade, layout };
 }
 
 /** Hands a new snapshot to the policy's `onSnapshot` and records how that went in the backup. */

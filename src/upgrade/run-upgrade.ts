@@ -5,11 +5,12 @@ import {
   createStore,
   formatDifferences,
   indexChanged,
+  matchLayout,
   readLayout,
   type IndexLayout,
   type NormalizedLayout,
 } from '../plan/layout.js';
-import type { Plan, PlannedVersion } from '../plan/define-plan.js';
+import type { Plan, PlannedAlternative, PlannedVersion } from '../plan/define-plan.js';
 import {
   UpgradeStore,
   unchanged,
@@ -53,6 +54,11 @@ export interface VersionReport {
   readonly steps: readonly StepReport[];
   /** Records checked against the version's validators, by store (each store's state at the version's end). */
   readonly validated: Readonly<Record<string, number>>;
+  /**
+   * Set on the report that brought an alternative installed layout (by name) to the declared layout of the
+   * installed version, before the pending versions ran.
+   */
+  readonly alternative?: string;
   readonly ms: number;
 }
 
@@ -118,7 +124,13 @@ export async function runUpgrade(run: UpgradeRun): Promise<UpgradeReport> {
       );
     }
     // Never diff a database whose shape the plan does not describe: deleting "undeclared" stores would lose data.
-    verifyLayout(run, installed, "The installed database does not match the plan's layout for its version");
+    const alternative = installedAlternative(run, installed);
+    if (alternative !== undefined) {
+      guard.position = { version: oldVersion };
+      const normalized = { ...installed, steps: alternative.steps, transition: alternative.transition };
+      versions.push({ ...(await applyVersion(run, normalized)), alternative: alternative.name });
+      run.onVersion?.(versions[0]!);
+    }
     for (const version of plan.versions) {
       if (version.version <= oldVersion || version.version > newVersion) continue;
       guard.position = { version: version.version };
@@ -129,6 +141,29 @@ export async function runUpgrade(run: UpgradeRun): Promise<UpgradeReport> {
   guard.throwIfFailed();
   const ms = now() - started;
   return { oldVersion, newVersion, fresh: oldVersion === 0, dryRun: run.dryRun, versions, snapshotMs: 0, ms };
+}
+
+/**
+ * Checks the installed layout against the installed version's declared one and its alternatives: the alternative
+ * found (to be brought to the declared layout first), undefined for the declared layout; `layout_mismatch` when
+ * it is none of them.
+ */
+function installedAlternative(run: UpgradeRun, installed: PlannedVersion): PlannedAlternative | undefined {
+  const stores = Object.keys(installed.layout).length;
+  const event = { phase: 'check', unit: 'stores', version: installed.version, total: stores } as const;
+  run.onProgress?.({ ...event, done: 0 });
+  const match = matchLayout(installed.layout, installed.alternatives, readLayout(run.db, run.guard.transaction));
+  if (match.differences.length === 0) run.onProgress?.({ ...event, done: stores });
+  else {
+    throw run.guard.fail(
+      new UpgradeError(
+        'layout_mismatch',
+        `The installed database does not match the plan's layout for its version (nor any alternative): ${formatDifferences(match.differences)}`,
+        { version: installed.version, differences: match.differences },
+      ),
+    );
+  }
+  return installed.alternatives.find((alternative) => alternative.name === match.alternative);
 }
 
 async function createFresh(run: UpgradeRun): Promise<VersionReport> {
