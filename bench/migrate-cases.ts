@@ -12,6 +12,7 @@ import {
   snapshotPolicy,
   updateRecords,
 } from '../src/index.js';
+import { z } from 'zod';
 import { INDEX, KEY_PATH, STORE, makeItem, migrateItem, type ItemV1, type ItemV2 } from './data.js';
 
 export interface MigrateCase {
@@ -24,6 +25,8 @@ export interface MigrateCase {
    * abort the upgrade (rolled back) and resolve with the number of records they had done.
    */
   readonly run: (name: string, count: number, prepared: unknown, limit?: number) => Promise<void | Stopped>;
+  /** `original`: the case upgrades to version 2 without changing a record (checked against version 1's records). */
+  readonly leaves?: 'original';
 }
 
 /** A capped case that hit its time limit: the upgrade was aborted after `done` records. */
@@ -67,6 +70,41 @@ const onePassPlan = definePlan({
   ],
 });
 
+// Validators of the items as they are at version 1 and after the migration: every field, as an app would declare.
+const ItemV1Schema = z.object({
+  id: z.number(),
+  sku: z.string(),
+  title: z.string(),
+  category: z.string(),
+  price: z.string(),
+  qty: z.number(),
+  createdAt: z.date(),
+  tags: z.array(z.string()),
+  legacy: z.string(),
+});
+const ItemV2Schema = ItemV1Schema.omit({ title: true, legacy: true }).extend({ name: z.string(), price: z.number() });
+
+/** Version 2 changes no record and declares a validator: every record is read and checked, nothing written. */
+const validateOnlyPlan = definePlan({
+  versions: [
+    { version: 1, stores: layout },
+    { version: 2, stores: layout, validators: { [STORE]: ItemV1Schema } },
+  ],
+});
+
+/** The one-pass migration with a validator of the result: checked inside the walk, no extra read. */
+const validatedOnePassPlan = definePlan({
+  versions: [
+    { version: 1, stores: layout },
+    {
+      version: 2,
+      stores: layout,
+      steps: [updateRecords<ItemV1 | ItemV2>(STORE, migrateItem, { name: 'migrate items' })],
+      validators: { [STORE]: ItemV2Schema },
+    },
+  ],
+});
+
 function onUpgrade(name: string, work: (db: IDBDatabase, tx: IDBTransaction) => void): Promise<void> {
   return new Promise((resolve, reject) => {
     const req = indexedDB.open(name, 2);
@@ -104,6 +142,25 @@ export const migrateCases: readonly MigrateCase[] = [
     run: async (name) => {
       const { db } = await openDatabase(name, onePassPlan, { snapshots: false });
       db.close();
+    },
+  },
+  {
+    id: 'evolve-validate',
+    label: 'idb-evolve validator over the untouched store (read pass, no write), snapshot off',
+    leaves: 'original',
+    run: async (name, count) => {
+      const { db, upgrade } = await openDatabase(name, validateOnlyPlan, { snapshots: false });
+      db.close();
+      if (upgrade?.report.versions[0]?.validated[STORE] !== count) throw new Error('not every record was validated');
+    },
+  },
+  {
+    id: 'evolve-1pass-validated',
+    label: 'idb-evolve updateRecords (1 pass) with a validator of the result, snapshot off',
+    run: async (name, count) => {
+      const { db, upgrade } = await openDatabase(name, validatedOnePassPlan, { snapshots: false });
+      db.close();
+      if (upgrade?.report.versions[0]?.validated[STORE] !== count) throw new Error('not every record was validated');
     },
   },
   {

@@ -357,7 +357,7 @@ async function runMigrations(info) {
             return result.ms;
           });
           if (stoppedAfter === undefined)
-            await page.evaluate(([n, count]) => globalThis.bench.finishMigrate(n, count), [name, size]);
+            await page.evaluate(([id, n, count]) => globalThis.bench.finishMigrate(id, n, count), [c.id, name, size]);
           else await page.evaluate(([n, count]) => globalThis.bench.finishStopped(n, count), [name, size]);
           entry.samplesMs.push(m.ms);
           entry.heapGrowthBytes.push(m.heapGrowth);
@@ -605,6 +605,19 @@ function computeRatios() {
     note: 'three walks; not the fair comparison',
   });
   ratio(`migrate_${k(S)}_evolve3pass_vs_evolve1pass`, { num: m('evolve-3pass'), den: m('evolve-1pass'), kind: 'info' });
+  ratio(`validate_${k(S)}_untouched_vs_evolve1pass`, {
+    num: m('evolve-validate'),
+    den: m('evolve-1pass'),
+    kind: 'max',
+    target: 0.25,
+    note: 'a validator over a store no step rewrites: one read pass, against a rewrite pass of the same store',
+  });
+  ratio(`validate_${k(S)}_evolve1pass_validated_vs_evolve1pass`, {
+    num: m('evolve-1pass-validated'),
+    den: m('evolve-1pass'),
+    kind: 'info',
+    note: 'validation inside the walk: no extra read',
+  });
   if (options.cursorSize === S) {
     ratio(`migrate_${k(S)}_raw_cursor_vs_evolve1pass`, {
       num: m('raw-cursor'),
