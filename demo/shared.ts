@@ -13,6 +13,12 @@ export interface ErrorData {
   readonly store?: string;
   readonly key?: string;
   readonly snapshotId?: string;
+  /** A unique index violation: the index, the key two records share, and those records' primary keys. */
+  readonly index?: string;
+  readonly indexKey?: string;
+  readonly primaryKeys?: readonly string[];
+  /** A validation failure: the validator's issues, one line each. */
+  readonly issues?: readonly string[];
   readonly message: string;
   readonly cause?: { readonly name: string; readonly message: string } | string;
   readonly typed: boolean;
@@ -35,10 +41,17 @@ export function errorData(error: unknown): ErrorData {
     message: typeof e?.message === 'string' ? e.message : String(error),
     typed: isIdbEvolveError(error),
   };
-  for (const field of ['code', 'version', 'step', 'stepIndex', 'store', 'snapshotId'] as const) {
+  for (const field of ['code', 'version', 'step', 'stepIndex', 'store', 'snapshotId', 'index'] as const) {
     if (e?.[field] !== undefined) fields[field] = e[field];
   }
   if (e?.key !== undefined) fields.key = describeKey(e.key);
+  if (e?.indexKey !== undefined) fields.indexKey = describeKey(e.indexKey);
+  if (Array.isArray(e?.primaryKeys)) fields.primaryKeys = e.primaryKeys.map(describeKey);
+  if (Array.isArray(e?.issues)) {
+    fields.issues = (e.issues as { message: string; path?: unknown[] }[]).map(
+      (issue) => `${issue.path?.length ? `${issue.path.join('.')}: ` : ''}${issue.message}`,
+    );
+  }
   if (cause !== undefined) {
     const c = cause as { name?: unknown; message?: unknown } | null;
     fields.cause =

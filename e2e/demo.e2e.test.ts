@@ -161,7 +161,8 @@ describe('idb-evolve demo in Chromium', () => {
       expect(late.after).toEqual(late.before);
       expect(late.intact).toBe(true);
 
-      // IndexedDB's own failure: v2's unique index over duplicate tag names aborts with ConstraintError.
+      // IndexedDB's own failure: v2's unique index over duplicate tag names aborts with a bare ConstraintError, which
+      // the library explains (a dry-run replay that reads the tags first).
       await page.evaluate(() => window.demo.seed(500, { duplicateTags: true }));
       const duplicate = await page.evaluate(() => window.demo.upgrade(4));
       expect(duplicate.ok).toBe(false);
@@ -170,7 +171,12 @@ describe('idb-evolve demo in Chromium', () => {
         code: 'constraint_violation',
         typed: true,
         cause: { name: 'ConstraintError' },
+        store: 'labels',
+        index: 'byName',
       });
+      // Named: the duplicated tag name and the two tags holding it.
+      expect(duplicate.error?.primaryKeys).toHaveLength(2);
+      expect(duplicate.error?.indexKey).toMatch(/^".+"$/);
       expect(duplicate.after).toEqual({ version: 1, stores: { notes: 500, tags: 12 } });
       expect(duplicate.intact).toBe(true);
       await screenshot(page, '02b-unique-index-failure');
