@@ -247,3 +247,32 @@ Down transforms: none declared.
 `);
   });
 });
+
+describe('alternatives and the validation scope', () => {
+  test('are described with the version', () => {
+    const stores = { notes: { keyPath: 'id' } };
+    const text = describePlan(
+      definePlan({
+        versions: [
+          { version: 1, stores },
+          {
+            version: 2,
+            stores,
+            validators: { notes: z.object({ id: z.number() }) },
+            validate: 'written',
+            alternatives: [
+              {
+                name: 'kept legacy',
+                stores: { notes: { keyPath: 'id', indexes: { legacy: 'old' } } },
+                steps: [noop('fix', ['notes'])],
+              },
+            ],
+          },
+        ],
+      }),
+    );
+    expect(text).toContain('Validators: `notes` (zod) (records its steps write only).');
+    expect(text).toContain('Alternative layout `kept legacy`, accepted and brought to this one on the next upgrade:');
+    expect(text).toContain('Its steps, in order:\n\n1. `fix`: uses store `notes`\n');
+  });
+});

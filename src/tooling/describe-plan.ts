@@ -114,7 +114,21 @@ function versionSection(version: PlannedVersion, previous: PlannedVersion | unde
   const validators = Object.keys(version.validators)
     .sort(byName)
     .map((store) => `${code(store)} (${version.validators[store]!['~standard'].vendor})`);
-  lines.push(`Validators: ${validators.length === 0 ? 'none' : validators.join(', ')}.`, '');
+  const scope = version.validate === 'written' ? ' (records its steps write only)' : '';
+  lines.push(
+    `Validators: ${validators.length === 0 ? 'none' : validators.join(', ')}${validators.length === 0 ? '' : scope}.`,
+    '',
+  );
+  for (const alternative of version.alternatives) {
+    const steps = alternative.steps.map(stepLine);
+    lines.push(
+      `Alternative layout ${code(alternative.name)}, accepted and brought to this one on the next upgrade:`,
+      '',
+      ...layoutLines(alternative.layout),
+      '',
+      ...(steps.length === 0 ? [] : ['Its steps, in order:', '', ...steps, '']),
+    );
+  }
   const down = version.down === undefined ? [] : Object.keys(version.down).sort(byName).map(code);
   lines.push(
     version.down === undefined
