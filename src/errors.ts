@@ -213,8 +213,18 @@ export class UpgradeError extends IdbEvolveError {
   }
 }
 
+/**
+ * What a call that gave up (`blocked`) was waiting on: `connection` (a connection at `oldVersion` stayed open),
+ * `queued-request` (an earlier request of this app for the database was still pending), `other-context` (another
+ * tab, worker or service worker held the upgrade), `unknown` (nothing said why: usually an open of another context
+ * queued ahead).
+ */
+export type WaitedOn = 'connection' | 'queued-request' | 'other-context' | 'unknown';
+
 /** Extra context of an {@link OpenError}. */
 export interface OpenErrorContext extends ErrorContext {
+  /** For `blocked`: what the call waited on when it gave up. */
+  readonly waitedOn?: WaitedOn;
   readonly oldVersion?: number;
   readonly newVersion?: number;
   /** For `layout_drift`: how the installed layout differs from the declared one. */
@@ -235,8 +245,11 @@ export class OpenError extends IdbEvolveError {
   declare readonly newVersion: number | undefined;
   /** For `layout_drift`: expected/found pairs. */
   declare readonly differences: ReadonlyArray<LayoutDifference> | undefined;
+  /** For `blocked`: what the call waited on when it gave up. */
+  declare readonly waitedOn: WaitedOn | undefined;
   constructor(code: OpenErrorCode, message: string, context: OpenErrorContext = {}) {
     super(code, message, context);
+    this.waitedOn = context.waitedOn;
     this.oldVersion = context.oldVersion;
     this.newVersion = context.newVersion;
     this.differences = context.differences;

@@ -35,6 +35,7 @@ export type { DryRunOptions, OpenOptions, OpenResult } from './upgrade/open-data
 export type { VersionChangeInfo } from './upgrade/version-change.js';
 export type { InstalledLayout } from './upgrade/drift.js';
 export type { ValidationScope } from './upgrade/validation.js';
+export type { UpgradeElsewhere } from './idb/wait.js';
 export type { Backup, FailedUpgradeInfo, UpgradeHooks, UpgradeInfo } from './upgrade/lifecycle.js';
 export type { Progress, ProgressCallback, ProgressPhase } from './progress.js';
 export { snapshotPolicy } from './snapshot/policy.js';
@@ -126,6 +127,7 @@ export type {
   LayoutDifference,
   OpenErrorCode,
   OpenErrorContext,
+  WaitedOn,
   OptionsErrorCode,
   OptionsErrorContext,
   PlanErrorCode,

@@ -14,6 +14,7 @@ export interface OptionRule {
 /** The rules used across the public functions (see {@link rule}). */
 export interface Rules {
   readonly ms: OptionRule;
+  readonly timeout: OptionRule;
   readonly count: OptionRule;
   readonly boolean: OptionRule;
   readonly string: OptionRule;
@@ -28,6 +29,11 @@ export interface Rules {
 export const rule: Rules = {
   /** A number of milliseconds: finite, not negative. */
   ms: { test: (v) => typeof v === 'number' && Number.isFinite(v) && v >= 0, expected: 'a number of milliseconds' },
+  /** A wait: milliseconds, or Infinity for no bound. */
+  timeout: {
+    test: (v) => typeof v === 'number' && !Number.isNaN(v) && v >= 0,
+    expected: 'a number of milliseconds (Infinity: no bound)',
+  },
   /** A whole number, at least 1 (a count of things to keep, a page size). */
   count: { test: (v) => Number.isSafeInteger(v) && (v as number) >= 1, expected: 'a whole number, at least 1' },
   boolean: { test: (v) => typeof v === 'boolean', expected: 'true or false' },

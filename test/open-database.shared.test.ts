@@ -756,13 +756,21 @@ describe('the snapshots option', () => {
   });
 
   test.each([
-    [{ blockedTimeout: -1 }, 'blockedTimeout', '`blockedTimeout` must be a number of milliseconds (got -1)'],
     [
-      { blockedTimeout: Number.POSITIVE_INFINITY },
+      { blockedTimeout: -1 },
       'blockedTimeout',
-      '`blockedTimeout` must be a number of milliseconds (got Infinity)',
+      '`blockedTimeout` must be a number of milliseconds (Infinity: no bound) (got -1)',
     ],
-    [{ blockedTimeout: '500' }, 'blockedTimeout', '`blockedTimeout` must be a number of milliseconds (got "500")'],
+    [
+      { blockedTimeout: Number.NaN },
+      'blockedTimeout',
+      '`blockedTimeout` must be a number of milliseconds (Infinity: no bound) (got NaN)',
+    ],
+    [
+      { blockedTimeout: '500' },
+      'blockedTimeout',
+      '`blockedTimeout` must be a number of milliseconds (Infinity: no bound) (got "500")',
+    ],
     [{ version: 1.5 }, 'version', '`version` must be a whole number, at least 1 (got 1.5)'],
     [{ onProgress: 'log' }, 'onProgress', '`onProgress` must be a function (got "log")'],
   ])(

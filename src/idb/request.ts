@@ -1,4 +1,5 @@
 import { OpenError, OptionsError } from '../errors.js';
+import { type BlockedOptions, Wait } from './wait.js';
 
 /** Where IndexedDB comes from: injected for tests and workers, else the global one. */
 export interface IndexedDBOptions {
@@ -35,23 +36,7 @@ export function resolveIndexedDB(options: IndexedDBOptions): IndexedDB {
   return { factory, keyRange };
 }
 
-/** Passed to `onBlocked`: other connections keep the database open at `oldVersion`; the call waits for them. */
-export interface BlockedInfo {
-  readonly oldVersion: number;
-  /** The version asked for; null when the database is being deleted. */
-  readonly newVersion: number | null;
-}
-
-/** How a call waits for other connections: the same two options on every call that opens, restores or deletes. */
-export interface BlockedOptions {
-  /** Called when other connections keep the database open; the call waits for them to close. */
-  readonly onBlocked?: (info: BlockedInfo) => void;
-  /**
-   * Milliseconds to wait while `blocked` before rejecting with `OpenError` code `blocked` (default: wait, as
-   * IndexedDB does). A call that gave up never changes the database later, even when the others do close.
-   */
-  readonly blockedTimeout?: number;
-}
+export type { BlockedInfo, BlockedOptions } from './wait.js';
 
 /** What to do at each event of an open or delete request. */
 export interface RequestHandlers<T> {
@@ -63,49 +48,98 @@ export interface RequestHandlers<T> {
   readonly success: (request: IDBOpenDBRequest) => T;
   /** On `error`: throws (or rejects with) the error to reject with, or returns what to resolve with after all. */
   readonly failure: (error: DOMException | null) => T | Promise<T>;
+  /** As the request settles, before the next request of this realm for the database may start. */
+  readonly settled?: (ok: boolean) => void;
+}
+
+/** The request a call makes, made only once the call's turn has come. */
+export interface RequestStart {
+  readonly factory: IDBFactory;
+  readonly name: string;
+  /** Makes the request (`factory.open`, `deleteDatabase`). */
+  readonly start: () => IDBOpenDBRequest;
+  /**
+   * Taken after the turn and before the request (the cross-context upgrade lock); what it returns is called once
+   * the request has settled, whatever the call did meanwhile.
+   */
+  readonly acquire?: (wait: Wait) => Promise<() => void>;
+}
+
+/** Requests of this realm still pending, by factory and database: each waits for the one before it. */
+const turns = new WeakMap<IDBFactory, Map<string, Promise<void>>>();
+
+/**
+ * A place in this realm's queue for `name`. IndexedDB queues opens of a database too, but only its head hears
+ * `blocked`: a call behind an earlier one that waits on a stale connection would wait silently. Queuing here first
+ * means every call knows what it waits on.
+ */
+function takeTurn(factory: IDBFactory, name: string): { queued: boolean; ready: Promise<void>; leave: () => void } {
+  let byName = turns.get(factory);
+  if (byName === undefined) turns.set(factory, (byName = new Map()));
+  const previous = byName.get(name);
+  let leave: () => void = () => {};
+  const mine = new Promise<void>((resolve) => {
+    leave = resolve;
+  });
+  const tail = (previous ?? Promise.resolve()).then(() => mine);
+  byName.set(name, tail);
+  void tail.then(() => {
+    if (byName.get(name) === tail) byName.delete(name);
+  });
+  return { queued: previous !== undefined, ready: previous ?? Promise.resolve(), leave };
 }
 
 /**
- * Settles an open or delete request, with the one rule for waiting: `onBlocked` at each `blocked` event, and after
- * `blockedTimeout` an `OpenError('blocked')`, after which the request may still go through but changes nothing
- * (its upgrade is aborted, its connection closed). Every call that opens, upgrades, restores or deletes goes
- * through here, so that these rules cannot drift apart again.
+ * Makes and settles an open or delete request, with the one rule for waiting: one clock from the call (see
+ * {@link BlockedOptions}) over this realm's earlier requests, the `acquire` step and `blocked`; past it an
+ * `OpenError('blocked')` naming what was waited on, after which the request, if made, may still go through but
+ * changes nothing (its upgrade is aborted, its connection closed). Every call that opens, upgrades, restores or
+ * deletes goes through here, so that these rules cannot drift apart again.
  */
 export function settleRequest<T>(
-  request: IDBOpenDBRequest,
-  name: string,
-  waits: BlockedOptions,
+  open: RequestStart,
+  waits: BlockedOptions | Wait,
   handlers: RequestHandlers<T>,
 ): Promise<T> {
+  const wait = waits instanceof Wait ? waits : new Wait(open.name, waits, handlers.gaveUp);
+  const turn = takeTurn(open.factory, open.name);
+  if (turn.queued) wait.waitingOn('queued-request');
+  const settled = turn.ready.then(async () => {
+    let release = (): void => {};
+    try {
+      // Given up while queued: the request is never made.
+      if (wait.gaveUp) return await wait.expired;
+      if (open.acquire !== undefined) release = await wait.race(open.acquire(wait));
+      wait.waitingOn('unknown');
+      const request = open.start();
+      return await settle(request, wait, handlers, () => {
+        release();
+        turn.leave();
+      });
+    } catch (error) {
+      release();
+      turn.leave();
+      wait.end();
+      throw error;
+    }
+  });
+  return wait.race(settled);
+}
+
+function settle<T>(request: IDBOpenDBRequest, wait: Wait, handlers: RequestHandlers<T>, done: () => void): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let gaveUp = false;
-    request.onblocked = (event) => {
-      waits.onBlocked?.({ oldVersion: event.oldVersion, newVersion: event.newVersion });
-      if (waits.blockedTimeout === undefined || timer !== undefined) return;
-      timer = setTimeout(() => {
-        gaveUp = true;
-        reject(
-          new OpenError(
-            'blocked',
-            `Other connections kept "${name}" open at version ${event.oldVersion} for ${waits.blockedTimeout} ms; ${handlers.gaveUp}`,
-            { oldVersion: event.oldVersion, ...(event.newVersion === null ? {} : { newVersion: event.newVersion }) },
-          ),
-        );
-      }, waits.blockedTimeout);
-    };
+    request.onblocked = (event) => wait.blocked({ oldVersion: event.oldVersion, newVersion: event.newVersion });
     request.onupgradeneeded = (event) => {
-      clearTimeout(timer);
       // The caller was told the call failed; upgrading now would change the database behind its back.
-      if (gaveUp) request.transaction?.abort();
-      else handlers.upgrade?.(request, event);
+      if (wait.gaveUp) return request.transaction?.abort();
+      wait.end();
+      handlers.upgrade?.(request, event);
     };
     request.onsuccess = () => {
-      clearTimeout(timer);
-      if (gaveUp) {
-        (request.result as IDBDatabase | undefined)?.close();
-        return;
-      }
+      wait.end();
+      handlers.settled?.(true);
+      done();
+      if (wait.gaveUp) return (request.result as IDBDatabase | undefined)?.close();
       try {
         resolve(handlers.success(request));
       } catch (error) {
@@ -115,8 +149,10 @@ export function settleRequest<T>(
     request.onerror = (event) => {
       // Handled here: the error must not also surface as an unhandled one on the global scope.
       event.preventDefault();
-      clearTimeout(timer);
-      if (gaveUp) return;
+      wait.end();
+      handlers.settled?.(false);
+      done();
+      if (wait.gaveUp) return;
       Promise.resolve()
         .then(() => handlers.failure(request.error))
         .then(resolve, reject);
@@ -124,18 +160,21 @@ export function settleRequest<T>(
   });
 }
 
-/** Starts an open, turning a synchronous throw (invalid name or version) into an `open_failed` rejection. */
-export function openRequest(factory: IDBFactory, name: string, version?: number): IDBOpenDBRequest | Promise<never> {
+/** Starts an open, turning a synchronous throw (invalid name or version) into an `open_failed` error. */
+export function openRequest(factory: IDBFactory, name: string, version?: number): IDBOpenDBRequest {
   try {
     return version === undefined ? factory.open(name) : factory.open(name, version);
   } catch (error) {
-    return Promise.reject(
-      new OpenError('open_failed', `Could not open "${name}": ${(error as Error)?.message ?? String(error)}`, {
-        cause: error,
-        ...(version === undefined ? {} : { newVersion: version }),
-      }),
-    );
+    throw new OpenError('open_failed', `Could not open "${name}": ${(error as Error)?.message ?? String(error)}`, {
+      cause: error,
+      ...(version === undefined ? {} : { newVersion: version }),
+    });
   }
+}
+
+/** The {@link RequestStart} of a plain open of `name` (at `version`, when given). */
+export function openStart(factory: IDBFactory, name: string, version?: number): RequestStart {
+  return { factory, name, start: () => openRequest(factory, name, version) };
 }
 
 /**
@@ -147,9 +186,7 @@ export async function openExisting(
   name: string,
   waits: BlockedOptions = {},
 ): Promise<IDBDatabase | undefined> {
-  const request = openRequest(factory, name);
-  if (request instanceof Promise) return request;
-  return settleRequest<IDBDatabase | undefined>(request, name, waits, {
+  return settleRequest<IDBDatabase | undefined>(openStart(factory, name), waits, {
     gaveUp: 'it was not opened',
     upgrade: (r) => r.transaction?.abort(),
     success: (r) => r.result,
@@ -174,9 +211,7 @@ export function openOwnDatabase(
   waits: BlockedOptions,
   upgrade: (db: IDBDatabase) => void,
 ): Promise<IDBDatabase> {
-  const request = openRequest(factory, name, version);
-  if (request instanceof Promise) return request;
-  return settleRequest(request, name, waits, {
+  return settleRequest(openStart(factory, name, version), waits, {
     gaveUp: `"${name}" was not opened`,
     upgrade: (r) => upgrade(r.result),
     success: (r) => {
@@ -197,7 +232,8 @@ export function deleteDatabase(
   waits: BlockedOptions,
   gaveUp = 'it was not deleted (the deletion still goes ahead when they close)',
 ): Promise<void> {
-  return settleRequest<void>(factory.deleteDatabase(name), name, waits, {
+  const start = (): IDBOpenDBRequest => factory.deleteDatabase(name);
+  return settleRequest<void>({ factory, name, start }, waits, {
     gaveUp,
     success: () => undefined,
     failure: (error) => {

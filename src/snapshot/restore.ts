@@ -5,7 +5,7 @@ import {
   type IndexedDB,
   type IndexedDBOptions,
   installedVersion,
-  openRequest,
+  openStart,
   resolveIndexedDB,
   settleRequest,
 } from '../idb/request.js';
@@ -134,7 +134,7 @@ export async function restoreInto(
   checkOptions('restoreSnapshot', options, {
     onProgress: rule.function,
     onBlocked: rule.function,
-    blockedTimeout: rule.ms,
+    blockedTimeout: rule.timeout,
     allowOtherDatabase: rule.boolean,
     plan: { test: (v) => typeof (v as Partial<Plan> | null)?.get === 'function', expected: 'a plan from definePlan()' },
   });
@@ -282,11 +282,9 @@ async function load(
   target: LoadTarget,
   options: RestoreOptions,
 ): Promise<{ counts: Record<string, number>; upgrade: UpgradeReport | null }> {
-  const request = openRequest(factory, name, target.version);
-  if (request instanceof Promise) return request;
   let guard: TransactionGuard | undefined;
   let result: { counts: Record<string, number>; upgrade: UpgradeReport | null } | undefined;
-  const loaded = settleRequest(request, name, options, {
+  const loaded = settleRequest(openStart(factory, name, target.version), options, {
     gaveUp: 'nothing was restored',
     upgrade: (r) => {
       const db = r.result;

@@ -3,6 +3,7 @@ import { type BlockedOptions, type IndexedDBOptions, resolveIndexedDB } from '..
 import { checkOptions, type OptionRule, rule } from '../options.js';
 import type { Plan } from '../plan/define-plan.js';
 import type { ProgressCallback } from '../progress.js';
+import type { UpgradeElsewhere } from '../idb/wait.js';
 import type { DowngradeInfo, PolicyRestoreOptions, SnapshotPolicy } from '../snapshot/policy.js';
 import { type Backup, safely, type Trace, type UpgradeHooks } from './lifecycle.js';
 import type { UpgradeReport } from './run-upgrade.js';
@@ -24,6 +25,12 @@ export interface DryRunOptions extends IndexedDBOptions, BlockedOptions {
    * the database. The library closes first so that the other side is not blocked; reopen (reload) to go on.
    */
   readonly onVersionChange?: (info: VersionChangeInfo) => void;
+  /**
+   * Told while another open of this database holds the upgrade (another call of this app, a tab, a worker, the
+   * service worker): `waiting`, then its `started`, `progress` (the {@link Progress} of `onProgress`) and
+   * `finished`. This call then opens the upgraded database without running anything; show "updating…" meanwhile.
+   */
+  readonly onUpgradeElsewhere?: (event: UpgradeElsewhere) => void;
 }
 
 /** Options of {@link openDatabase}. */
@@ -76,8 +83,9 @@ const dryRunRules: Readonly<Record<string, OptionRule>> = {
   version: rule.count,
   onProgress: rule.function,
   onBlocked: rule.function,
-  blockedTimeout: rule.ms,
+  blockedTimeout: rule.timeout,
   onVersionChange: rule.function,
+  onUpgradeElsewhere: rule.function,
 };
 
 const openRules: Readonly<Record<string, OptionRule>> = {
@@ -145,6 +153,7 @@ export async function openDatabase(name: string, plan: Plan, options: OpenOption
     waits: options,
     onProgress: options.onProgress,
     onVersionChange: options.onVersionChange,
+    onUpgradeElsewhere: options.onUpgradeElsewhere,
     hooks: options.hooks,
   };
   let downgrade: DowngradeInfo | null = null;
@@ -270,6 +279,7 @@ export async function dryRun(name: string, plan: Plan, options: DryRunOptions = 
     waits: options,
     onProgress: options.onProgress,
     onVersionChange: undefined,
+    onUpgradeElsewhere: options.onUpgradeElsewhere,
     hooks: undefined,
   });
   if (upgrade !== null) return upgrade.report;

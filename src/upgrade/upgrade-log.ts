@@ -46,8 +46,8 @@ export interface UpgradeLogEntry {
 }
 
 function openLog(factory: IDBFactory): Promise<IDBDatabase> {
-  // Never wait for another tab holding the log open: the log is best effort, the app's open is what matters.
-  return openOwnDatabase(factory, UPGRADE_LOG_DATABASE, 1, { blockedTimeout: 0 }, (db) =>
+  // Barely wait for another tab holding the log open: the log is best effort, the app's open is what matters.
+  return openOwnDatabase(factory, UPGRADE_LOG_DATABASE, 1, { blockedTimeout: 5_000 }, (db) =>
     db.createObjectStore(STORE, { autoIncrement: true }).createIndex('database', 'database'),
   );
 }

@@ -1,5 +1,8 @@
 import { OpenError, UpgradeError } from '../errors.js';
-import { type BlockedOptions, installedVersion, openRequest, settleRequest } from '../idb/request.js';
+import { type BlockedOptions, installedVersion, openStart, settleRequest } from '../idb/request.js';
+import { type UpgradeElsewhere, Wait } from '../idb/wait.js';
+import type { Progress } from '../progress.js';
+import { newsChannel, upgradeLock, UpgradeNews } from './election.js';
 import { TransactionGuard } from '../idb/transaction-guard.js';
 import type { Plan } from '../plan/define-plan.js';
 import type { ProgressCallback } from '../progress.js';
@@ -33,6 +36,8 @@ export interface VersionChange {
   readonly onProgress: ProgressCallback | undefined;
   /** Set on the connection as soon as it opens, so that another connection's upgrade is never blocked by it. */
   readonly onVersionChange: ((info: VersionChangeInfo) => void) | undefined;
+  /** Told while another open of the database (this app, a tab, a worker) holds the upgrade. */
+  readonly onUpgradeElsewhere?: ((event: UpgradeElsewhere) => void) | undefined;
   readonly hooks: UpgradeHooks | undefined;
 }
 
@@ -45,6 +50,9 @@ export interface Opened {
 /** State of one request, shared by its event handlers. */
 interface Running {
   guard?: TransactionGuard;
+  /** The upgrade's news to other opens of the database, once it started. */
+  news?: UpgradeNews;
+  oldVersion?: number;
   upgrade?: Opened['upgrade'];
   stopWatchingPage: () => void;
 }
@@ -95,12 +103,24 @@ async function explainFailure(change: VersionChange, error: unknown): Promise<un
   return uniqueViolation(duplicate, error.cause);
 }
 
+/**
+ * One open request with the plan: after this realm's earlier requests for the database and the cross-context upgrade
+ * lock (whose holder's news the wait hears), all within the call's one bounded wait.
+ */
 async function versionChange(change: VersionChange): Promise<Opened> {
-  const request = openRequest(change.factory, change.name, change.target);
-  if (request instanceof Promise) return request;
+  const { factory, name } = change;
   const running: Running = { stopWatchingPage: () => {} };
-  return settleRequest<Opened>(request, change.name, change.waits, {
+  const wait = new Wait(name, change.waits, 'the upgrade did not run', {
+    channel: newsChannel(factory, name),
+    onUpgradeElsewhere: change.onUpgradeElsewhere,
+  });
+  const open = {
+    ...openStart(factory, name, change.target),
+    acquire: upgradeLock(factory, name, change.onUpgradeElsewhere),
+  };
+  const opened = settleRequest<Opened>(open, wait, {
     gaveUp: 'the upgrade did not run',
+    settled: (ok) => finishNews(change, running, ok),
     upgrade: (r, event) => startUpgrade(change, running, r, event.oldVersion),
     success: (r) => {
       running.stopWatchingPage();
@@ -125,6 +145,21 @@ async function versionChange(change: VersionChange): Promise<Opened> {
       return openFailure(change, running, error);
     },
   });
+  return opened;
+}
+
+/**
+ * Tells the other opens how the upgrade this request ran (if any) ended, as the request settles: before the next
+ * call of this realm starts, so that a call waiting here hears it first.
+ */
+function finishNews(change: VersionChange, running: Running, ok: boolean): void {
+  const { news, guard } = running;
+  if (news === undefined) return;
+  const committed = ok && !change.dryRun;
+  const finished = { type: 'finished', ok, version: committed ? change.target : (running.oldVersion ?? 0) } as const;
+  const code = guard?.failure?.code;
+  news.post(!ok && code !== undefined ? { ...finished, code } : finished);
+  news.close();
 }
 
 function startUpgrade(change: VersionChange, running: Running, request: IDBOpenDBRequest, oldVersion: number): void {
@@ -142,11 +177,20 @@ function startUpgrade(change: VersionChange, running: Running, request: IDBOpenD
   };
   trace.started = info;
   if (!change.dryRun) safely(change.hooks?.onStart, info);
+  const news = new UpgradeNews(change.factory, change.name);
+  running.news = news;
+  running.oldVersion = oldVersion;
+  news.post({ type: 'started', oldVersion, newVersion: target, dryRun: change.dryRun });
+  // Every progress event goes to the other opens too: a waiting tab shows it, and a wait that sees progress is no hang.
+  const onProgress = (progress: Progress): void => {
+    change.onProgress?.(progress);
+    news.post({ type: 'progress', progress });
+  };
   const guard = new TransactionGuard(db, request.transaction!, change.keyRange, () => {});
   running.guard = guard;
   running.stopWatchingPage = abortOnPageHide(guard);
   guard.start();
-  upgrade(change, db, guard, info).then(
+  upgrade({ ...change, onProgress }, db, guard, info).then(
     (done) => {
       running.upgrade = done;
       if (change.dryRun) guard.rollBack();
