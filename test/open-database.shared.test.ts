@@ -708,11 +708,14 @@ describe('other connections', () => {
     const { db: second, upgrade } = await openDatabase('db', v2, { ...options, onBlocked });
     expect(upgrade?.report).toMatchObject({ oldVersion: 1, newVersion: 2 });
     expect(onVersionChange).toHaveBeenCalledTimes(1);
-    expect(onVersionChange).toHaveBeenCalledWith({ oldVersion: 1, newVersion: 2 });
+    // Version 2 is newer than this code's plan: the first tab is stale, and told so.
+    expect(onVersionChange).toHaveBeenCalledWith({ oldVersion: 1, newVersion: 2, stale: true });
     expect(onBlocked).not.toHaveBeenCalled();
     expect(() => first.transaction('notes')).toThrow(expect.objectContaining({ name: 'InvalidStateError' }));
     second.close();
     expect((await dump(factory, 'db')).version).toBe(2);
+    // Its next open is refused, typed, rather than handed a half-working connection: the cue to reload.
+    await expect(openDatabase('db', v1, options)).rejects.toMatchObject({ name: 'OpenError', code: 'downgrade' });
   });
 
   test('deleting the database is not blocked by a library connection (newVersion null)', async () => {
@@ -724,7 +727,7 @@ describe('other connections', () => {
     deletion.onblocked = blocked;
     await request(deletion);
     expect(blocked).not.toHaveBeenCalled();
-    expect(onVersionChange).toHaveBeenCalledWith({ oldVersion: 1, newVersion: null });
+    expect(onVersionChange).toHaveBeenCalledWith({ oldVersion: 1, newVersion: null, stale: false });
     expect(() => db.transaction('notes')).toThrow(expect.objectContaining({ name: 'InvalidStateError' }));
     expect(await factory.databases()).toEqual([]);
   });

@@ -16,6 +16,11 @@ export interface VersionChangeInfo {
   readonly oldVersion: number;
   /** The version the other connection asked for; null when the database is being deleted. */
   readonly newVersion: number | null;
+  /**
+   * True when that version is newer than this code's plan knows: another tab runs a newer release, and this one
+   * is stale (its next open would be refused as a `downgrade`). Show "a new version is ready, reload".
+   */
+  readonly stale: boolean;
 }
 
 /** One open of a database with a plan: everything the versionchange run needs. */
@@ -137,7 +142,7 @@ async function versionChange(change: VersionChange): Promise<Opened> {
           )
         );
       }
-      if (!change.dryRun) closeOnVersionChange(db, change.onVersionChange);
+      if (!change.dryRun) closeOnVersionChange(db, change.plan.latest, change.onVersionChange);
       return { db, upgrade: running.upgrade ?? null };
     },
     failure: (error) => {
@@ -277,7 +282,7 @@ function openFailure(change: VersionChange, running: Running, error: DOMExceptio
     return installedVersion(name, { indexedDB: change.factory, IDBKeyRange: change.keyRange }).then((installed) => {
       throw new OpenError(
         'downgrade',
-        `"${name}" is at version ${installed}, newer than the requested version ${target}: this code is older than the data. Restore a snapshot or ship the newer plan`,
+        `"${name}" is at version ${installed}, newer than the requested version ${target}: this code is older than the data (a tab loaded before a deploy: reload it; else restore a snapshot or ship the newer plan)`,
         { oldVersion: installed, newVersion: target, cause: error },
       );
     });
@@ -296,10 +301,11 @@ function openFailure(change: VersionChange, running: Running, error: DOMExceptio
 }
 
 /** The library closes first, so that another connection's upgrade or deletion is never blocked by this one. */
-function closeOnVersionChange(db: IDBDatabase, onVersionChange: VersionChange['onVersionChange']): void {
+function closeOnVersionChange(db: IDBDatabase, latest: number, onVersionChange: VersionChange['onVersionChange']): void {
   db.onversionchange = (event) => {
     db.close();
-    onVersionChange?.({ oldVersion: event.oldVersion, newVersion: event.newVersion });
+    const { oldVersion, newVersion } = event;
+    onVersionChange?.({ oldVersion, newVersion, stale: newVersion !== null && newVersion > latest });
   };
 }
 
