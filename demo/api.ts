@@ -59,6 +59,12 @@ export interface DemoApi {
   readonly log: readonly LogEntry[];
   /** How the latest upgrade, dry run or worker run ended (also one started by a click, or before a bfcache freeze). */
   readonly lastOutcome: Outcome | null;
+  /** The release (plan's last version) this tab runs: `?release=N`, default the latest. */
+  readonly runsRelease: number;
+  /** Who upgrades as this tab last heard (Tabs panel). */
+  readonly upgrader: 'none' | 'this tab' | 'another context';
+  /** True once the stale-tab banner ("a new version is ready, reload") shows. */
+  readonly stale: boolean;
   seed(count: number, options?: { readonly duplicateTags?: boolean }): Promise<Counts>;
   upgrade(target?: number, options?: UpgradeOptions): Promise<Outcome>;
   dryRun(target?: number, options?: UpgradeOptions): Promise<Outcome>;

@@ -16,6 +16,7 @@ import {
   type UpgradeHooks,
   type Progress,
   type BlockedInfo,
+  type UpgradeElsewhere,
   type VersionChangeInfo,
   type UpgradeReport,
 } from '../src/index.js';
@@ -59,7 +60,14 @@ const nextFrame = (): Promise<void> => new Promise((resolve) => setTimeout(resol
 
 // ---- state and log -----------------------------------------------------------------------------------------------
 
+/** The release this tab runs (`?release=2`: a tab loaded before versions 3 and 4 were deployed). */
+const RELEASE = Math.min(LATEST, Math.max(1, Number(new URLSearchParams(location.search).get('release')) || LATEST));
+
 const state = {
+  /** Who upgrades the database as this tab last heard: this tab, another context (with its progress), or none. */
+  upgrader: 'none' as 'none' | 'this tab' | 'another context',
+  /** Set once this tab learnt its code is older than the database: the reload banner is showing. */
+  stale: false,
   progress: null as Progress | null,
   phases: [] as string[],
   /** When the running migration started (performance.now()). */
@@ -240,7 +248,7 @@ async function migrate(
   options: UpgradeOptions,
   run: (plan: DemoPlanOptions) => Promise<RunResult>,
 ): Promise<Outcome> {
-  const plan: DemoPlanOptions = { fail: options.fail ?? null, buggy: options.buggy ?? false };
+  const plan: DemoPlanOptions = { fail: options.fail ?? null, buggy: options.buggy ?? false, release: RELEASE };
   const before = await counts();
   const beforeSample = await sampleOf(DATABASE, plan.fail?.record);
   state.progress = null;
@@ -285,6 +293,7 @@ async function migrate(
     upgradeProgress(1, 1, `${where}: done in ${fmtMs(ms)}`);
   } else {
     log('error', `${where}: ${result.error.name} ${result.error.code ?? ''}: ${result.error.message}`);
+    if (result.error.code === 'downgrade') showStale(`the database is newer than release ${RELEASE}`);
     upgradeProgress(0, 1, `${where}: failed (${result.error.code ?? result.error.name})`);
   }
   state.lastOutcome = outcome;
@@ -297,15 +306,21 @@ async function migrate(
 
 function hooks() {
   return {
-    onProgress: onProgress,
+    onProgress: (progress: Progress) => {
+      setUpgrader('this tab');
+      onProgress(progress);
+    },
     onBlocked: (info: BlockedInfo) =>
       log('blocked', `another connection keeps v${info.oldVersion} open; the upgrade to v${info.newVersion} waits`),
+    onUpgradeElsewhere,
     onVersionChange: (info: VersionChangeInfo) => {
       state.connection = null;
       log(
         'versionchange',
         `closed this tab's connection: another one wants ${info.newVersion === null ? 'to delete the database' : `v${info.newVersion}`}`,
       );
+      if (info.stale)
+        showStale(`another tab upgraded to v${info.newVersion}, newer than this tab's release ${RELEASE}`);
     },
     // What an app would send to its telemetry during a staged rollout.
     hooks: {
@@ -330,7 +345,7 @@ function hooks() {
   };
 }
 
-function upgrade(target = LATEST, options: UpgradeOptions = {}): Promise<Outcome> {
+function upgrade(target = RELEASE, options: UpgradeOptions = {}): Promise<Outcome> {
   return migrate('upgrade', target, options, async (plan) => {
     closeConnections();
     const result = await openDatabase(DATABASE, makePlan(plan), {
@@ -357,7 +372,7 @@ function upgrade(target = LATEST, options: UpgradeOptions = {}): Promise<Outcome
   });
 }
 
-function runDry(target = LATEST, options: UpgradeOptions = {}): Promise<Outcome> {
+function runDry(target = RELEASE, options: UpgradeOptions = {}): Promise<Outcome> {
   return migrate('dry run', target, options, async (plan) => {
     const report = await dryRun(DATABASE, makePlan(plan), {
       version: target,
@@ -380,7 +395,7 @@ function workerListener(resolve: (result: RunResult) => void): (message: Migrate
   };
 }
 
-function runInWorker(target = LATEST, options: UpgradeOptions = {}): Promise<Outcome> {
+function runInWorker(target = RELEASE, options: UpgradeOptions = {}): Promise<Outcome> {
   return migrate('worker', target, options, (plan) => {
     closeConnections();
     const worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module', name: 'idb-evolve-demo' });
@@ -421,7 +436,7 @@ async function serviceWorker(): Promise<ServiceWorker> {
   return worker;
 }
 
-function runInServiceWorker(target = LATEST, options: UpgradeOptions = {}): Promise<Outcome> {
+function runInServiceWorker(target = RELEASE, options: UpgradeOptions = {}): Promise<Outcome> {
   return migrate('service worker', target, options, async (plan) => {
     closeConnections();
     const worker = await serviceWorker();
@@ -615,6 +630,50 @@ async function restore(id: string): ReturnType<DemoApi['restore']> {
 
 // ---- tabs --------------------------------------------------------------------------------------------------------
 
+/** Another call, tab, worker or the service worker holds the upgrade: show who, and its progress. */
+function onUpgradeElsewhere(event: UpgradeElsewhere): void {
+  if (event.type === 'waiting') {
+    setUpgrader('another context');
+    log('elsewhere', 'another tab, worker or service worker is upgrading: this tab waits, then opens without running');
+  } else if (event.type === 'started') {
+    setUpgrader('another context');
+    log(
+      'elsewhere',
+      `another context started v${event.oldVersion} → v${event.newVersion}${event.dryRun ? ' (dry run)' : ''}`,
+    );
+  } else if (event.type === 'progress') {
+    setUpgrader('another context', event.progress);
+  } else {
+    log(
+      'elsewhere',
+      `the other context ${event.ok ? `finished: v${event.version}` : `failed (${event.code ?? 'error'})`}`,
+    );
+    setUpgrader('none');
+  }
+}
+
+function setUpgrader(upgrader: (typeof state)['upgrader'], progress?: Progress): void {
+  state.upgrader = upgrader;
+  const detail =
+    progress === undefined
+      ? ''
+      : `: ${progress.phase}${progress.version === undefined ? '' : ` v${progress.version}`} ${fmt(progress.done)}/${fmt(progress.total)} ${progress.unit}`;
+  $('tabs-upgrader').textContent =
+    upgrader === 'none'
+      ? 'no upgrade running'
+      : upgrader === 'this tab'
+        ? 'this tab is the upgrader'
+        : `another context is upgrading${detail}`;
+  if (progress !== undefined) upgradeProgress(progress.done, Math.max(1, progress.total), `elsewhere${detail}`);
+}
+
+/** The stale-tab banner: this tab's code is older than the database. */
+function showStale(why: string): void {
+  if (!state.stale) log('stale', `a new version is ready (${why}): reload this tab`);
+  state.stale = true;
+  $('stale-banner').hidden = false;
+}
+
 async function hold(kind: 'library' | 'legacy'): Promise<number> {
   release();
   const version = await installedVersion(DATABASE);
@@ -623,11 +682,12 @@ async function hold(kind: 'library' | 'legacy'): Promise<number> {
     return 0;
   }
   if (kind === 'library') {
-    const { db } = await openDatabase(DATABASE, makePlan(), {
+    const { db } = await openDatabase(DATABASE, makePlan({ release: RELEASE }), {
       version,
       snapshots: false,
       onVersionChange: (info) => {
         state.held = null;
+        if (info.stale) showStale(`another tab upgraded to v${info.newVersion}`);
         log(
           'versionchange',
           `the library closed the held connection: another tab wants ${info.newVersion === null ? 'to delete the database' : `v${info.newVersion}`}`,
@@ -696,13 +756,17 @@ function on(id: string, run: () => Promise<unknown>): void {
 function wire(): void {
   $('db-name').textContent = DATABASE;
   const select = $<HTMLSelectElement>('target');
-  for (let version = 2; version <= LATEST; version++)
+  // A stale tab only knows the versions of its release.
+  for (let version = 2; version <= RELEASE; version++)
     select.append(h('option', { value: String(version) }, `v${version}`));
-  select.value = String(LATEST);
+  select.value = String(RELEASE);
   for (const id of ['second-tab', 'away']) {
     const link = $<HTMLAnchorElement>(id);
     link.href = `${link.getAttribute('href')}${location.search}`;
   }
+  const stale = new URLSearchParams(location.search);
+  stale.set('release', '2');
+  $<HTMLAnchorElement>('stale-tab').href = `./?${stale}`;
 
   on('seed', () =>
     seed(Number($<HTMLInputElement>('seed-count').value), {
@@ -751,7 +815,12 @@ function wire(): void {
     log('pageshow', `not restored from the back/forward cache: ${JSON.stringify(navigation.notRestoredReasons)}`);
   }
 
-  renderPlan($('plan'), makePlan());
+  renderPlan($('plan'), makePlan({ release: RELEASE }));
+  $('tabs-release').textContent =
+    RELEASE === LATEST
+      ? `release ${RELEASE} (latest)`
+      : `release ${RELEASE} (stale: v${RELEASE + 1}–v${LATEST} not deployed here)`;
+  $('reload').addEventListener('click', () => location.reload());
   void refreshState().then(refreshSnapshots);
   log('ready', `page loaded; database "${DATABASE}"`);
 }
@@ -772,6 +841,13 @@ const api: DemoApi = {
   },
   get lastOutcome() {
     return state.lastOutcome;
+  },
+  runsRelease: RELEASE,
+  get upgrader() {
+    return state.upgrader;
+  },
+  get stale() {
+    return state.stale;
   },
   seed,
   upgrade,

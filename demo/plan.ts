@@ -10,6 +10,7 @@ import {
   renameField,
   renameStore,
   type Plan,
+  type VersionDefinition,
   type RecordVisitor,
   type Step,
   type StepStore,
@@ -27,6 +28,11 @@ export interface DemoPlanOptions {
   readonly fail?: InjectedFailure | null;
   /** v3 converts `created` with a bug (Number(iso) gives NaN): the upgrade commits, the data is wrong. */
   readonly buggy?: boolean;
+  /**
+   * The release this tab runs: the plan ends at this version (default {@link LATEST}). A tab opened with
+   * `?release=2` plays one loaded before versions 3 and 4 were deployed: a stale tab.
+   */
+  readonly release?: number;
 }
 
 export const LATEST = 4;
@@ -127,50 +133,53 @@ const labels = { keyPath: 'id', indexes: { byName: { keyPath: 'name', unique: tr
 // Versions are ordered so that v2 is cheap (one pass over the notes): every index on `notes` makes each later
 // pass slower (a put rewrites every index entry), so the multiEntry index arrives with v3.
 export function makePlan(options: DemoPlanOptions = {}): Plan {
+  const release = options.release ?? LATEST;
+  return definePlan({ versions: allVersions(options).filter((v) => v.version <= release) });
+}
+
+function allVersions(options: DemoPlanOptions): VersionDefinition[] {
   const fault4 = faultAt(4, options);
-  return definePlan({
-    versions: [
-      {
-        version: 1,
-        description: 'notes by id (index on created), tags',
-        stores: { notes: notesV1, tags: { keyPath: 'id' } },
-      },
-      {
-        version: 2,
-        description: 'rename body → text; rename tags → labels with a unique index on name',
-        stores: { notes: notesV1, labels },
-        steps: [renameStore('tags', 'labels'), withFault(renameField('notes', 'body', 'text'), faultAt(2, options))],
-      },
-      {
-        version: 3,
-        description: options.buggy
-          ? 'created ISO → ms (BUGGY: Number(iso) gives NaN); drop legacy; default pinned; index notes by tag'
-          : 'created ISO → ms; drop legacy; default pinned; index notes by tag',
-        stores: { notes: notesV3, labels },
-        steps: [
-          withFault(
-            convertField('notes', 'created', (iso: string) => (options.buggy ? Number(iso) : Date.parse(iso))),
-            faultAt(3, options),
-          ),
-          dropField('notes', 'legacy'),
-          defaultValue('notes', 'pinned', false),
-        ],
-      },
-      {
-        version: 4,
-        description: 'rebuild notes keyed by uid (keyPath id → uid)',
-        stores: { notes: { ...notesV3, keyPath: 'uid' }, labels },
-        steps: [
-          // A rebuild copies records itself (no walk to wrap): the transform counts them.
-          rebuildStore('notes', (note: { id: number }) => {
-            fault4();
-            const { id, ...rest } = note;
-            return { uid: uidOf(id), ...rest };
-          }),
-        ],
-      },
-    ],
-  });
+  return [
+    {
+      version: 1,
+      description: 'notes by id (index on created), tags',
+      stores: { notes: notesV1, tags: { keyPath: 'id' } },
+    },
+    {
+      version: 2,
+      description: 'rename body → text; rename tags → labels with a unique index on name',
+      stores: { notes: notesV1, labels },
+      steps: [renameStore('tags', 'labels'), withFault(renameField('notes', 'body', 'text'), faultAt(2, options))],
+    },
+    {
+      version: 3,
+      description: options.buggy
+        ? 'created ISO → ms (BUGGY: Number(iso) gives NaN); drop legacy; default pinned; index notes by tag'
+        : 'created ISO → ms; drop legacy; default pinned; index notes by tag',
+      stores: { notes: notesV3, labels },
+      steps: [
+        withFault(
+          convertField('notes', 'created', (iso: string) => (options.buggy ? Number(iso) : Date.parse(iso))),
+          faultAt(3, options),
+        ),
+        dropField('notes', 'legacy'),
+        defaultValue('notes', 'pinned', false),
+      ],
+    },
+    {
+      version: 4,
+      description: 'rebuild notes keyed by uid (keyPath id → uid)',
+      stores: { notes: { ...notesV3, keyPath: 'uid' }, labels },
+      steps: [
+        // A rebuild copies records itself (no walk to wrap): the transform counts them.
+        rebuildStore('notes', (note: { id: number }) => {
+          fault4();
+          const { id, ...rest } = note;
+          return { uid: uidOf(id), ...rest };
+        }),
+      ],
+    },
+  ];
 }
 
 /** The note key at `version` for note id. */

@@ -301,7 +301,11 @@ function openFailure(change: VersionChange, running: Running, error: DOMExceptio
 }
 
 /** The library closes first, so that another connection's upgrade or deletion is never blocked by this one. */
-function closeOnVersionChange(db: IDBDatabase, latest: number, onVersionChange: VersionChange['onVersionChange']): void {
+function closeOnVersionChange(
+  db: IDBDatabase,
+  latest: number,
+  onVersionChange: VersionChange['onVersionChange'],
+): void {
   db.onversionchange = (event) => {
     db.close();
     const { oldVersion, newVersion } = event;

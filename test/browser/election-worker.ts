@@ -4,7 +4,7 @@ import { electionPlan, type WorkerMessage } from './election-plan.js';
 
 const post = (message: WorkerMessage): void => postMessage(message);
 
-onmessage = async (event: MessageEvent<{ name: string }>) => {
+addEventListener('message', async (event: MessageEvent<{ name: string }>) => {
   let told = false;
   try {
     const { db, upgrade } = await openDatabase(event.data.name, electionPlan, {
@@ -20,4 +20,4 @@ onmessage = async (event: MessageEvent<{ name: string }>) => {
   } catch (error) {
     post({ type: 'failed', code: String((error as { code?: unknown }).code) });
   }
-};
+});
