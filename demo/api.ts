@@ -96,6 +96,13 @@ export interface DemoApi {
     readonly error: ErrorData | null;
     readonly after: Counts;
   }>;
+  /** Opens like an app's page load (the tab's release, told of upgrades elsewhere), without reading counts. */
+  open(): Promise<{
+    readonly ok: boolean;
+    readonly upgraded: boolean;
+    readonly version: number;
+    readonly error: ErrorData | null;
+  }>;
   /** Keeps a connection open: `library` (closes on versionchange) or `legacy` (ignores it, blocking upgrades). */
   hold(kind: 'library' | 'legacy'): Promise<number>;
   release(): void;

@@ -667,6 +667,28 @@ function setUpgrader(upgrader: (typeof state)['upgrader'], progress?: Progress):
   if (progress !== undefined) upgradeProgress(progress.done, Math.max(1, progress.total), `elsewhere${detail}`);
 }
 
+/**
+ * Opens the database the way an app does on page load: no counting before or after (a read would itself wait
+ * behind another tab's upgrade), just `openDatabase` with the tab's release, told when another context upgrades.
+ */
+async function openLikeApp(): Promise<{ ok: boolean; upgraded: boolean; version: number; error: ErrorData | null }> {
+  closeConnections();
+  log('open', `opening like a page load (release ${RELEASE})`);
+  try {
+    const { db, upgrade } = await openDatabase(DATABASE, makePlan({ release: RELEASE }), { ...hooks(), snapshots });
+    state.connection = db;
+    setUpgrader('none');
+    log('open', upgrade === null ? `opened at v${db.version}: nothing to run here` : `upgraded to v${db.version} here`);
+    await refreshState();
+    return { ok: true, upgraded: upgrade !== null, version: db.version, error: null };
+  } catch (error) {
+    const data = errorData(error);
+    log('error', `open: ${data.name} ${data.code ?? ''}: ${data.message}`);
+    if (data.code === 'downgrade') showStale(`the database is newer than release ${RELEASE}`);
+    return { ok: false, upgraded: false, version: 0, error: data };
+  }
+}
+
 /** The stale-tab banner: this tab's code is older than the database. */
 function showStale(why: string): void {
   if (!state.stale) log('stale', `a new version is ready (${why}): reload this tab`);
@@ -786,6 +808,7 @@ function wire(): void {
   on('hold', () => hold('library'));
   on('hold-legacy', () => hold('legacy'));
   on('release', async () => release());
+  on('open-app', openLikeApp);
   $<HTMLInputElement>('buggy').addEventListener('change', (event) =>
     renderPlan($('plan'), makePlan({ buggy: (event.target as HTMLInputElement).checked })),
   );
@@ -870,6 +893,7 @@ const api: DemoApi = {
   restore,
   hold,
   release,
+  open: openLikeApp,
   estimate: async () => {
     const { usage, quota } = await estimate();
     return { usage, quota };

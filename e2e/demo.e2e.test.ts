@@ -28,6 +28,8 @@ const SMALL = size('E2E_SMALL_RECORDS', 3000);
 const PAGE_CLOSE = size('E2E_PAGE_CLOSE_RECORDS', 200_000);
 const KILL = size('E2E_KILL_RECORDS', 50_000);
 const BFCACHE = size('E2E_BFCACHE_RECORDS', 10_000);
+const TABS = size('E2E_TABS_RECORDS', 20_000);
+const fmtCount = (n: number): string => n.toLocaleString('en');
 
 /** The note with `id` as the demo plan leaves it at v4. */
 function noteAtV4(id: number) {
@@ -299,6 +301,54 @@ describe('idb-evolve demo in Chromium', () => {
       // Only the legacy connection blocked; the library's own closed in time.
       expect(await second.evaluate(() => window.demo.log.filter((e) => e.kind === 'blocked').length)).toBe(1);
       await screenshot(first, '05-tabs-versionchange-library');
+    } finally {
+      await done(chrome);
+    }
+  });
+
+  test(`three tabs and a stale one: a legacy connection, one elected upgrader, one arriving mid-upgrade (${fmtCount(TABS)} records)`, async () => {
+    const chrome = await browser();
+    try {
+      const upgrader = await openDemo(chrome.context, server.url);
+      await upgrader.evaluate((n) => window.demo.seed(n), TABS);
+      // A tab of the previous release (loaded before v3 and v4 were deployed) holds a legacy connection.
+      const stale = await openDemo(chrome.context, `${server.url}?release=2`);
+      expect(await stale.evaluate(() => window.demo.runsRelease)).toBe(2);
+      expect(await stale.evaluate(() => window.demo.hold('legacy'))).toBe(1);
+
+      const upgrading = upgrader.evaluate(() => window.demo.open());
+      await upgrader.waitForFunction(() => window.demo.log.some((e) => e.kind === 'blocked'));
+      await stale.evaluate(() => window.demo.release());
+      await waitForProgress(upgrader, 'step');
+
+      // Arrives while the upgrade runs: waits on the upgrade lock, shows the upgrader's progress, runs nothing.
+      const late = await openDemo(chrome.context, server.url);
+      const arriving = late.evaluate(() => window.demo.open());
+      await late.waitForFunction(() => window.demo.upgrader === 'another context');
+      await late.waitForFunction(() => document.getElementById('tabs-upgrader')?.textContent?.includes('/') === true);
+      await screenshot(late, '06-tabs-upgrading-elsewhere');
+      const [up, arrived] = await Promise.all([upgrading, arriving]);
+      expect(up, JSON.stringify(up.error)).toMatchObject({ ok: true, upgraded: true, version: 4 });
+      expect(arrived, JSON.stringify(arrived.error)).toMatchObject({ ok: true, upgraded: false, version: 4 });
+      expect(await logText(late)).toMatch(/elsewhere: another tab, worker or service worker is upgrading/);
+      expect(await logText(late)).toMatch(/elsewhere: the other context finished: v4/);
+      expect(await late.evaluate(() => window.demo.log.filter((e) => e.kind === 'hook').length)).toBe(0);
+
+      // The data is what one clean upgrade gives.
+      expect(await late.evaluate(() => window.demo.counts())).toEqual({
+        version: 4,
+        stores: { notes: TABS, labels: 12 },
+      });
+      for (const id of [1, Math.floor(TABS / 2), TABS]) {
+        expect(await late.evaluate((key) => window.demo.read('notes', key), uidOf(id))).toEqual(noteAtV4(id));
+      }
+
+      // The stale tab is refused (typed) and shows the reload banner rather than working half.
+      const refused = await stale.evaluate(() => window.demo.open());
+      expect(refused.error).toMatchObject({ name: 'OpenError', code: 'downgrade' });
+      expect(await stale.evaluate(() => window.demo.stale)).toBe(true);
+      expect(await stale.isVisible('#stale-banner')).toBe(true);
+      await screenshot(stale, '06-tabs-stale-banner');
     } finally {
       await done(chrome);
     }
