@@ -417,8 +417,13 @@ function runInWorker(target = RELEASE, options: UpgradeOptions = {}): Promise<Ou
 async function serviceWorker(): Promise<ServiceWorker> {
   if (!('serviceWorker' in navigator))
     throw new Error('Service workers are not available here (needs a secure context)');
-  // The dev server serves the TypeScript entry as a module script at the root, so its scope covers the page.
-  const registration = await navigator.serviceWorker.register('/sw.ts', {
+  // The dev server serves the TypeScript entry as a module script at the root, so its scope covers the page; a
+  // production build (`npm run demo:build`) has it as one self-contained /sw.js (demo/vite.sw.config.ts).
+  const built = await fetch('/sw.js', { method: 'HEAD' }).then(
+    (response) => response.ok && /javascript/.test(response.headers.get('content-type') ?? ''),
+    () => false,
+  );
+  const registration = await navigator.serviceWorker.register(built ? '/sw.js' : '/sw.ts', {
     type: 'module',
     scope: '/',
     updateViaCache: 'none',

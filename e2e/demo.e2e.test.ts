@@ -13,6 +13,7 @@ import {
   launchChromium,
   openDemo,
   screenshot,
+  startBuiltDemo,
   startDemoServer,
   waitForProgress,
   type Chromium,
@@ -29,6 +30,7 @@ const PAGE_CLOSE = size('E2E_PAGE_CLOSE_RECORDS', 200_000);
 const KILL = size('E2E_KILL_RECORDS', 50_000);
 const BFCACHE = size('E2E_BFCACHE_RECORDS', 10_000);
 const TABS = size('E2E_TABS_RECORDS', 20_000);
+const SW = size('E2E_SW_RECORDS', 5000);
 const fmtCount = (n: number): string => n.toLocaleString('en');
 
 /** The note with `id` as the demo plan leaves it at v4. */
@@ -351,6 +353,32 @@ describe('idb-evolve demo in Chromium', () => {
       await screenshot(stale, '06-tabs-stale-banner');
     } finally {
       await done(chrome);
+    }
+  });
+
+  test(`production build: the one-file service worker upgrades, a page opened meanwhile is told and runs nothing (${fmtCount(SW)} records)`, async () => {
+    const built = await startBuiltDemo();
+    const chrome = await browser();
+    try {
+      const page = await openDemo(chrome.context, built.url);
+      await page.evaluate((n) => window.demo.seed(n), SW);
+      const inWorker = page.evaluate(() => window.demo.runInServiceWorker(4));
+      await waitForProgress(page, 'step');
+      const other = await openDemo(chrome.context, built.url);
+      const opening = other.evaluate(() => window.demo.open());
+      await other.waitForFunction(() => window.demo.upgrader === 'another context');
+      const [upgraded, opened] = await Promise.all([inWorker, opening]);
+      expect(upgraded.ok, JSON.stringify(upgraded.error)).toBe(true);
+      expect(upgraded.where).toBe('service worker');
+      expect(upgraded.after).toEqual({ version: 4, stores: { notes: SW, labels: 12 } });
+      expect(opened, JSON.stringify(opened.error)).toMatchObject({ ok: true, upgraded: false, version: 4 });
+      expect(await logText(other)).toMatch(/elsewhere: the other context finished: v4/);
+      for (const id of [1, SW]) {
+        expect(await other.evaluate((key) => window.demo.read('notes', key), uidOf(id))).toEqual(noteAtV4(id));
+      }
+    } finally {
+      await done(chrome);
+      await built.close();
     }
   });
 

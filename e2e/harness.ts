@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { createServer, type ViteDevServer } from 'vite';
+import { build, createServer, preview, type ViteDevServer } from 'vite';
 import { CHROMIUM_ARGS, CHROMIUM_BINARY, assertExecutable } from '../test/browser-env/engines';
 import type { DemoApi } from '../demo/api';
 
@@ -35,6 +35,37 @@ export interface DemoServer {
   readonly url: string;
   readonly origin: string;
   close(): Promise<void>;
+}
+
+/**
+ * Builds the demo for production into a temporary folder (demo/vite.config.ts, then the one-file service worker of
+ * demo/vite.sw.config.ts, as `npm run demo:build` does) and serves the build with `vite preview`.
+ */
+export async function startBuiltDemo(): Promise<DemoServer> {
+  const outDir = mkdtempSync(path.join(os.tmpdir(), 'idb-evolve-demo-build-'));
+  for (const config of ['vite.config.ts', 'vite.sw.config.ts']) {
+    await build({
+      configFile: path.join(ROOT, 'demo', config),
+      logLevel: 'warn',
+      build: { outDir, emptyOutDir: false },
+    });
+  }
+  const port = await freePort();
+  const server = await preview({
+    configFile: path.join(ROOT, 'demo', 'vite.config.ts'),
+    logLevel: 'warn',
+    build: { outDir },
+    preview: { host: '127.0.0.1', port, strictPort: true },
+  });
+  const origin = `http://127.0.0.1:${port}`;
+  return {
+    url: `${origin}/`,
+    origin,
+    close: async () => {
+      await server.close();
+      rmSync(outDir, { recursive: true, force: true });
+    },
+  };
 }
 
 /** Starts the demo's dev server (demo/vite.config.ts) on 127.0.0.1 and a free port. */
