@@ -18,6 +18,7 @@ import { headerLayout, SnapshotReader, type SnapshotHeader, type SnapshotInfo, t
 import type { SnapshotStorage } from './storage.js';
 import { readFile, storageOf, verifySnapshotFile, type SnapshotStorageOption } from './manage.js';
 import { evaluateKeyPath, indexEntries, isValidKey, keyId } from '../idb/keys.js';
+import { withUpgradeLock } from '../upgrade/election.js';
 import { remove } from '../upgrade/step-store.js';
 import { TransactionGuard } from '../idb/transaction-guard.js';
 
@@ -159,22 +160,27 @@ export async function restoreInto(
   const upgrade = upgradeThrough(options.plan, header, id);
   const version = target?.version ?? upgrade?.latest ?? header.version;
   const layout = target?.layout ?? headerLayout(header, id);
-  const installed = await installedVersion(name, { indexedDB: factory, IDBKeyRange: keyRange });
-  const recreated = installed >= version;
-  if (recreated) {
-    await writeJournal(storage, { database: name, snapshot: id, started: new Date().toISOString() });
-    await deleteDatabase(
-      factory,
-      name,
-      options,
-      'the restore did not start (the deletion still goes ahead when they close, and the next open finishes the restore)',
-    ).catch((error: unknown) => {
-      if (error instanceof OpenError && error.code === 'blocked') throw error;
-      throw new SnapshotError('restore_failed', `Could not delete "${name}" to restore it`, { cause: error });
-    });
-  }
-  const loadTarget: LoadTarget = { ...target, version, layout, ...(upgrade === undefined ? {} : { upgrade }) };
-  const loaded = await load({ factory, keyRange }, name, reader, header, loadTarget, options);
+  // Held from the deletion to the load: no other tab's open may recreate the database in between.
+  const done = await withUpgradeLock(factory, name, options, 'the restore did not start', async () => {
+    const installed = await installedVersion(name, { indexedDB: factory, IDBKeyRange: keyRange });
+    const recreated = installed >= version;
+    if (recreated) {
+      await writeJournal(storage, { database: name, snapshot: id, started: new Date().toISOString() });
+      await deleteDatabase(
+        factory,
+        name,
+        options,
+        'the restore did not start (the deletion still goes ahead when they close, and the next open finishes the restore)',
+      ).catch((error: unknown) => {
+        if (error instanceof OpenError && error.code === 'blocked') throw error;
+        throw new SnapshotError('restore_failed', `Could not delete "${name}" to restore it`, { cause: error });
+      });
+    }
+    const loadTarget: LoadTarget = { ...target, version, layout, ...(upgrade === undefined ? {} : { upgrade }) };
+    const loaded = await load({ factory, keyRange }, name, reader, header, loadTarget, options);
+    return { recreated, loaded };
+  });
+  const { recreated, loaded } = done;
   // Also clears the journal of an interrupted restore this one redid (the database was absent then: not `recreated`).
   await storage.delete(journalName(name));
   return { snapshot, database: name, version, ...loaded, recreated, ms: Date.now() - started };

@@ -1,6 +1,6 @@
 // One upgrader per database across tabs, workers and the service worker: a Web Lock elects it, a BroadcastChannel
 // carries its news to the others, who wait on the lock and then open the upgraded database without running anything.
-import type { UpgradeElsewhere, Wait } from '../idb/wait.js';
+import { type BlockedOptions, type UpgradeElsewhere, Wait } from '../idb/wait.js';
 
 const ids = new WeakMap<IDBFactory, string>();
 
@@ -63,6 +63,31 @@ export function upgradeLock(
       }, reject);
     });
   };
+}
+
+/**
+ * Runs `work` holding the database's upgrade lock, for work made of several requests that no other context's open
+ * may come between (a restore deletes, then recreates the database). The wait for the lock is bounded like any.
+ */
+export async function withUpgradeLock<T>(
+  factory: IDBFactory,
+  name: string,
+  options: BlockedOptions,
+  gaveUp: string,
+  work: () => Promise<T>,
+): Promise<T> {
+  const wait = new Wait(name, options, gaveUp);
+  let release: () => void;
+  try {
+    release = await wait.race(upgradeLock(factory, name, undefined)(wait));
+  } finally {
+    wait.end();
+  }
+  try {
+    return await work();
+  } finally {
+    release();
+  }
 }
 
 /** Posts an upgrade's news to the other opens of its database; a no-op where BroadcastChannel does not exist. */
