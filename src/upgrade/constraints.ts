@@ -2,7 +2,7 @@ import { describeKey, UpgradeError } from '../errors.js';
 import { indexEntries, keyId } from '../idb/keys.js';
 import type { ExplainCollision, TransactionGuard } from '../idb/transaction-guard.js';
 import type { IndexLayout } from '../plan/layout.js';
-import { readStorePages } from './read-pages.js';
+import { readWholeStore } from './read-pages.js';
 
 function settle<T>(request: IDBRequest<T>): Promise<T> {
   return new Promise((resolve, reject) => {
@@ -121,14 +121,11 @@ export async function findDuplicate({
 }: UniqueBuild): Promise<void> {
   const seen = new Map<string, IDBValidKey>();
   const context = { store: store.name };
-  await readStorePages({
+  await readWholeStore({
     guard,
     keyRange,
     factory,
     store,
-    query: null,
-    direction: 'next',
-    batchSize: 1000,
     context,
     onPage: async (page) => {
       for (const record of page) {

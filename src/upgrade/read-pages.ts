@@ -55,6 +55,11 @@ export async function readStorePages(reading: PageReading): Promise<void> {
   }
 }
 
+/** Every record of a store, forward, 1000 at a time: the read passes of validation and of the duplicate search. */
+export function readWholeStore(reading: Omit<PageReading, 'query' | 'direction' | 'batchSize'>): Promise<void> {
+  return readStorePages({ ...reading, query: null, direction: 'next', batchSize: 1000 });
+}
+
 /** The bounds of a key range, to be moved as a walk goes; no bound for a missing range. */
 export interface Bounds {
   lower: IDBValidKey | undefined;

@@ -1,10 +1,9 @@
 import { UpgradeError, type ValidationIssue } from '../errors.js';
 import type { TransactionGuard } from '../idb/transaction-guard.js';
-import type { PlannedVersion } from '../plan/define-plan.js';
 import type { StandardSchemaV1, StandardSchemaV1Issue, StandardSchemaV1Result } from '../plan/standard-schema.js';
 import type { ProgressCallback } from '../progress.js';
 import { keyId } from '../idb/keys.js';
-import { readStorePages } from './read-pages.js';
+import { readWholeStore } from './read-pages.js';
 
 /**
  * Which records a version's validators check when the version completes: `all` (default) every record of each
@@ -12,6 +11,13 @@ import { readStorePages } from './read-pages.js';
  * huge stores, at the risk of old records that no step touched staying invalid.
  */
 export type ValidationScope = 'all' | 'written';
+
+/** What validation needs of a planned version: its number, validators and scope. */
+export interface ValidatedVersion {
+  readonly version: number;
+  readonly validators: Readonly<Record<string, StandardSchemaV1>>;
+  readonly validate: ValidationScope;
+}
 
 /** What a validating walk or rebuild calls per record it leaves in the store. */
 export interface RecordCheck {
@@ -69,7 +75,7 @@ export class VersionValidation {
   /** Records checked, by store. */
   readonly checked: Record<string, number> = {};
 
-  constructor(version: PlannedVersion, steps: readonly { readonly stores: readonly string[] }[], run: ValidationRun) {
+  constructor(version: ValidatedVersion, steps: readonly { readonly stores: readonly string[] }[], run: ValidationRun) {
     this.#version = version.version;
     this.#validators = version.validators;
     this.#scope = version.validate;
@@ -137,14 +143,11 @@ export class VersionValidation {
     const total = progress && (await guard.request(objectStore.count(), context));
     let done = 0;
     if (progress) onProgress({ ...progress, done, total: total! });
-    await readStorePages({
+    await readWholeStore({
       guard,
       keyRange,
       factory,
       store: objectStore,
-      query: null,
-      direction: 'next',
-      batchSize: 1000,
       context,
       onPage: async (page) => {
         for (const record of page) {
