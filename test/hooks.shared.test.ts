@@ -1,10 +1,18 @@
 import { expect, test } from 'vitest';
-import { listSnapshots, openDatabase, readUpgradeLog, updateRecords, type UpgradeHooks } from '../src/index.js';
+import {
+  listSnapshots,
+  openDatabase,
+  readUpgradeLog,
+  updateRecords,
+  type Step,
+  type UpgradeHooks,
+} from '../src/index.js';
 import { fakeEnvironment, openAndClose, plan, seedDatabase } from './helpers.js';
 
 const v1 = { version: 1, stores: { notes: { keyPath: 'id' } } } as const;
-const bump = (fail: boolean) =>
-  updateRecords(
+// A custom step (not record-level): it is not fused with the previous version's, so that version completes first.
+const bump = (fail: boolean): Step => {
+  const { records: _records, ...step } = updateRecords(
     'notes',
     (n: { id: number; n: number }) => {
       if (fail && n.id === 2) throw new Error('boom');
@@ -12,6 +20,8 @@ const bump = (fail: boolean) =>
     },
     { name: 'bump' },
   );
+  return step;
+};
 
 function recorder(): { calls: [string, unknown][]; hooks: UpgradeHooks } {
   const calls: [string, unknown][] = [];

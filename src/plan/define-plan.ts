@@ -185,6 +185,17 @@ function checkStep(step: unknown, version: number, index: number, names: Set<str
   if (!Array.isArray(candidate.stores) || !candidate.stores.every((s) => typeof s === 'string')) {
     throw new PlanError('invalid_step', 'Step must list the stores it uses in `stores`', named);
   }
+  const records = candidate.records;
+  if (
+    records !== undefined &&
+    (typeof records.visitor !== 'function' || candidate.stores.length !== 1 || candidate.stores[0] !== records.store)
+  ) {
+    throw new PlanError(
+      'invalid_step',
+      'A record-level step (`records`) needs a `visitor` and must list its one store, `records.store`, as its only store',
+      named,
+    );
+  }
   return candidate as Step;
 }
 

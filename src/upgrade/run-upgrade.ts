@@ -15,6 +15,7 @@ import {
   UpgradeStore,
   unchanged,
   remove,
+  type RecordLevel,
   type Step,
   type StepContext,
   type StepCounters,
@@ -23,6 +24,7 @@ import {
 import type { TransactionGuard } from '../idb/transaction-guard.js';
 import type { ProgressCallback } from '../progress.js';
 import { type RecordCheck, VersionValidation } from './validation.js';
+import { Fusion } from './fusion.js';
 import { evaluateKeyPath } from '../idb/keys.js';
 import { findDuplicate } from './constraints.js';
 
@@ -125,17 +127,21 @@ export async function runUpgrade(run: UpgradeRun): Promise<UpgradeReport> {
     }
     // Never diff a database whose shape the plan does not describe: deleting "undeclared" stores would lose data.
     const alternative = installedAlternative(run, installed);
+    const pending = plan.versions.filter((v) => v.version > oldVersion && v.version <= newVersion);
+    const fusion = new Fusion(run);
+    const settled = new Map<number, number>();
+    const announce = announcer(run, versions, settled);
     if (alternative !== undefined) {
       guard.position = { version: oldVersion };
       const normalized = { ...installed, steps: alternative.steps, transition: alternative.transition };
-      versions.push({ ...(await applyVersion(run, normalized)), alternative: alternative.name });
-      run.onVersion?.(versions[0]!);
+      const report = await applyVersion(run, normalized, fusion, settled, pending.length === 0);
+      versions.push({ ...report, alternative: alternative.name });
+      announce();
     }
-    for (const version of plan.versions) {
-      if (version.version <= oldVersion || version.version > newVersion) continue;
+    for (const version of pending) {
       guard.position = { version: version.version };
-      versions.push(await applyVersion(run, version));
-      run.onVersion?.(versions[versions.length - 1]!);
+      versions.push(await applyVersion(run, version, fusion, settled, version === pending.at(-1)));
+      announce();
     }
   }
   guard.throwIfFailed();
@@ -164,6 +170,20 @@ function installedAlternative(run: UpgradeRun, installed: PlannedVersion): Plann
     );
   }
   return installed.alternatives.find((alternative) => alternative.name === match.alternative);
+}
+
+/**
+ * Calls `onVersion` for each completed version, in order, once none of its steps waits in a fused pass: a report
+ * is final only then. `settled` counts, by version, the steps still waiting.
+ */
+function announcer(run: UpgradeRun, versions: readonly VersionReport[], settled: Map<number, number>): () => void {
+  let told = 0;
+  return () => {
+    while (told < versions.length && (settled.get(versions[told]!.version) ?? 0) === 0) {
+      run.onVersion?.(versions[told]!);
+      told++;
+    }
+  };
 }
 
 async function createFresh(run: UpgradeRun): Promise<VersionReport> {
@@ -199,7 +219,13 @@ async function createFresh(run: UpgradeRun): Promise<VersionReport> {
   };
 }
 
-async function applyVersion(run: UpgradeRun, next: PlannedVersion): Promise<VersionReport> {
+async function applyVersion(
+  run: UpgradeRun,
+  next: PlannedVersion,
+  fusion: Fusion,
+  settled: Map<number, number>,
+  last: boolean,
+): Promise<VersionReport> {
   const started = now();
   const { db, guard } = run;
   const transaction = guard.transaction;
@@ -212,6 +238,8 @@ async function applyVersion(run: UpgradeRun, next: PlannedVersion): Promise<Vers
 
   // Renames first, so that the layout diff sees renamed stores under their new names.
   const { renamed, rebuilt: rebuilding } = next.transition;
+  // A store that moves, is rebuilt, or whose indexes change needs its records as they stand: its pass runs first.
+  await fusion.flush([...renamed.map((r) => r.from), ...rebuilding]);
   for (const { from, to, step } of renamed) {
     guard.call(() => (transaction.objectStore(from).name = to), { store: from, step });
     storesRenamed.push([from, to]);
@@ -230,6 +258,7 @@ async function applyVersion(run: UpgradeRun, next: PlannedVersion): Promise<Vers
     // A store being rebuilt keeps its old layout until its rebuild step, for the steps listed before it.
     if (rebuilding.has(name)) continue;
     const store = transaction.objectStore(name);
+    if (fusion.pending(name) && indexesChange(store, layout)) await fusion.flush([name]);
     for (const indexName of Array.from(store.indexNames)) {
       const wanted = layout.indexes[indexName];
       if (wanted === undefined || indexChanged(wanted, store.index(indexName))) {
@@ -249,12 +278,25 @@ async function applyVersion(run: UpgradeRun, next: PlannedVersion): Promise<Vers
   const steps: StepReport[] = [];
   const validation = new VersionValidation(next, next.steps, run);
   for (const [index, step] of next.steps.entries()) {
-    steps.push(await runStep(run, next, step, index, 'step', validation));
+    const records = fusible(next, step);
+    if (records === undefined) {
+      // Any other step may read or write any store (its raw transaction too): every waiting pass runs first.
+      await fusion.flush();
+      steps.push(await runStep(run, next, step, index, 'step', validation));
+    } else steps.push(queueStep(fusion, settled, next, step, index, records));
   }
-  await validation.finish();
+  await validation.finish((store, check) => {
+    if (!fusion.pending(store)) return false;
+    fusion.check(store, check);
+    return true;
+  });
+  // The last version's passes run within it, so that its progress and layout check come in their usual order.
+  if (last) await fusion.flush();
+  guard.position = { version: next.version };
 
   for (const name of Array.from(db.objectStoreNames)) {
     if (!(name in next.layout)) {
+      await fusion.flush([name]);
       guard.call(() => db.deleteObjectStore(name), { store: name });
       storesDeleted.push(name);
     }
@@ -272,6 +314,58 @@ async function applyVersion(run: UpgradeRun, next: PlannedVersion): Promise<Vers
     validated: validation.checked,
     ms: now() - started,
   };
+}
+
+/** True when the layout phase will delete or create an index of `store`. */
+function indexesChange(store: IDBObjectStore, layout: NormalizedLayout[string]): boolean {
+  const existing = Array.from(store.indexNames);
+  if (
+    existing.some(
+      (name) => layout!.indexes[name] === undefined || indexChanged(layout!.indexes[name]!, store.index(name)),
+    )
+  ) {
+    return true;
+  }
+  return Object.keys(layout!.indexes).some((name) => !existing.includes(name));
+}
+
+/**
+ * The step's record-level declaration when it may join a fused pass: the version validates all records (not only
+ * written ones), and the store has no unique index (whose check between two steps is a state of its own) and is not
+ * rebuilt by the version.
+ */
+function fusible(version: PlannedVersion, step: Step): RecordLevel | undefined {
+  const records = step.records;
+  if (records === undefined || step.structure !== undefined || version.validate !== 'all') return undefined;
+  const layout = version.layout[records.store];
+  if (layout === undefined || version.transition.rebuilt.has(records.store)) return undefined;
+  if (Object.values(layout.indexes).some((index) => index.unique)) return undefined;
+  return records;
+}
+
+/** Queues a record-level step on its store's pass; its report fills in when the pass has run. */
+function queueStep(
+  fusion: Fusion,
+  settled: Map<number, number>,
+  version: PlannedVersion,
+  step: Step,
+  index: number,
+  records: RecordLevel,
+): StepReport {
+  const report = { name: step.name, index, visited: 0, updated: 0, deleted: 0, written: 0, ms: 0 };
+  settled.set(version.version, (settled.get(version.version) ?? 0) + 1);
+  fusion.queue({
+    version: version.version,
+    step,
+    stepIndex: index,
+    records,
+    counters: report,
+    done: (ms) => {
+      report.ms = ms;
+      settled.set(version.version, settled.get(version.version)! - 1);
+    },
+  });
+  return report;
 }
 
 /** Reports the layout phase of a version as done: every store is in place. */

@@ -114,6 +114,14 @@ export interface StepContext<Records extends StoreRecords = UntypedRecords> {
   request<T>(request: IDBRequest<T>): Promise<T>;
 }
 
+/** What a record-level step runs: see {@link Step.records}. */
+export interface RecordLevel {
+  readonly store: string;
+  readonly visitor: RecordVisitor<any, unknown>;
+  /** Records read per batch, as the step asked (the pass takes the first step's). */
+  readonly batchSize?: number;
+}
+
 /** Moves a store to a new name before the layout is applied. */
 export interface RenameStoreStructure {
   readonly kind: 'rename-store';
@@ -152,6 +160,14 @@ export interface Step<
   run(context: StepContext<Records>): void | Promise<void>;
   /** Set by `renameStore` and `rebuildStore`, which change the layout itself. */
   readonly structure?: RenameStoreStructure | RebuildStoreStructure;
+  /**
+   * Declares the step record-level: all it does is run `visitor` over every record of `store` in key order, each
+   * record on its own (set by `updateRecords` and the field helpers without `index` or `range`). Consecutive
+   * record-level steps on a store, within a version and across the pending versions of one open, then run as one
+   * pass that applies each visitor in turn to each record. A visitor that returns `unchanged` must have left the
+   * record as it was: the next visitor of the pass sees the same object.
+   */
+  readonly records?: RecordLevel;
   /**
    * What the step does, for its fingerprint in the schema history: the step helpers record their arguments and
    * the source of the functions they were given, which `run` (a closure) does not show.

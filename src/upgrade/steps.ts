@@ -84,6 +84,10 @@ export function updateRecords<From = UntypedRecord, To = From, const S extends s
       // The records are what the caller said they are: the types were checked where the step was declared.
       await context.store(store).walk(visitor as RecordVisitor<UntypedRecord, unknown>, walk);
     },
+    // A walk of the whole store in key order can join a fused pass; an index or range walk cannot.
+    ...(walk.index === undefined && walk.range === undefined && (walk as WalkOptions).direction === undefined
+      ? { records: { store, visitor, ...(walk.batchSize === undefined ? {} : { batchSize: walk.batchSize }) } }
+      : {}),
     source: sourceOf('updateRecords', store, visitor, walk),
   };
 }

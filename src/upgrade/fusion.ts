@@ -1,0 +1,194 @@
+// One pass for consecutive record-level steps: their visitors are queued per store, within a version and across the
+// pending versions of one open, and run together the moment anything needs the store's records as they stand.
+import { UpgradeError } from '../errors.js';
+import { evaluateKeyPath, isValidKey } from '../idb/keys.js';
+import type { TransactionGuard } from '../idb/transaction-guard.js';
+import type { ProgressCallback } from '../progress.js';
+import { readStorePages } from './read-pages.js';
+import { type RecordLevel, remove, type Step, type StepCounters, unchanged, type VisitResult } from './step-store.js';
+
+/** A queued visitor: the step it stands for, and the counters its report shows. */
+export interface QueuedVisit {
+  readonly version: number;
+  readonly step: Step;
+  readonly stepIndex: number;
+  readonly records: RecordLevel;
+  readonly counters: StepCounters;
+  /** Called once the pass ran, with the step's share of its time. */
+  readonly done: (ms: number) => void;
+}
+
+/** A version's validator, checked in the pass at the point where that version ends. */
+type Check = (value: unknown, key: IDBValidKey) => Promise<void> | undefined;
+
+type Queued = { readonly visit: QueuedVisit } | { readonly check: Check };
+
+/** Everything a pass needs from the running upgrade. */
+export interface FusionRun {
+  readonly guard: TransactionGuard;
+  readonly factory: IDBFactory;
+  readonly keyRange: typeof IDBKeyRange;
+  readonly onProgress: ProgressCallback | undefined;
+}
+
+const now = (): number => (typeof performance === 'undefined' ? Date.now() : performance.now());
+
+function isThenable<T>(value: unknown): value is PromiseLike<T> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function';
+}
+
+/**
+ * The queued passes of one upgrade, by store. The result equals running every step on its own: visitors see each
+ * record in key order, one after the other, exactly as separate walks would have left it; a removed record ends its
+ * chain; `unchanged` from every visitor means no write. Stores with a unique index are never queued (an index
+ * check between two steps is a state of its own), nor are versions that validate written records only.
+ */
+export class Fusion {
+  readonly #run: FusionRun;
+  readonly #queues = new Map<string, Queued[]>();
+
+  constructor(run: FusionRun) {
+    this.#run = run;
+  }
+
+  /** True when `store` has visitors waiting. */
+  pending(store: string): boolean {
+    return this.#queues.has(store);
+  }
+
+  /** Queues a record-level step's visitor on its store. */
+  queue(visit: QueuedVisit): void {
+    const { store } = visit.records;
+    const queue = this.#queues.get(store) ?? [];
+    queue.push({ visit });
+    this.#queues.set(store, queue);
+  }
+
+  /** Queues a validator where a version ends, for a store with visitors waiting (see {@link pending}). */
+  check(store: string, check: Check): void {
+    this.#queues.get(store)?.push({ check });
+  }
+
+  /** Runs the waiting pass of each of `stores` (every store when omitted). */
+  async flush(stores?: Iterable<string>): Promise<void> {
+    for (const store of Array.from(stores ?? this.#queues.keys())) {
+      const queue = this.#queues.get(store);
+      if (queue === undefined) continue;
+      this.#queues.delete(store);
+      await this.#pass(store, queue);
+    }
+  }
+
+  async #pass(store: string, queue: readonly Queued[]): Promise<void> {
+    const started = now();
+    const { guard, keyRange, factory, onProgress } = this.#run;
+    const visits = queue.flatMap((item) => ('visit' in item ? [item.visit] : []));
+    const context = { store };
+    const objectStore = guard.call(() => guard.transaction.objectStore(store), context);
+    const total = onProgress === undefined ? 0 : await guard.request(objectStore.count(), context);
+    let done = 0;
+    const report = (): void => {
+      for (const v of visits) {
+        const position = { version: v.version, step: v.step.name, stepIndex: v.stepIndex, store };
+        onProgress?.({ phase: 'step', unit: 'records', ...position, done: Math.min(done, total), total });
+      }
+    };
+    report();
+    await readStorePages({
+      guard,
+      keyRange,
+      factory,
+      store: objectStore,
+      query: null,
+      direction: 'next',
+      batchSize: visits[0]?.records.batchSize ?? 1000,
+      context,
+      onPage: async (page) => {
+        for (const record of page) await this.#apply(objectStore, queue, record.primaryKey, record.value);
+        done += page.length;
+        report();
+      },
+    });
+    if (done !== total) {
+      done = total;
+      report();
+    }
+    const share = (now() - started) / Math.max(1, visits.length);
+    for (const v of visits) v.done(share);
+  }
+
+  /** Runs one record through the queue, then writes it once (or deletes it) if any visitor changed it. */
+  async #apply(store: IDBObjectStore, queue: readonly Queued[], primaryKey: IDBValidKey, read: unknown): Promise<void> {
+    const { guard } = this.#run;
+    const context = { store: store.name, key: primaryKey };
+    let value = read;
+    let changed = false;
+    for (const item of queue) {
+      if ('check' in item) {
+        const verdict = item.check(value, primaryKey);
+        if (verdict !== undefined) await verdict;
+        continue;
+      }
+      const { visit } = item;
+      guard.position = { version: visit.version, step: visit.step.name, stepIndex: visit.stepIndex };
+      const result = await this.#visit(visit, value, primaryKey, context);
+      visit.counters.visited++;
+      if (result === unchanged) continue;
+      if (result === remove) {
+        visit.counters.deleted++;
+        guard.write(store.delete(primaryKey), context);
+        return;
+      }
+      this.#checkKey(store, result, primaryKey, context);
+      visit.counters.updated++;
+      value = result;
+      changed = true;
+    }
+    if (!changed) return;
+    const stored = value;
+    guard.write(
+      guard.call(() => (store.keyPath === null ? store.put(stored, primaryKey) : store.put(stored)), context),
+      context,
+    );
+  }
+
+  async #visit(
+    visit: QueuedVisit,
+    value: unknown,
+    primaryKey: IDBValidKey,
+    context: { store: string; key: IDBValidKey },
+  ): Promise<VisitResult<unknown>> {
+    const { guard } = this.#run;
+    let result: VisitResult<unknown>;
+    try {
+      const returned = visit.records.visitor(value, { primaryKey, key: primaryKey });
+      result = isThenable<VisitResult<unknown>>(returned) ? await returned : returned;
+    } catch (error) {
+      throw guard.fail(error, context);
+    }
+    guard.throwIfFailed();
+    if (result === undefined) {
+      throw guard.failWith(
+        'invalid_step_result',
+        'The record visitor returned undefined: return the record, `unchanged` or `remove`',
+        context,
+      );
+    }
+    return result;
+  }
+
+  /** Each visitor's result must keep the primary key, as its own walk would have checked. */
+  #checkKey(store: IDBObjectStore, result: unknown, primaryKey: IDBValidKey, context: object): void {
+    if (store.keyPath === null) return;
+    const { factory, guard } = this.#run;
+    const newKey = evaluateKeyPath(result, store.keyPath);
+    if (isValidKey(factory, newKey) && factory.cmp(newKey, primaryKey) === 0) return;
+    throw guard.fail(
+      new UpgradeError(
+        'key_changed',
+        'The record visitor changed the primary key; that would duplicate the record. Use rebuildStore to re-key a store',
+        { ...guard.position, ...context },
+      ),
+    );
+  }
+}
