@@ -27,6 +27,8 @@ export interface MigrateCase {
   readonly run: (name: string, count: number, prepared: unknown, limit?: number) => Promise<void | Stopped>;
   /** `original`: the case upgrades to version 2 without changing a record (checked against version 1's records). */
   readonly leaves?: 'original';
+  /** The version the case upgrades to (default 2). */
+  readonly finalVersion?: number;
 }
 
 /** A capped case that hit its time limit: the upgrade was aborted after `done` records. */
@@ -56,6 +58,17 @@ const threePassPlan = definePlan({
         dropField(STORE, 'legacy'),
       ],
     },
+  ],
+});
+
+/** A user who skipped releases: 1 -> 5 in one open, four versions of one record step each (fused into one pass). */
+const catchUpPlan = definePlan({
+  versions: [
+    { version: 1, stores: layout },
+    { version: 2, stores: layout, steps: [renameField(STORE, 'title', 'name')] },
+    { version: 3, stores: layout, steps: [convertField(STORE, 'price', (price: string) => Number(price))] },
+    { version: 4, stores: layout, steps: [dropField(STORE, 'legacy')] },
+    { version: 5, stores: layout, steps: [convertField(STORE, 'qty', (qty: number) => qty)] },
   ],
 });
 
@@ -130,7 +143,7 @@ const BATCH = 1000;
 export const migrateCases: readonly MigrateCase[] = [
   {
     id: 'evolve-3pass',
-    label: 'idb-evolve renameField+convertField+dropField (3 passes), snapshot off',
+    label: 'idb-evolve renameField+convertField+dropField (3 helpers, one fused pass), snapshot off',
     run: async (name) => {
       const { db } = await openDatabase(name, threePassPlan, { snapshots: false });
       db.close();
@@ -141,6 +154,15 @@ export const migrateCases: readonly MigrateCase[] = [
     label: 'idb-evolve updateRecords (1 pass), snapshot off',
     run: async (name) => {
       const { db } = await openDatabase(name, onePassPlan, { snapshots: false });
+      db.close();
+    },
+  },
+  {
+    id: 'evolve-catchup',
+    label: 'idb-evolve 1 -> 5 catch-up, 4 versions of one record step each (one fused pass), snapshot off',
+    finalVersion: 5,
+    run: async (name) => {
+      const { db } = await openDatabase(name, catchUpPlan, { snapshots: false });
       db.close();
     },
   },

@@ -1,8 +1,8 @@
 // The bench page: exposes `window.bench`, which the Node driver (run.mjs) calls with page.evaluate. Every
 // function returns plain JSON. Setup, verification and cleanup are separate calls so that the driver can force a
 // garbage collection and take the heap baseline right before the timed call.
-import { makeItem, recordStats } from './data.js';
-import { clearOpfs, deleteDatabase, populate, verify, verifyMigrated, verifyOriginal } from './idb-util.js';
+import { expectedItem, makeItem, recordStats } from './data.js';
+import { clearOpfs, deleteDatabase, populate, verify, verifyOriginal } from './idb-util.js';
 import { diagnoseCases } from './diagnose-cases.js';
 import { migrateCases as mainCases, type MigrateCase, type Stopped } from './migrate-cases.js';
 
@@ -72,8 +72,9 @@ const bench = {
   /** Checks the migrated database. It is not deleted: the driver gives every run an origin (a LevelDB) of its own. */
   finishMigrate: async (id: string, name: string, count: number): Promise<void> => {
     prepared = undefined;
-    if (find(migrateCases, id).leaves === 'original') await verify(name, count, makeItem, 2);
-    else await verifyMigrated(name, count);
+    const c = find(migrateCases, id);
+    if (c.leaves === 'original') await verify(name, count, makeItem, 2);
+    else await verify(name, count, expectedItem, c.finalVersion ?? 2);
   },
   /** After a capped run that stopped: the upgrade was rolled back, so the database must still be at version 1. */
   finishStopped: async (name: string, count: number): Promise<void> => {
