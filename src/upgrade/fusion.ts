@@ -71,12 +71,16 @@ export class Fusion {
 
   /** Runs the waiting pass of each of `stores` (every store when omitted). */
   async flush(stores?: Iterable<string>): Promise<void> {
+    const { guard } = this.#run;
+    // Where the upgrade is stays as it was: a pass reports failures at its visitors' steps, only while it runs.
+    const position = guard.position;
     for (const store of Array.from(stores ?? this.#queues.keys())) {
       const queue = this.#queues.get(store);
       if (queue === undefined) continue;
       this.#queues.delete(store);
       await this.#pass(store, queue);
     }
+    guard.position = position;
   }
 
   async #pass(store: string, queue: readonly Queued[]): Promise<void> {

@@ -292,7 +292,6 @@ async function applyVersion(
   });
   // The last version's passes run within it, so that its progress and layout check come in their usual order.
   if (last) await fusion.flush();
-  guard.position = { version: next.version };
 
   for (const name of Array.from(db.objectStoreNames)) {
     if (!(name in next.layout)) {
