@@ -128,19 +128,18 @@ export async function runUpgrade(run: UpgradeRun): Promise<UpgradeReport> {
     // Never diff a database whose shape the plan does not describe: deleting "undeclared" stores would lose data.
     const alternative = installedAlternative(run, installed);
     const pending = plan.versions.filter((v) => v.version > oldVersion && v.version <= newVersion);
-    const fusion = new Fusion(run);
-    const settled = new Map<number, number>();
-    const announce = announcer(run, versions, settled);
+    const passes: Passes = { fusion: new Fusion(run), settled: new Map() };
+    const announce = announcer(run, versions, passes.settled);
     if (alternative !== undefined) {
       guard.position = { version: oldVersion };
       const normalized = { ...installed, steps: alternative.steps, transition: alternative.transition };
-      const report = await applyVersion(run, normalized, fusion, settled, pending.length === 0);
+      const report = await applyVersion(run, normalized, passes, pending.length === 0);
       versions.push({ ...report, alternative: alternative.name });
       announce();
     }
     for (const version of pending) {
       guard.position = { version: version.version };
-      versions.push(await applyVersion(run, version, fusion, settled, version === pending.at(-1)));
+      versions.push(await applyVersion(run, version, passes, version === pending.at(-1)));
       announce();
     }
   }
@@ -219,23 +218,44 @@ async function createFresh(run: UpgradeRun): Promise<VersionReport> {
   };
 }
 
+/** The shared state of one upgrade's versions: the waiting passes, and by version the steps still queued in them. */
+interface Passes {
+  readonly fusion: Fusion;
+  readonly settled: Map<number, number>;
+}
+
 async function applyVersion(
   run: UpgradeRun,
   next: PlannedVersion,
-  fusion: Fusion,
-  settled: Map<number, number>,
+  passes: Passes,
   last: boolean,
 ): Promise<VersionReport> {
   const started = now();
   const { db, guard } = run;
+  const { fusion } = passes;
+  const layout = await applyLayout(run, next, fusion);
+  const { steps, validated } = await runSteps(run, next, passes, last);
+  const storesDeleted: string[] = [];
+  for (const name of Array.from(db.objectStoreNames)) {
+    if (!(name in next.layout)) {
+      await fusion.flush([name]);
+      guard.call(() => db.deleteObjectStore(name), { store: name });
+      storesDeleted.push(name);
+    }
+  }
+  verifyLayout(run, next, `The layout after version ${next.version} does not match the plan`, layout.created);
+  const { created: _created, ...changes } = layout;
+  return { version: next.version, ...changes, storesDeleted, steps, validated, ms: now() - started };
+}
+
+/** A version's layout phase: renames, then the diff (stores created, indexes deleted and built). */
+async function applyLayout(run: UpgradeRun, next: PlannedVersion, fusion: Fusion) {
+  const { db, guard } = run;
   const transaction = guard.transaction;
   const storesRenamed: [string, string][] = [];
-  const storesRebuilt: string[] = [];
   const storesCreated: string[] = [];
-  const storesDeleted: string[] = [];
   const indexesCreated: string[] = [];
   const indexesDeleted: string[] = [];
-
   // Renames first, so that the layout diff sees renamed stores under their new names.
   const { renamed, rebuilt: rebuilding } = next.transition;
   // A store that moves, is rebuilt, or whose indexes change needs its records as they stand: its pass runs first.
@@ -244,8 +264,6 @@ async function applyVersion(
     guard.call(() => (transaction.objectStore(from).name = to), { store: from, step });
     storesRenamed.push([from, to]);
   }
-  storesRebuilt.push(...rebuilding);
-
   // fake-indexeddb hands back a stale IDBIndex after deleteIndex + createIndex of the same name; the layout check
   // reads the handles createIndex returned instead.
   const created = new Map<string, IDBIndex>();
@@ -274,7 +292,14 @@ async function applyVersion(
     }
   }
   layoutDone(run, next);
+  return { storesCreated, storesRenamed, storesRebuilt: [...rebuilding], indexesCreated, indexesDeleted, created };
+}
 
+/**
+ * A version's steps, record-level ones queued on their store's pass, then its validation (checked in a waiting pass
+ * where one is, else by a read pass). The last version runs every waiting pass.
+ */
+async function runSteps(run: UpgradeRun, next: PlannedVersion, { fusion, settled }: Passes, last: boolean) {
   const steps: StepReport[] = [];
   const validation = new VersionValidation(next, next.steps, run);
   for (const [index, step] of next.steps.entries()) {
@@ -292,27 +317,7 @@ async function applyVersion(
   });
   // The last version's passes run within it, so that its progress and layout check come in their usual order.
   if (last) await fusion.flush();
-
-  for (const name of Array.from(db.objectStoreNames)) {
-    if (!(name in next.layout)) {
-      await fusion.flush([name]);
-      guard.call(() => db.deleteObjectStore(name), { store: name });
-      storesDeleted.push(name);
-    }
-  }
-  verifyLayout(run, next, `The layout after version ${next.version} does not match the plan`, created);
-  return {
-    version: next.version,
-    storesCreated,
-    storesDeleted,
-    storesRenamed,
-    storesRebuilt,
-    indexesCreated,
-    indexesDeleted,
-    steps,
-    validated: validation.checked,
-    ms: now() - started,
-  };
+  return { steps, validated: validation.checked };
 }
 
 /** True when the layout phase will delete or create an index of `store`. */
