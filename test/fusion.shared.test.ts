@@ -250,3 +250,30 @@ test('a custom step declaring itself record-level is checked when the plan is de
   );
   expect(bad({ store: 'notes' }, ['notes'])).toThrow(/needs a `visitor`/);
 });
+
+test('a helper step whose run was wrapped is not fused: the wrapper runs', async () => {
+  const calls: number[] = [];
+  const helper = defaultValue('notes', 'x', 1);
+  const wrapped: Step = {
+    ...helper,
+    run: async (ctx) => {
+      calls.push(await ctx.store('notes').count());
+      await helper.run(ctx);
+    },
+  };
+  const p = definePlan({
+    versions: [
+      { version: 1, stores: { notes: { keyPath: 'id' } } },
+      { version: 2, stores: { notes: { keyPath: 'id' } }, steps: [defaultValue('notes', 'y', 2), wrapped] },
+    ],
+  });
+  const { factory, options } = fakeEnvironment();
+  await seedDatabase('db', p, 1, { notes: [{ id: 1 }, { id: 2 }] }, options);
+  const { db } = await openDatabase('db', p, options);
+  db.close();
+  expect(calls).toEqual([2]);
+  expect((await dump(factory, 'db')).stores.notes?.records).toEqual([
+    [1, { id: 1, y: 2, x: 1 }],
+    [2, { id: 2, y: 2, x: 1 }],
+  ]);
+});

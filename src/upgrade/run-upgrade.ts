@@ -334,13 +334,16 @@ function indexesChange(store: IDBObjectStore, layout: NormalizedLayout[string]):
 }
 
 /**
- * The step's record-level declaration when it may join a fused pass: the version validates all records (not only
+ * The step's record-level declaration when it may join a fused pass: it is still the step's own (`records.run` is
+ * its `run`), the version validates all records (not only
  * written ones), and the store has no unique index (whose check between two steps is a state of its own) and is not
  * rebuilt by the version.
  */
 function fusible(version: PlannedVersion, step: Step): RecordLevel | undefined {
   const records = step.records;
   if (records === undefined || step.structure !== undefined || version.validate !== 'all') return undefined;
+  // A wrapped step (its run replaced) does something the declaration does not describe.
+  if (records.run !== step.run) return undefined;
   const layout = version.layout[records.store];
   if (layout === undefined || version.transition.rebuilt.has(records.store)) return undefined;
   if (Object.values(layout.indexes).some((index) => index.unique)) return undefined;

@@ -118,6 +118,11 @@ export interface StepContext<Records extends StoreRecords = UntypedRecords> {
 export interface RecordLevel {
   readonly store: string;
   readonly visitor: RecordVisitor<any, unknown>;
+  /**
+   * The step's own `run` that this declaration stands for. A step whose `run` was replaced (`{ ...step, run }`, a
+   * wrapper) no longer matches it and runs on its own: the declaration says nothing about the new `run`.
+   */
+  readonly run: Step['run'];
   /** Records read per batch, as the step asked (the pass takes the first step's). */
   readonly batchSize?: number;
 }

@@ -77,16 +77,18 @@ export function updateRecords<From = UntypedRecord, To = From, const S extends s
   options: WalkStepOptions & { readonly name: string },
 ): HelperStep<S, StepWrites<S, To>> {
   const { name, ...walk } = options;
+  const run = async (context: StepContext): Promise<void> => {
+    // The records are what the caller said they are: the types were checked where the step was declared.
+    await context.store(store).walk(visitor as RecordVisitor<UntypedRecord, unknown>, walk);
+  };
+  const batch = walk.batchSize === undefined ? {} : { batchSize: walk.batchSize };
   return {
     name,
     stores: [store],
-    run: async (context: StepContext) => {
-      // The records are what the caller said they are: the types were checked where the step was declared.
-      await context.store(store).walk(visitor as RecordVisitor<UntypedRecord, unknown>, walk);
-    },
+    run,
     // A walk of the whole store in key order can join a fused pass; an index or range walk cannot.
     ...(walk.index === undefined && walk.range === undefined && (walk as WalkOptions).direction === undefined
-      ? { records: { store, visitor, ...(walk.batchSize === undefined ? {} : { batchSize: walk.batchSize }) } }
+      ? { records: { store, visitor, run, ...batch } }
       : {}),
     source: sourceOf('updateRecords', store, visitor, walk),
   };
