@@ -165,7 +165,8 @@ describe('fused passes', () => {
       }),
       { numRuns: realIndexedDB ? 25 : 150 },
     );
-  });
+    // Seconds of work (two upgrades per run): bounded by the run count, not by the default per-test timeout.
+  }, 120_000);
 
   test('record steps of three pending versions, validators included, run as one pass over the store', async () => {
     const specs: VersionSpec[] = [

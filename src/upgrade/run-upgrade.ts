@@ -9,6 +9,7 @@ import {
   readLayout,
   type IndexLayout,
   type NormalizedLayout,
+  type NormalizedStore,
 } from '../plan/layout.js';
 import type { Plan, PlannedAlternative, PlannedVersion } from '../plan/define-plan.js';
 import {
@@ -321,16 +322,13 @@ async function runSteps(run: UpgradeRun, next: PlannedVersion, { fusion, settled
 }
 
 /** True when the layout phase will delete or create an index of `store`. */
-function indexesChange(store: IDBObjectStore, layout: NormalizedLayout[string]): boolean {
+function indexesChange(store: IDBObjectStore, layout: NormalizedStore): boolean {
   const existing = Array.from(store.indexNames);
-  if (
-    existing.some(
-      (name) => layout!.indexes[name] === undefined || indexChanged(layout!.indexes[name]!, store.index(name)),
-    )
-  ) {
-    return true;
-  }
-  return Object.keys(layout!.indexes).some((name) => !existing.includes(name));
+  const stale = (name: string): boolean => {
+    const wanted = layout.indexes[name];
+    return wanted === undefined || indexChanged(wanted, store.index(name));
+  };
+  return existing.some(stale) || Object.keys(layout.indexes).some((name) => !existing.includes(name));
 }
 
 /**
