@@ -1,11 +1,17 @@
 // One pass for consecutive record-level steps: their visitors are queued per store, within a version and across the
 // pending versions of one open, and run together the moment anything needs the store's records as they stand.
-import { UpgradeError } from '../errors.js';
-import { evaluateKeyPath, isValidKey } from '../idb/keys.js';
 import type { TransactionGuard } from '../idb/transaction-guard.js';
 import type { ProgressCallback } from '../progress.js';
 import { readStorePages } from './read-pages.js';
-import { type RecordLevel, remove, type Step, type StepCounters, unchanged, type VisitResult } from './step-store.js';
+import {
+  checkKeyKept,
+  type RecordLevel,
+  remove,
+  type Step,
+  type StepCounters,
+  unchanged,
+  visitRecord,
+} from './step-store.js';
 
 /** A queued visitor: the step it stands for, and the counters its report shows. */
 export interface QueuedVisit {
@@ -32,10 +38,6 @@ export interface FusionRun {
 }
 
 const now = (): number => (typeof performance === 'undefined' ? Date.now() : performance.now());
-
-function isThenable<T>(value: unknown): value is PromiseLike<T> {
-  return typeof (value as { then?: unknown } | null)?.then === 'function';
-}
 
 /**
  * The queued passes of one upgrade, by store. The result equals running every step on its own: visitors see each
@@ -123,7 +125,7 @@ export class Fusion {
 
   /** Runs one record through the queue, then writes it once (or deletes it) if any visitor changed it. */
   async #apply(store: IDBObjectStore, queue: readonly Queued[], primaryKey: IDBValidKey, read: unknown): Promise<void> {
-    const { guard } = this.#run;
+    const { guard, factory } = this.#run;
     const context = { store: store.name, key: primaryKey };
     let value = read;
     let changed = false;
@@ -135,7 +137,8 @@ export class Fusion {
       }
       const { visit } = item;
       guard.position = { version: visit.version, step: visit.step.name, stepIndex: visit.stepIndex };
-      const result = await this.#visit(visit, value, primaryKey, context);
+      const info = { primaryKey, key: primaryKey };
+      const result = await visitRecord(guard, visit.records.visitor, value, info, context);
       visit.counters.visited++;
       if (result === unchanged) continue;
       if (result === remove) {
@@ -143,7 +146,7 @@ export class Fusion {
         guard.write(store.delete(primaryKey), context);
         return;
       }
-      this.#checkKey(store, result, primaryKey, context);
+      checkKeyKept(guard, factory, store.keyPath, result, primaryKey, context);
       visit.counters.updated++;
       value = result;
       changed = true;
@@ -153,46 +156,6 @@ export class Fusion {
     guard.write(
       guard.call(() => (store.keyPath === null ? store.put(stored, primaryKey) : store.put(stored)), context),
       context,
-    );
-  }
-
-  async #visit(
-    visit: QueuedVisit,
-    value: unknown,
-    primaryKey: IDBValidKey,
-    context: { store: string; key: IDBValidKey },
-  ): Promise<VisitResult<unknown>> {
-    const { guard } = this.#run;
-    let result: VisitResult<unknown>;
-    try {
-      const returned = visit.records.visitor(value, { primaryKey, key: primaryKey });
-      result = isThenable<VisitResult<unknown>>(returned) ? await returned : returned;
-    } catch (error) {
-      throw guard.fail(error, context);
-    }
-    guard.throwIfFailed();
-    if (result === undefined) {
-      throw guard.failWith(
-        'invalid_step_result',
-        'The record visitor returned undefined: return the record, `unchanged` or `remove`',
-        context,
-      );
-    }
-    return result;
-  }
-
-  /** Each visitor's result must keep the primary key, as its own walk would have checked. */
-  #checkKey(store: IDBObjectStore, result: unknown, primaryKey: IDBValidKey, context: object): void {
-    if (store.keyPath === null) return;
-    const { factory, guard } = this.#run;
-    const newKey = evaluateKeyPath(result, store.keyPath);
-    if (isValidKey(factory, newKey) && factory.cmp(newKey, primaryKey) === 0) return;
-    throw guard.fail(
-      new UpgradeError(
-        'key_changed',
-        'The record visitor changed the primary key; that would duplicate the record. Use rebuildStore to re-key a store',
-        { ...guard.position, ...context },
-      ),
     );
   }
 }

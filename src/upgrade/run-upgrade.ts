@@ -9,7 +9,6 @@ import {
   readLayout,
   type IndexLayout,
   type NormalizedLayout,
-  type NormalizedStore,
 } from '../plan/layout.js';
 import type { Plan, PlannedAlternative, PlannedVersion } from '../plan/define-plan.js';
 import {
@@ -259,7 +258,7 @@ async function applyLayout(run: UpgradeRun, next: PlannedVersion, fusion: Fusion
   const indexesDeleted: string[] = [];
   // Renames first, so that the layout diff sees renamed stores under their new names.
   const { renamed, rebuilt: rebuilding } = next.transition;
-  // A store that moves, is rebuilt, or whose indexes change needs its records as they stand: its pass runs first.
+  // A store that moves or is rebuilt needs its records as they stand: its pass runs first.
   await fusion.flush([...renamed.map((r) => r.from), ...rebuilding]);
   for (const { from, to, step } of renamed) {
     guard.call(() => (transaction.objectStore(from).name = to), { store: from, step });
@@ -277,19 +276,24 @@ async function applyLayout(run: UpgradeRun, next: PlannedVersion, fusion: Fusion
     // A store being rebuilt keeps its old layout until its rebuild step, for the steps listed before it.
     if (rebuilding.has(name)) continue;
     const store = transaction.objectStore(name);
-    if (fusion.pending(name) && indexesChange(store, layout)) await fusion.flush([name]);
-    for (const indexName of Array.from(store.indexNames)) {
-      const wanted = layout.indexes[indexName];
-      if (wanted === undefined || indexChanged(wanted, store.index(indexName))) {
-        guard.call(() => store.deleteIndex(indexName), { store: name });
-        indexesDeleted.push(`${name}.${indexName}`);
-      }
+    const existing = Array.from(store.indexNames);
+    const stale = existing.filter((index) => {
+      const wanted = layout.indexes[index];
+      return wanted === undefined || indexChanged(wanted, store.index(index));
+    });
+    const missing = Object.keys(layout.indexes).filter((index) => !existing.includes(index) || stale.includes(index));
+    // Indexes built over the records need them as they stand: the store's waiting pass runs first.
+    if (stale.length > 0 || missing.length > 0) await fusion.flush([name]);
+    for (const indexName of stale) {
+      guard.call(() => store.deleteIndex(indexName), { store: name });
+      indexesDeleted.push(`${name}.${indexName}`);
     }
-    for (const [indexName, index] of Object.entries(layout.indexes)) {
-      if (!store.indexNames.contains(indexName)) {
-        created.set(`${name}\u0000${indexName}`, await buildIndex(run, next, store, indexName, index));
-        indexesCreated.push(`${name}.${indexName}`);
-      }
+    for (const indexName of missing) {
+      created.set(
+        `${name}\u0000${indexName}`,
+        await buildIndex(run, next, store, indexName, layout.indexes[indexName]!),
+      );
+      indexesCreated.push(`${name}.${indexName}`);
     }
   }
   layoutDone(run, next);
@@ -319,16 +323,6 @@ async function runSteps(run: UpgradeRun, next: PlannedVersion, { fusion, settled
   // The last version's passes run within it, so that its progress and layout check come in their usual order.
   if (last) await fusion.flush();
   return { steps, validated: validation.checked };
-}
-
-/** True when the layout phase will delete or create an index of `store`. */
-function indexesChange(store: IDBObjectStore, layout: NormalizedStore): boolean {
-  const existing = Array.from(store.indexNames);
-  const stale = (name: string): boolean => {
-    const wanted = layout.indexes[name];
-    return wanted === undefined || indexChanged(wanted, store.index(name));
-  };
-  return existing.some(stale) || Object.keys(layout.indexes).some((name) => !existing.includes(name));
 }
 
 /**

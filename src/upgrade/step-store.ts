@@ -1,8 +1,9 @@
 import type { ErrorContext } from '../errors.js';
-import { evaluateKeyPath, keyId } from '../idb/keys.js';
+import { evaluateKeyPath, isValidKey, keyId } from '../idb/keys.js';
 import type { KeyPath } from '../plan/layout.js';
 import type { ExplainCollision, TransactionGuard } from '../idb/transaction-guard.js';
 import { explainWrite } from './constraints.js';
+import { isThenable } from './thenable.js';
 import { type BatchRecord, boundsOf, makeRange, moveBounds, readStorePages } from './read-pages.js';
 import type { RecordCheck, VersionValidation } from './validation.js';
 import type { StoreName, StoreRecords, UntypedRecord, UntypedRecords } from '../plan/schema-types.js';
@@ -210,8 +211,52 @@ export interface StepStoreScope {
 
 const DEFAULT_BATCH = 1000;
 
-function isThenable<T>(value: unknown): value is PromiseLike<T> {
-  return typeof (value as { then?: unknown } | null)?.then === 'function';
+/**
+ * Calls a visitor on one record, for walks and fused passes alike: its throw or rejection fails the upgrade at
+ * `context`, and so does `undefined` (almost always a forgotten `return`).
+ */
+export async function visitRecord(
+  guard: TransactionGuard,
+  visitor: RecordVisitor<any, unknown>,
+  value: unknown,
+  record: RecordInfo,
+  context: ErrorContext,
+): Promise<VisitResult<unknown>> {
+  let result: VisitResult<unknown>;
+  try {
+    const returned = visitor(value, record);
+    result = isThenable<VisitResult<unknown>>(returned) ? await returned : returned;
+  } catch (error) {
+    throw guard.fail(error, context);
+  }
+  guard.throwIfFailed();
+  if (result === undefined) {
+    throw guard.failWith(
+      'invalid_step_result',
+      'The record visitor returned undefined: return the record, `unchanged` or `remove`',
+      context,
+    );
+  }
+  return result;
+}
+
+/** Fails the upgrade when a visitor's record no longer has its primary key: a walk never re-keys a record. */
+export function checkKeyKept(
+  guard: TransactionGuard,
+  factory: IDBFactory,
+  keyPath: KeyPath | null,
+  result: unknown,
+  primaryKey: IDBValidKey,
+  context: ErrorContext,
+): void {
+  if (keyPath === null) return;
+  const newKey = evaluateKeyPath(result, keyPath);
+  if (isValidKey(factory, newKey) && factory.cmp(newKey, primaryKey) === 0) return;
+  throw guard.failWith(
+    'key_changed',
+    'The record visitor changed the primary key; that would duplicate the record. Use rebuildStore to re-key a store',
+    context,
+  );
 }
 
 /**
@@ -448,14 +493,7 @@ export class UpgradeStore<T = UntypedRecord> implements StepStore<T> {
     const keyPath = this.keyPath;
     for (const record of batch) {
       const context = { store: this.name, key: record.primaryKey };
-      let result: VisitResult<unknown>;
-      try {
-        const returned = visitor(record.value as T, record);
-        result = isThenable<VisitResult<unknown>>(returned) ? await returned : returned;
-      } catch (error) {
-        throw guard.fail(error, context);
-      }
-      guard.throwIfFailed();
+      const result = await visitRecord(guard, visitor, record.value, record, context);
       counts.visited++;
       counters.visited++;
       if (result === unchanged) {
@@ -469,29 +507,7 @@ export class UpgradeStore<T = UntypedRecord> implements StepStore<T> {
         counters.deleted++;
         continue;
       }
-      if (result === undefined) {
-        throw guard.failWith(
-          'invalid_step_result',
-          'The record visitor returned undefined: return the record, `unchanged` or `remove`',
-          context,
-        );
-      }
-      if (keyPath !== null) {
-        const newKey = evaluateKeyPath(result, keyPath);
-        let same = false;
-        try {
-          same = newKey !== undefined && factory.cmp(newKey as IDBValidKey, record.primaryKey) === 0;
-        } catch {
-          // Not a valid key at all: reported as a key change below.
-        }
-        if (!same) {
-          throw guard.failWith(
-            'key_changed',
-            'The record visitor changed the primary key; that would duplicate the record. Use rebuildStore to re-key a store',
-            context,
-          );
-        }
-      }
+      checkKeyKept(guard, factory, keyPath, result, record.primaryKey, context);
       if (final === undefined) validation.wrote(this.name, record.primaryKey);
       else {
         const verdict = final.check(result, record.primaryKey, true);

@@ -4,6 +4,7 @@ import type { StandardSchemaV1, StandardSchemaV1Issue, StandardSchemaV1Result } 
 import type { ProgressCallback } from '../progress.js';
 import { keyId } from '../idb/keys.js';
 import { readWholeStore } from './read-pages.js';
+import { isThenable } from './thenable.js';
 
 /**
  * Which records a version's validators check when the version completes: `all` (default) every record of each
@@ -36,10 +37,6 @@ export interface ValidationRun {
   readonly keyRange: typeof IDBKeyRange;
   readonly factory: IDBFactory;
   readonly onProgress: ProgressCallback | undefined;
-}
-
-function isThenable<T>(value: unknown): value is PromiseLike<T> {
-  return typeof (value as { then?: unknown } | null)?.then === 'function';
 }
 
 function issuesOf(issues: readonly StandardSchemaV1Issue[]): ValidationIssue[] {

@@ -57,7 +57,6 @@ interface Running {
   guard?: TransactionGuard;
   /** The upgrade's news to other opens of the database, once it started. */
   news?: UpgradeNews;
-  oldVersion?: number;
   upgrade?: Opened['upgrade'];
   stopWatchingPage: () => void;
 }
@@ -123,7 +122,7 @@ async function versionChange(change: VersionChange): Promise<Opened> {
     ...openStart(factory, name, change.target),
     acquire: upgradeLock(factory, name, change.onUpgradeElsewhere),
   };
-  const opened = settleRequest<Opened>(open, wait, {
+  return settleRequest<Opened>(open, wait, {
     gaveUp: 'the upgrade did not run',
     settled: (ok) => finishNews(change, running, ok),
     upgrade: (r, event) => startUpgrade(change, running, r, event.oldVersion),
@@ -150,7 +149,6 @@ async function versionChange(change: VersionChange): Promise<Opened> {
       return openFailure(change, running, error);
     },
   });
-  return opened;
 }
 
 /**
@@ -161,7 +159,8 @@ function finishNews(change: VersionChange, running: Running, ok: boolean): void 
   const { news, guard } = running;
   if (news === undefined) return;
   const committed = ok && !change.dryRun;
-  const finished = { type: 'finished', ok, version: committed ? change.target : (running.oldVersion ?? 0) } as const;
+  const version = committed ? change.target : (change.trace.started?.oldVersion ?? 0);
+  const finished = { type: 'finished', ok, version } as const;
   const code = guard?.failure?.code;
   news.post(!ok && code !== undefined ? { ...finished, code } : finished);
   news.close();
@@ -184,7 +183,6 @@ function startUpgrade(change: VersionChange, running: Running, request: IDBOpenD
   if (!change.dryRun) safely(change.hooks?.onStart, info);
   const news = new UpgradeNews(change.factory, change.name);
   running.news = news;
-  running.oldVersion = oldVersion;
   news.post({ type: 'started', oldVersion, newVersion: target, dryRun: change.dryRun });
   // Every progress event goes to the other opens too: a waiting tab shows it, and a wait that sees progress is no hang.
   const onProgress = (progress: Progress): void => {
