@@ -58,6 +58,13 @@ export type TestingErrorCode =
   | 'migration_check_failed'
   | 'schema_history_changed';
 
+/**
+ * Codes of `ProtectedOpenError` (`protectUpgrade`): another library's open rejected (`protected_open_failed`), or it
+ * resolved although its upgrade failed: a tracked upgrade callback threw or rejected, or `verify` refused the result
+ * (`protected_upgrade_failed`).
+ */
+export type ProtectedOpenErrorCode = 'protected_open_failed' | 'protected_upgrade_failed';
+
 /** Every code idb-evolve uses; no code belongs to two error classes. */
 export type ErrorCode =
   | PlanErrorCode
@@ -65,7 +72,8 @@ export type ErrorCode =
   | OpenErrorCode
   | OptionsErrorCode
   | SnapshotErrorCode
-  | TestingErrorCode;
+  | TestingErrorCode
+  | ProtectedOpenErrorCode;
 
 /** Context carried by an {@link IdbEvolveError}; fields are present when they are known. */
 export interface ErrorContext {

@@ -77,6 +77,22 @@ export type { IndexedDBSnapshotStorageOptions } from './snapshot/indexeddb-stora
 export type { SnapshotCompression } from './snapshot/compression.js';
 export type { SnapshotInfo, SnapshotReason } from './snapshot/format.js';
 export type { StepReport, UpgradeReport, VersionReport } from './upgrade/run-upgrade.js';
+export { protectUpgrade } from './interop/protect.js';
+export type {
+  ForeignOpen,
+  InstalledDatabase,
+  Protection,
+  ProtectedOpen,
+  ProtectOptions,
+} from './interop/protect.js';
+export { ProtectedOpenError } from './interop/protect-error.js';
+export type { ProtectedOpenErrorContext } from './interop/protect-error.js';
+export { dexieOpen, dexieVersion } from './interop/dexie.js';
+export type { DexieLike } from './interop/dexie.js';
+export { localForageOpen } from './interop/localforage.js';
+export type { LocalForageLike } from './interop/localforage.js';
+export { POUCHDB_IDB_VERSION, pouchDBOpen } from './interop/pouchdb.js';
+export type { PouchDBLike } from './interop/pouchdb.js';
 export { remove, unchanged } from './upgrade/step-store.js';
 export type {
   RebuildStoreStructure,
@@ -131,6 +147,7 @@ export type {
   OptionsErrorCode,
   OptionsErrorContext,
   PlanErrorCode,
+  ProtectedOpenErrorCode,
   SnapshotErrorCode,
   TestingErrorCode,
   SnapshotErrorContext,

@@ -76,13 +76,7 @@ export async function snapshotDatabase(name: string, options: SnapshotDatabaseOp
   const db = await openExisting(factory, name);
   if (db === undefined) throw new SnapshotError('database_not_found', `There is no database "${name}" to snapshot`);
   try {
-    const names = Array.from(db.objectStoreNames);
-    const transaction = db.transaction(names.length > 0 ? names : [], 'readonly');
-    return await new Promise<SnapshotInfo>((resolve, reject) => {
-      let result: SnapshotInfo | undefined;
-      const guard = new TransactionGuard(db, transaction, keyRange, reject);
-      guard.start();
-      transaction.oncomplete = () => (result === undefined ? reject(guard.failure) : resolve(result));
+    return await readConsistently(db, keyRange, (guard) =>
       writeSnapshot({
         db,
         guard,
@@ -98,17 +92,37 @@ export async function snapshotDatabase(name: string, options: SnapshotDatabaseOp
           options.onProgress &&
           ((store, done, total) =>
             options.onProgress!({ phase: 'snapshot', unit: 'records', version: db.version, store, done, total })),
-      }).then(
-        (info) => {
-          result = info;
-          guard.stop();
-        },
-        (error: unknown) => guard.fail(error),
-      );
-    });
+      }),
+    );
   } finally {
     db.close();
   }
+}
+
+/**
+ * Runs `work` in one read-only transaction over every store of `db`, kept alive (by the guard) across the work's
+ * non-IndexedDB awaits, so that what it reads is one consistent point in time. Resolves once the transaction ended.
+ */
+export function readConsistently<T>(
+  db: IDBDatabase,
+  keyRange: typeof IDBKeyRange,
+  work: (guard: TransactionGuard) => Promise<T>,
+): Promise<T> {
+  const names = Array.from(db.objectStoreNames);
+  const transaction = db.transaction(names.length > 0 ? names : [], 'readonly');
+  return new Promise<T>((resolve, reject) => {
+    let done: { value: T } | undefined;
+    const guard = new TransactionGuard(db, transaction, keyRange, reject);
+    guard.start();
+    transaction.oncomplete = () => (done === undefined ? reject(guard.failure) : resolve(done.value));
+    work(guard).then(
+      (value) => {
+        done = { value };
+        guard.stop();
+      },
+      (error: unknown) => guard.fail(error),
+    );
+  });
 }
 
 /** Options of {@link listSnapshots}. */

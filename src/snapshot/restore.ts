@@ -131,6 +131,7 @@ export async function restoreInto(
   id: string,
   options: RestoreOptions,
   target: LoadTarget | undefined,
+  lockHeld = false,
 ): Promise<RestoreReport> {
   checkOptions('restoreSnapshot', options, {
     onProgress: rule.function,
@@ -160,8 +161,11 @@ export async function restoreInto(
   const upgrade = upgradeThrough(options.plan, header, id);
   const version = target?.version ?? upgrade?.latest ?? header.version;
   const layout = target?.layout ?? headerLayout(header, id);
-  // Held from the deletion to the load: no other tab's open may recreate the database in between.
-  const done = await withUpgradeLock(factory, name, options, 'the restore did not start', async () => {
+  // Held from the deletion to the load: no other tab's open may recreate the database in between. A caller that
+  // holds it already (a protected open restoring its snapshot) would wait on itself: Web Locks are not reentrant.
+  const locked = <T>(work: () => Promise<T>): Promise<T> =>
+    lockHeld ? work() : withUpgradeLock(factory, name, options, 'the restore did not start', work);
+  const done = await locked(async () => {
     const installed = await installedVersion(name, { indexedDB: factory, IDBKeyRange: keyRange });
     const recreated = installed >= version;
     if (recreated) {

@@ -12,7 +12,7 @@ export interface InstalledLayout {
 }
 
 /** Reads the layout of an open connection: names, key paths, key generators and indexes, no record. */
-function installedLayout(db: IDBDatabase): NormalizedLayout {
+export function installedLayout(db: IDBDatabase): NormalizedLayout {
   const names = Array.from(db.objectStoreNames);
   if (names.length === 0) return {};
   // Only its stores' properties are read: ended at once, it holds up neither the app's transactions nor a close.

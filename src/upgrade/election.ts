@@ -1,6 +1,6 @@
 // One upgrader per database across tabs, workers and the service worker: a Web Lock elects it, a BroadcastChannel
 // carries its news to the others, who wait on the lock and then open the upgraded database without running anything.
-import { type BlockedOptions, type UpgradeElsewhere, Wait } from '../idb/wait.js';
+import { type BlockedOptions, type UpgradeElsewhere, Wait, type WaitListener } from '../idb/wait.js';
 
 const ids = new WeakMap<IDBFactory, string>();
 
@@ -67,7 +67,8 @@ export function upgradeLock(
 
 /**
  * Runs `work` holding the database's upgrade lock, for work made of several requests that no other context's open
- * may come between (a restore deletes, then recreates the database). The wait for the lock is bounded like any.
+ * may come between (a restore deletes, then recreates the database). The wait for the lock is bounded like any; with
+ * a `listener`, news from the context holding it restarts the clock.
  */
 export async function withUpgradeLock<T>(
   factory: IDBFactory,
@@ -75,8 +76,9 @@ export async function withUpgradeLock<T>(
   options: BlockedOptions,
   gaveUp: string,
   work: () => Promise<T>,
+  listener?: WaitListener,
 ): Promise<T> {
-  const wait = new Wait(name, options, gaveUp);
+  const wait = new Wait(name, options, gaveUp, listener);
   let release: () => void;
   try {
     release = await wait.race(upgradeLock(factory, name, undefined)(wait));
