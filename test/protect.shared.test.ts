@@ -306,3 +306,58 @@ export async function loadPouchDB(): Promise<typeof import('pouchdb-browser').de
   g.navigator ??= { userAgent: 'node' };
   return (await import('pouchdb-browser')).default;
 }
+
+describe('protected opens take turns', () => {
+  test('a second protected open of the database starts only after the first one (snapshot, upgrade) is over', async () => {
+    const { options } = environment();
+    const name = unique('turns');
+    await seedDexie(name);
+    const events: string[] = [];
+    const slowOpen = (label: string, version: number) => ({
+      name,
+      version,
+      open: async () => {
+        events.push(`${label} opens`);
+        const db = await openDB(name, version, {
+          upgrade: (database, oldVersion) => {
+            if (oldVersion < 20) database.createObjectStore(`store${version}`);
+          },
+        });
+        await sleep(50);
+        events.push(`${label} done`);
+        return db;
+      },
+    });
+    const heard: string[] = [];
+    const [first, second] = await Promise.all([
+      protectUpgrade(slowOpen('first', 20), options),
+      protectUpgrade(slowOpen('second', 20), {
+        ...options,
+        onUpgradeElsewhere: (event) => heard.push(event.type),
+      }),
+    ]);
+    expect(events).toEqual(['first opens', 'first done', 'second opens', 'second done']);
+    expect([first.backup.status, second.backup.status]).toEqual(['taken', 'not-needed']);
+    // The waiting one heard the first one's news (which also restarts its blockedTimeout clock).
+    expect(heard).toContain('started');
+    first.opened.close();
+    second.opened.close();
+  });
+
+  test('a waiting protected open gives up at blockedTimeout, naming the other context or call', async () => {
+    const { options } = environment();
+    const name = unique('turns-timeout');
+    let finish: () => void = () => {};
+    const held = protectUpgrade(
+      { name, version: 1, open: () => new Promise<void>((resolve) => (finish = resolve)) },
+      options,
+    );
+    const error = await rejection(
+      protectUpgrade({ name, version: 1, open: () => undefined }, { ...options, blockedTimeout: 100 }),
+    );
+    expect(error).toMatchObject({ name: 'OpenError', code: 'blocked' });
+    expect(['other-context', 'queued-request']).toContain((error as { waitedOn: string }).waitedOn);
+    finish();
+    await held;
+  });
+});

@@ -31,7 +31,7 @@ interface Locks {
 /**
  * The `acquire` step of an open with a plan: takes the database's upgrade lock, waiting (as `other-context`, with a
  * `waiting` event) while another context holds it; resolves with its release, called once the request settled.
- * Where Web Locks do not exist (Node, old engines) it takes nothing: only this realm's queue orders the calls.
+ * Where Web Locks do not exist (Node, old engines) it is a lock of this realm only.
  */
 export function upgradeLock(
   factory: IDBFactory,
@@ -40,8 +40,8 @@ export function upgradeLock(
 ): (wait: Wait) => Promise<() => void> {
   return (wait) => {
     const locks = (globalThis as { navigator?: { locks?: Locks } }).navigator?.locks;
-    if (locks === undefined) return Promise.resolve(() => {});
     const lockName = `idb-evolve:upgrade:${factoryId(factory)}:${name}`;
+    if (locks === undefined) return realmLock(lockName, wait);
     let release: () => void = () => {};
     const held = new Promise<void>((resolve) => {
       release = resolve;
@@ -63,6 +63,28 @@ export function upgradeLock(
       }, reject);
     });
   };
+}
+
+// Where Web Locks are missing (Node, old engines), the lock still orders the calls of this realm.
+const realmLocks = new Map<string, Promise<void>>();
+
+function realmLock(lockName: string, wait: Wait): Promise<() => void> {
+  const previous = realmLocks.get(lockName);
+  if (previous !== undefined) wait.waitingOn('queued-request');
+  let release: () => void = () => {};
+  const mine = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const tail = (previous ?? Promise.resolve()).then(() => mine);
+  realmLocks.set(lockName, tail);
+  void tail.then(() => {
+    if (realmLocks.get(lockName) === tail) realmLocks.delete(lockName);
+  });
+  return (previous ?? Promise.resolve()).then(() => {
+    // Its turn came after the call gave up: pass it on at once.
+    if (wait.gaveUp) release();
+    return release;
+  });
 }
 
 /**
