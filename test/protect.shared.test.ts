@@ -1,5 +1,5 @@
 import Dexie from 'dexie';
-import { openDB } from 'idb';
+import { type IDBPDatabase, type IDBPTransaction, openDB } from 'idb';
 import { describe, expect, test } from 'vitest';
 import {
   dexieOpen,
@@ -17,12 +17,7 @@ import {
   verifySnapshot,
 } from '../src/index.js';
 import { dump, request } from './helpers.js';
-
-// The libraries open the global IndexedDB (fake-indexeddb's in Node, the engine's in a browser), so each test
-// names its databases itself; test/setup-browser.ts deletes them between tests in a browser.
-const run = Math.random().toString(36).slice(2, 8);
-let databases = 0;
-const unique = (name: string): string => `${name}-${run}-${++databases}`;
+import { loadPouchDB, unique } from './libraries.js';
 
 function environment() {
   const storage = memorySnapshotStorage();
@@ -73,9 +68,12 @@ describe('protectUpgrade with Dexie', () => {
     db.version(2)
       .stores({ notes: '++id, title, *tags, done' })
       .upgrade(async (tx) => {
-        await tx.table('notes').toCollection().modify((note: Note & { done?: boolean }) => {
-          note.done = false;
-        });
+        await tx
+          .table('notes')
+          .toCollection()
+          .modify((note: Note & { done?: boolean }) => {
+            note.done = false;
+          });
         throw new Error('upgrader bug');
       });
     const error = await rejection(protectUpgrade(dexieOpen(db), options));
@@ -170,6 +168,8 @@ describe('protectUpgrade with Dexie', () => {
   });
 });
 
+type UpgradeTx = IDBPTransaction<unknown, string[], 'versionchange'>;
+
 describe('protectUpgrade with idb', () => {
   async function seedIdb(name: string): Promise<void> {
     const db = await openDB(name, 1, {
@@ -191,7 +191,7 @@ describe('protectUpgrade with idb', () => {
           version: 2,
           open: ({ track }) =>
             openDB(name, 2, {
-              upgrade: track(async (db, _oldVersion, _newVersion, transaction) => {
+              upgrade: track(async (db: IDBPDatabase, _old: number, _new: number | null, transaction: UpgradeTx) => {
                 db.createObjectStore('tags');
                 await transaction.objectStore('notes').put({ id: 1, text: 'rewritten' });
                 // Not an IndexedDB request: the versionchange transaction commits while this waits.
@@ -229,8 +229,7 @@ describe('protectUpgrade with idb', () => {
         {
           name,
           version: 2,
-          open: () =>
-            openDB(name, 2, { upgrade: (_db, _o, _n, tx) => void tx.objectStore('notes').delete(3) }),
+          open: () => openDB(name, 2, { upgrade: (_db, _o, _n, tx) => void tx.objectStore('notes').delete(3) }),
         },
         { ...options, restore: 'manual', verify: async (db) => (await db.count('notes')) === 5 },
       ),
@@ -298,14 +297,6 @@ describe('protectUpgrade with localForage and PouchDB', () => {
     expect(await listSnapshots({ storage })).toEqual([]);
   });
 });
-
-/** pouchdb-browser expects a browser's `self` and `navigator`; Node 20 has neither. */
-export async function loadPouchDB(): Promise<typeof import('pouchdb-browser').default> {
-  const g = globalThis as { self?: unknown; navigator?: unknown };
-  g.self ??= globalThis;
-  g.navigator ??= { userAgent: 'node' };
-  return (await import('pouchdb-browser')).default;
-}
 
 describe('protected opens take turns', () => {
   test('a second protected open of the database starts only after the first one (snapshot, upgrade) is over', async () => {

@@ -1,7 +1,13 @@
 // protectUpgrade: the backup-before-upgrade promise for databases that another library (Dexie, idb, localForage,
 // PouchDB) opens and upgrades. That library's versionchange transaction is not ours, so the snapshot is taken just
 // before its open, in one read-only transaction, holding the upgrade lock every protected open of the database waits on.
-import { type BlockedOptions, type IndexedDBOptions, installedVersion, openExisting, resolveIndexedDB } from '../idb/request.js';
+import {
+  type BlockedOptions,
+  type IndexedDBOptions,
+  installedVersion,
+  openExisting,
+  resolveIndexedDB,
+} from '../idb/request.js';
 import type { UpgradeElsewhere } from '../idb/wait.js';
 import { checkOptions, rule } from '../options.js';
 import type { NormalizedLayout } from '../plan/layout.js';
@@ -165,7 +171,12 @@ class ProtectedRun<T> {
     const upgrades = installed.version > 0 && newVersion > installed.version;
     if (!upgrades) {
       const opened = await this.#target.open(this.#protection());
-      return { opened, oldVersion: installed.version, version: await this.#version(), backup: { status: 'not-needed' } };
+      return {
+        opened,
+        oldVersion: installed.version,
+        version: await this.#version(),
+        backup: { status: 'not-needed' },
+      };
     }
     const news = new UpgradeNews(this.#idb.indexedDB, this.#target.name);
     news.post({ type: 'started', oldVersion: installed.version, newVersion, dryRun: false });

@@ -1,6 +1,7 @@
 /**
  * `idb-evolve/tooling`: development-time tools that app bundles never need. `describePlan` prints a plan as
- * Markdown for review; the schema history records each released version in a committed JSON file and checks that
+ * Markdown for review; `adoptDatabase` and `adoptSnapshot` write the baseline plan of a database another library
+ * made (the `idb-evolve-adopt` CLI runs the latter); the schema history records each released version in a committed JSON file and checks that
  * released versions never change afterwards (the `idb-evolve-history` CLI runs these; `runSchemaHistoryCommand` is
  * that CLI with its file access injected).
  *
@@ -15,6 +16,8 @@
  * @module
  */
 export { describePlan } from './describe-plan.js';
+export { adoptDatabase, adoptSnapshot, baselinePlan } from './adopt.js';
+export type { AdoptedDatabase, AdoptedLibrary, AdoptOptions } from './adopt.js';
 export { SNAPSHOT_FORMAT, SNAPSHOT_FORMAT_VERSION } from '../snapshot/format.js';
 export type { SnapshotHeader, SnapshotStoreHeader } from '../snapshot/format.js';
 export {
