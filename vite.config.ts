@@ -1,7 +1,7 @@
 import { defineConfig } from 'vite';
 
-// Library build: the main entry, the development tools (`idb-evolve/tooling`), the testing kit, and the command
-// the idb-evolve-history bin runs (dist/cli.js, not a package export), sharing chunks of code; no runtime
+// Library build: the main entry, the development tools (`idb-evolve/tooling`), the testing kit, and the commands
+// the idb-evolve-history and idb-evolve-adopt bins run (dist/cli.js, not a package export), sharing chunks of code; no runtime
 // dependencies to externalize. Left unminified: apps minify, and readable stack traces help users. Tests: vitest.config.ts.
 export default defineConfig({
   build: {
@@ -11,7 +11,7 @@ export default defineConfig({
         index: 'src/index.ts',
         tooling: 'src/tooling/index.ts',
         testing: 'src/testing/index.ts',
-        cli: 'src/cli/history.ts',
+        cli: 'src/cli/index.ts',
       },
       formats: ['es'],
     },

@@ -41,5 +41,5 @@ export type {
   HistoryStore,
   SchemaHistoryCheck,
 } from './schema-history.js';
-export { runSchemaHistoryCommand } from '../cli/history.js';
-export type { SchemaHistoryCommandIo } from '../cli/history.js';
+export { runAdoptCommand, runSchemaHistoryCommand } from '../cli/index.js';
+export type { AdoptCommandIo, SchemaHistoryCommandIo } from '../cli/index.js';
