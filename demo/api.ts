@@ -1,6 +1,7 @@
 // The `window.demo` API the e2e tests drive the page with. Everything returns plain data (it crosses
 // page.evaluate), and nothing rejects for a library error: outcomes carry the error as data instead.
 import type { Progress, RestoreReport, UpgradeReport } from '../src/index.js';
+import type { DexieDemoApi } from './dexie-app.js';
 import type { DemoPlanOptions } from './plan.js';
 import type { ErrorData } from './shared.js';
 
@@ -50,6 +51,8 @@ export interface LogEntry {
 
 export interface DemoApi {
   readonly database: string;
+  /** The Dexie app panel: a database Dexie upgrades under protectUpgrade, and its adoption into a plan. */
+  readonly dexie: DexieDemoApi;
   /** The latest progress report of the running upgrade, snapshot or restore (null before any). */
   readonly progress: Progress | null;
   /** The writer of the last snapshot an upgrade on the page took (`opfs-writable`, `opfs-worker`, `indexeddb`). */

@@ -31,6 +31,7 @@ import {
   sample as sampleOf,
 } from './inspect.js';
 import { DEFAULT_DB, LATEST, makeNote, makePlan, TAG_NAMES, type DemoPlanOptions } from './plan.js';
+import { type DexieDemoApi, dexieApp, type DexieOutcome, type DexieUpgradeMode } from './dexie-app.js';
 import { describeProgress, fmt, fmtBytes, fmtMs, h, renderOutcome, renderPlan } from './render.js';
 import { errorData, type ErrorData, type MigrateMessage, type MigrateRequest } from './shared.js';
 
@@ -853,8 +854,69 @@ function wire(): void {
   log('ready', `page loaded; database "${DATABASE}"`);
 }
 
+// ---- Dexie app panel ---------------------------------------------------------------------------------------------
+
+const dexieActions = dexieApp(`${DATABASE}-dexie-app`, snapshots, (kind, text) => log(kind, text));
+/** The panel's actions as `window.demo.dexie` too: a call from a test shows on the page like a click. */
+const dexie: DexieDemoApi = {
+  ...dexieActions,
+  create: async (count) => {
+    const counted = await dexieActions.create(count);
+    await showDexieState();
+    return counted;
+  },
+  upgrade: async (mode) => {
+    const outcome = await dexieActions.upgrade(mode);
+    showDexieOutcome(outcome);
+    await showDexieState();
+    return outcome;
+  },
+  adopt: async () => {
+    const code = await dexieActions.adopt();
+    $('dexie-code').textContent = code;
+    $('dexie-code').hidden = false;
+    return code;
+  },
+};
+
+async function showDexieState(): Promise<void> {
+  const { version, stores } = await dexie.counts();
+  $('dexie-state').textContent =
+    version === 0
+      ? `"${dexie.database}" does not exist yet`
+      : `"${dexie.database}": IndexedDB version ${version} (Dexie ${version / 10}), ${stores.friends ?? 0} friends`;
+}
+
+function showDexieOutcome(outcome: DexieOutcome): void {
+  const { ok, error, committed, restored, intact, snapshotId } = outcome;
+  const lines = ok
+    ? [`Upgraded: IndexedDB ${outcome.before.version} -> ${outcome.after.version}; backup ${outcome.backup}.`]
+    : [
+        `${error?.name} ${error?.code}: ${error?.message}`,
+        committed
+          ? restored
+            ? 'The failure had committed: the snapshot was restored.'
+            : 'The failure had committed.'
+          : 'IndexedDB rolled the upgrade back.',
+        `Data ${intact ? 'intact' : 'CHANGED'}: version ${outcome.after.version}, ${outcome.after.stores.friends ?? 0} friends.`,
+      ];
+  if (snapshotId !== null) lines.push(`Snapshot taken before the upgrade: ${snapshotId}`);
+  $('dexie-result').className = ok ? 'ok' : 'error';
+  $('dexie-result').replaceChildren(...lines.map((line) => h('p', {}, line)));
+}
+
+function wireDexie(): void {
+  const on = (id: string, run: () => Promise<unknown>): void =>
+    $(id).addEventListener('click', () => void run().then(showDexieState).then(refreshSnapshots));
+  on('dexie-create', () => dexie.create(Number($<HTMLInputElement>('dexie-count').value) || 200));
+  on('dexie-upgrade', () => dexie.upgrade($<HTMLSelectElement>('dexie-mode').value as DexieUpgradeMode));
+  on('dexie-adopt', () => dexie.adopt().catch((error: unknown) => log('error', String((error as Error).message))));
+  void showDexieState();
+}
+
 const api: DemoApi = {
   database: DATABASE,
+  dexie,
   get progress() {
     return state.progress;
   },
@@ -907,3 +969,4 @@ const api: DemoApi = {
 
 window.demo = api;
 wire();
+wireDexie();

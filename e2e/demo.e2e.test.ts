@@ -189,6 +189,45 @@ describe('idb-evolve demo in Chromium', () => {
     }
   });
 
+  test('Dexie app: protectUpgrade reports a failed Dexie upgrade, restores an idb one that committed anyway; adoption', async () => {
+    const chrome = await browser();
+    try {
+      const page = await openDemo(chrome.context, server.url);
+      expect(await page.evaluate(() => window.demo.dexie.create(200))).toEqual({ version: 10, stores: { friends: 200 } });
+      // Dexie aborts its own failed upgrade: nothing to restore, and the snapshot of version 10 is there.
+      const thrown = await page.evaluate(() => window.demo.dexie.upgrade('dexie-throws'));
+      expect(thrown).toMatchObject({
+        ok: false,
+        committed: false,
+        restored: false,
+        intact: true,
+        error: { name: 'ProtectedOpenError', code: 'protected_open_failed', typed: true },
+        after: { version: 10, stores: { friends: 200 } },
+      });
+      expect(thrown.snapshotId).toMatch(/@10@/);
+      // idb's callback awaited a timer: IndexedDB committed half the upgrade; it is detected and undone.
+      const late = await page.evaluate(() => window.demo.dexie.upgrade('idb-await'));
+      expect(late).toMatchObject({
+        ok: false,
+        committed: true,
+        restored: true,
+        intact: true,
+        error: { name: 'ProtectedOpenError', code: 'protected_upgrade_failed' },
+        after: { version: 10, stores: { friends: 200 } },
+      });
+      await page.waitForSelector('#dexie-result.error');
+      await screenshot(page, '02c-dexie-committed-anyway-restored');
+      const works = await page.evaluate(() => window.demo.dexie.upgrade('works'));
+      expect(works).toMatchObject({ ok: true, backup: 'taken', after: { version: 20, stores: { friends: 200 } } });
+      const code = await page.evaluate(() => window.demo.dexie.adopt());
+      expect(code).toContain('version: 20,');
+      expect(code).toContain("friends: {\n          keyPath: 'id',\n          autoIncrement: true,");
+      expect(code).toContain("Dexie: IndexedDB version 20 is Dexie's db.version(2)");
+    } finally {
+      await done(chrome);
+    }
+  });
+
   test(`page closed mid-upgrade of ${PAGE_CLOSE.toLocaleString('en')} records, then reopened: old version, all data; the upgrade then completes`, async () => {
     const chrome = await browser();
     try {

@@ -326,7 +326,6 @@ class ProtectedRun<T> {
       restoreError,
       restore: () => restore(false),
       cause,
-      version: newVersion,
     });
   }
 }
