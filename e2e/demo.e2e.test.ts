@@ -193,7 +193,10 @@ describe('idb-evolve demo in Chromium', () => {
     const chrome = await browser();
     try {
       const page = await openDemo(chrome.context, server.url);
-      expect(await page.evaluate(() => window.demo.dexie.create(200))).toEqual({ version: 10, stores: { friends: 200 } });
+      expect(await page.evaluate(() => window.demo.dexie.create(200))).toEqual({
+        version: 10,
+        stores: { friends: 200 },
+      });
       // Dexie aborts its own failed upgrade: nothing to restore, and the snapshot of version 10 is there.
       const thrown = await page.evaluate(() => window.demo.dexie.upgrade('dexie-throws'));
       expect(thrown).toMatchObject({
