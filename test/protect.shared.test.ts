@@ -132,6 +132,47 @@ describe('protectUpgrade with Dexie', () => {
     expect((await dump(indexedDB, copy)).stores).toEqual(before.stores);
   });
 
+  test('an upgrader that awaits a timer: Dexie resolves the open half upgraded; detected and restored', async () => {
+    const { options } = environment();
+    const name = unique('dexie-await');
+    await seedDexie(name);
+    const before = await dump(indexedDB, name);
+    const db = new Dexie(name);
+    db.version(1).stores({ notes: '++id, title, *tags' });
+    db.version(2)
+      .stores({ notes: '++id, title, *tags, done' })
+      .upgrade(async (tx) => {
+        await tx.table('notes').update(1, { done: 1 });
+        await sleep(30); // a fetch, say: IndexedDB commits the upgrade here
+        await tx.table('notes').update(2, { done: 1 });
+      });
+    const failure = (await rejection(protectUpgrade(dexieOpen(db), options))) as ProtectedOpenError;
+    expect(failure).toBeInstanceOf(ProtectedOpenError);
+    expect(failure).toMatchObject({ code: 'protected_upgrade_failed', installedVersion: 20, committed: true });
+    expect(failure.restored).toMatchObject({ version: 10, counts: { notes: 3 } });
+    expect(db.isOpen()).toBe(false);
+    expect(await dump(indexedDB, name)).toEqual(before);
+  });
+
+  test('an async upgrader awaiting only Dexie operations still runs in its transaction when tracked', async () => {
+    const { options } = environment();
+    const name = unique('dexie-async');
+    await seedDexie(name);
+    const db = new Dexie(name) as Dexie & { notes: Dexie.Table<Note & { done?: number }, number> };
+    db.version(1).stores({ notes: '++id, title, *tags' });
+    db.version(2)
+      .stores({ notes: '++id, title, *tags, done' })
+      .upgrade(async (tx) => {
+        for (const note of await tx.table('notes').toArray()) await tx.table('notes').update(note.id, { done: 0 });
+        await tx.table('notes').add({ title: 'added in the upgrade', tags: [], done: 1 });
+      });
+    const opened = await protectUpgrade(dexieOpen(db), options);
+    expect([opened.version, opened.backup.status]).toEqual([20, 'taken']);
+    expect(await db.notes.where('done').equals(0).count()).toBe(3);
+    expect(await db.notes.count()).toBe(4);
+    db.close();
+  });
+
   test('no snapshot when nothing is upgraded: a fresh database, or one at the declared version', async () => {
     const { storage, options } = environment();
     const name = unique('dexie-same');
@@ -319,18 +360,17 @@ describe('protected opens take turns', () => {
         return db;
       },
     });
-    const heard: string[] = [];
     const [first, second] = await Promise.all([
       protectUpgrade(slowOpen('first', 20), options),
-      protectUpgrade(slowOpen('second', 20), {
-        ...options,
-        onUpgradeElsewhere: (event) => heard.push(event.type),
-      }),
+      protectUpgrade(slowOpen('second', 20), options),
     ]);
-    expect(events).toEqual(['first opens', 'first done', 'second opens', 'second done']);
-    expect([first.backup.status, second.backup.status]).toEqual(['taken', 'not-needed']);
-    // The waiting one heard the first one's news (which also restarts its blockedTimeout clock).
-    expect(heard).toContain('started');
+    // Whichever took the lock first (both start at once) ran whole before the other began.
+    const [ran] = events;
+    const other = ran === 'first opens' ? 'second' : 'first';
+    const order = ran === 'first opens' ? ['first', 'second'] : ['second', 'first'];
+    expect(events).toEqual([`${order[0]} opens`, `${order[0]} done`, `${other} opens`, `${other} done`]);
+    const backups = { first: first.backup.status, second: second.backup.status };
+    expect([backups[order[0] as 'first'], backups[other]]).toEqual(['taken', 'not-needed']);
     first.opened.close();
     second.opened.close();
   });
@@ -339,10 +379,15 @@ describe('protected opens take turns', () => {
     const { options } = environment();
     const name = unique('turns-timeout');
     let finish: () => void = () => {};
-    const held = protectUpgrade(
-      { name, version: 1, open: () => new Promise<void>((resolve) => (finish = resolve)) },
-      options,
-    );
+    let started: () => void = () => {};
+    const running = new Promise<void>((resolve) => (started = resolve));
+    const open = () => {
+      started();
+      return new Promise<void>((resolve) => (finish = resolve));
+    };
+    const held = protectUpgrade({ name, version: 1, open }, options);
+    // The first one holds the lock once its open runs.
+    await running;
     const error = await rejection(
       protectUpgrade({ name, version: 1, open: () => undefined }, { ...options, blockedTimeout: 100 }),
     );

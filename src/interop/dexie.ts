@@ -1,4 +1,4 @@
-import type { ForeignOpen, InstalledDatabase } from './protect.js';
+import type { ForeignOpen, InstalledDatabase, Protection } from './protect.js';
 
 /** The part of a Dexie instance {@link dexieOpen} uses (Dexie 3 and 4); the library does not import Dexie. */
 export interface DexieLike {
@@ -11,6 +11,32 @@ export interface DexieLike {
   }[];
   open(): PromiseLike<unknown>;
   close(): void;
+}
+
+/** Dexie's declared versions (internal in Dexie 3 and 4): each version's chained `upgrade()` functions. */
+interface DexieVersions {
+  readonly _versions?: readonly { readonly _cfg?: { contentUpgrade?: unknown } }[];
+}
+
+/**
+ * Tracks each declared version's upgrade function for the time of an open, and returns what puts them back. An
+ * upgrader that awaits anything but Dexie's own operations (a fetch, a timer) lets IndexedDB commit the upgrade
+ * there; what it does after fails, but Dexie has resolved `open()` at the new version by then.
+ */
+function trackUpgraders(db: DexieLike, track: Protection['track']): () => void {
+  const restores: (() => void)[] = [];
+  for (const version of (db as DexieVersions)._versions ?? []) {
+    const config = version._cfg;
+    const upgrade = config?.contentUpgrade;
+    if (config === undefined || typeof upgrade !== 'function') continue;
+    config.contentUpgrade = track(upgrade as (...args: unknown[]) => unknown);
+    restores.push(() => {
+      config.contentUpgrade = upgrade;
+    });
+  }
+  return () => {
+    for (const restore of restores) restore();
+  };
 }
 
 /**
@@ -30,7 +56,9 @@ export function dexieVersion(db: DexieLike, installed: InstalledDatabase): numbe
 
 /**
  * How to open a Dexie database under `protectUpgrade`: `db.open()`, at the IndexedDB version Dexie computes
- * (declared version x10, see {@link dexieVersion}); a failed open or upgrader is a failed upgrade.
+ * (declared version x10, see {@link dexieVersion}). A failed open is a failed upgrade, and so is an upgrader
+ * (`version(n).upgrade(fn)`) that fails after IndexedDB committed the upgrade: Dexie's open resolves then, with the
+ * upgrade half done.
  *
  * @example
  * ```ts
@@ -41,8 +69,13 @@ export function dexieOpen<D extends DexieLike>(db: D): ForeignOpen<D> {
   return {
     name: db.name,
     version: (installed) => dexieVersion(db, installed),
-    open: async () => {
-      await db.open();
+    open: async ({ track }) => {
+      const untrack = trackUpgraders(db, track);
+      try {
+        await db.open();
+      } finally {
+        untrack();
+      }
       return db;
     },
     close: (opened) => opened.close(),

@@ -246,18 +246,22 @@ class ProtectedRun<T> {
   #protection(): Protection {
     const tracked = this.#tracked;
     return {
-      track:
-        <A extends unknown[], R>(callback: (...args: A) => R) =>
-        (...args: A): R => {
+      track: <A extends unknown[], R>(callback: (...args: A) => R) => {
+        function wrapped(this: unknown, ...args: A): R {
           try {
-            const result = callback(...args);
+            const result = callback.apply(this, args);
             tracked.push(Promise.resolve(result));
             return result;
           } catch (error) {
             tracked.push(Promise.reject(error));
             throw error;
           }
-        },
+        }
+        // Still an "AsyncFunction" to libraries that check (Dexie keeps its zone across native awaits for those).
+        const tag = (callback as { [Symbol.toStringTag]?: unknown })[Symbol.toStringTag];
+        if (tag !== undefined) Object.defineProperty(wrapped, Symbol.toStringTag, { value: tag });
+        return wrapped;
+      },
     };
   }
 
