@@ -3,6 +3,9 @@
  * `code`, context fields (version, step, store, key) and the platform's own error as `cause`.
  */
 
+// Type only: the class lives with protectUpgrade, so that apps that do not use it do not ship it.
+import type { ProtectedOpenError } from './interop/protect-error.js';
+
 /** Codes of {@link PlanError}: what is wrong with a plan, found when it is defined. */
 export type PlanErrorCode =
   | 'invalid_plan'
@@ -329,7 +332,13 @@ export class OptionsError extends IdbEvolveError {
 }
 
 /** The concrete errors of the main entry: `switch (error.code)` on it narrows to the class and its fields. */
-export type AnyIdbEvolveError = PlanError | UpgradeError | OpenError | OptionsError | SnapshotError;
+export type AnyIdbEvolveError =
+  | PlanError
+  | UpgradeError
+  | OpenError
+  | OptionsError
+  | SnapshotError
+  | ProtectedOpenError;
 
 /** Names of the main entry's error classes, for {@link isIdbEvolveError}. */
 export type IdbEvolveErrorName = AnyIdbEvolveError['name'];

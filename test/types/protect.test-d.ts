@@ -44,3 +44,10 @@ test('the error narrows by class and by code', (error: unknown) => {
   }
   if (isIdbEvolveError(error)) expectTypeOf(error.name).toBeString();
 });
+
+test('isIdbEvolveError narrows to ProtectedOpenError by name, across realms', (error: unknown) => {
+  if (isIdbEvolveError(error, 'ProtectedOpenError')) expectTypeOf(error.committed).toBeBoolean();
+  if (isIdbEvolveError(error) && error.code === 'protected_upgrade_failed') {
+    expectTypeOf(error).toEqualTypeOf<ProtectedOpenError>();
+  }
+});
