@@ -4,6 +4,8 @@ import {
   definePlan,
   dryRun,
   rebuildStore,
+  restoreSnapshot,
+  snapshotDatabase,
   updateRecords,
   type UpgradeError,
   type DatabaseLayout,
@@ -127,7 +129,35 @@ describe('a unique index built over existing records', () => {
     expect(error).toMatchObject({ code: 'constraint_violation', index: 'bySlug', indexKey: 'a', primaryKeys: [1, 2] });
     expect(await dump(factory, 'db')).toEqual(before);
   });
+
+  test('a restore through a newer plan names the duplicate too, and restores nothing', async () => {
+    const { factory, storage, options } = fakeEnvironment();
+    const p1 = plan({ version: 1, stores: plain });
+    const p2 = plan({ version: 1, stores: plain }, { version: 2, stores: uniqueSlug });
+    await seedDatabase('db', p1, 1, { notes: notes('a', 'b', 'a') }, options);
+    const snapshot = await snapshotDatabase('db', { ...options, storage });
+    const error = await rejection(
+      restoreSnapshot('copy', snapshot.id, { ...options, storage, plan: p2, allowOtherDatabase: true }),
+    );
+    expect(error).toMatchObject({ name: 'SnapshotError', code: 'restore_failed' });
+    expect((error as Error).message).toBe(
+      'Restoring "copy" failed and was rolled back: Unique index "notes.bySlug" (keyPath "slug") would hold the key "a" twice: records 1 and 3 (version 2, store "notes", key 3)',
+    );
+    const cause = (error as { cause: UpgradeError }).cause;
+    expect(cause).toMatchObject({ code: 'constraint_violation', index: 'bySlug', indexKey: 'a', primaryKeys: [1, 3] });
+    expectCause(cause);
+    expect(await dump(factory, 'copy')).toEqual({ version: 0, stores: {} });
+  });
 });
+
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  return promise.then(
+    () => {
+      throw new Error('expected a rejection');
+    },
+    (error: unknown) => error,
+  );
+}
 
 describe('a step writing into a unique index or onto a taken key', () => {
   const v2 = (steps: Step[], stores: DatabaseLayout = uniqueSlug): Plan =>

@@ -1,4 +1,4 @@
-import { OpenError, SnapshotError } from '../errors.js';
+import { OpenError, SnapshotError, UpgradeError } from '../errors.js';
 import {
   type BlockedOptions,
   deleteDatabase,
@@ -20,6 +20,7 @@ import { readFile, storageOf, verifySnapshotFile, type SnapshotStorageOption } f
 import { evaluateKeyPath, indexEntries, isValidKey, keyId } from '../idb/keys.js';
 import { withUpgradeLock } from '../upgrade/election.js';
 import { remove } from '../upgrade/step-store.js';
+import { type Duplicate, isBareConstraint, uniqueViolation } from '../upgrade/constraints.js';
 import { TransactionGuard } from '../idb/transaction-guard.js';
 
 /** Options of {@link restoreSnapshot}. */
@@ -181,7 +182,11 @@ export async function restoreInto(
       });
     }
     const loadTarget: LoadTarget = { ...target, version, layout, ...(upgrade === undefined ? {} : { upgrade }) };
-    const loaded = await load({ factory, keyRange }, name, reader, header, loadTarget, options);
+    const loaded = await load({ factory, keyRange }, name, reader, header, loadTarget, options).catch(
+      async (error: unknown) => {
+        throw await explainFailure(error, { factory, keyRange }, name, file, id, loadTarget, options);
+      },
+    );
     return { recreated, loaded };
   });
   const { recreated, loaded } = done;
@@ -283,7 +288,42 @@ async function checkMapping(factory: IDBFactory, file: Blob, id: string, target:
   }
 }
 
-/** Opens `name` at the target version and, inside that one versionchange transaction, recreates and fills it. */
+/**
+ * A restore whose upgrade built a unique index over records sharing a key failed with the engine's bare
+ * ConstraintError. As for an open, the load and upgrade are replayed (rolled back at the end) reading each store
+ * before its unique indexes are built, which names the two records; any other failure is returned as is.
+ */
+async function explainFailure(
+  error: unknown,
+  connection: IndexedDB,
+  name: string,
+  file: Blob,
+  id: string,
+  target: LoadTarget,
+  options: RestoreOptions,
+): Promise<unknown> {
+  const bare = error instanceof SnapshotError ? error.cause : undefined;
+  if (target.upgrade === undefined || !isBareConstraint(bare)) return error;
+  const reader = new SnapshotReader(file, id);
+  // The replay reports no progress: the restore did not start again.
+  const { onProgress: _, ...quiet } = options;
+  const replayed = await load(connection, name, reader, await reader.header(), target, quiet, true).then(
+    () => undefined,
+    (replay: unknown) => (replay as { cause?: unknown } | null)?.cause,
+  );
+  const found = replayed as (UpgradeError & Partial<Duplicate>) | undefined;
+  if (!(found instanceof UpgradeError) || found.primaryKeys?.length !== 2) return error;
+  const named = uniqueViolation(found as UpgradeError & Duplicate, bare.cause);
+  return new SnapshotError('restore_failed', `Restoring "${name}" failed and was rolled back: ${named.message}`, {
+    cause: named,
+  });
+}
+
+/**
+ * Opens `name` at the target version and, inside that one versionchange transaction, recreates and fills it.
+ * `replay`: the run that explains a failure: unique indexes are checked before they are built, and the
+ * transaction is rolled back at the end whatever happens.
+ */
 async function load(
   { factory, keyRange }: IndexedDB,
   name: string,
@@ -291,6 +331,7 @@ async function load(
   header: SnapshotHeader,
   target: LoadTarget,
   options: RestoreOptions,
+  replay = false,
 ): Promise<{ counts: Record<string, number>; upgrade: UpgradeReport | null }> {
   let guard: TransactionGuard | undefined;
   let result: { counts: Record<string, number>; upgrade: UpgradeReport | null } | undefined;
@@ -301,8 +342,9 @@ async function load(
       const running = new TransactionGuard(db, r.transaction!, keyRange, () => {});
       guard = running;
       running.start();
-      fillAndUpgrade(db, running, { factory, keyRange }, reader, header, target, options).then(
+      fillAndUpgrade(db, running, { factory, keyRange }, reader, header, target, options, replay).then(
         (done) => {
+          if (replay) return running.fail(new Error('the replay found no duplicate'));
           result = done;
           running.stop();
         },
@@ -344,6 +386,7 @@ async function fillAndUpgrade(
   header: SnapshotHeader,
   target: LoadTarget,
   options: RestoreOptions,
+  replay: boolean,
 ): Promise<{ counts: Record<string, number>; upgrade: UpgradeReport | null }> {
   const counts = await fill(db, guard, reader, header, target, options);
   if (target.upgrade === undefined) return { counts, upgrade: null };
@@ -355,7 +398,8 @@ async function fillAndUpgrade(
     keyRange,
     oldVersion: header.version,
     newVersion: target.version,
-    dryRun: false,
+    dryRun: replay,
+    findDuplicates: replay,
     onProgress: options.onProgress,
   });
   return { counts, upgrade };

@@ -94,6 +94,19 @@ export function uniqueViolation(duplicate: Duplicate, cause?: unknown): UpgradeE
   });
 }
 
+/**
+ * True for the ConstraintError of a unique index built over records that share a key: the engine aborts with it
+ * bare (no store, index or record), and only a replay that reads the records first can name them.
+ */
+export function isBareConstraint(error: unknown): error is UpgradeError {
+  return (
+    error instanceof UpgradeError &&
+    error.code === 'constraint_violation' &&
+    error.index === undefined &&
+    error.key === undefined
+  );
+}
+
 /** Where a unique index is about to be built over a store's records. */
 export interface UniqueBuild {
   readonly guard: TransactionGuard;

@@ -8,7 +8,7 @@ import type { Plan } from '../plan/define-plan.js';
 import type { ProgressCallback } from '../progress.js';
 import type { SnapshotPolicy } from '../snapshot/policy.js';
 import { type Backup, safely, type Trace, type UpgradeHooks, type UpgradeInfo } from './lifecycle.js';
-import { type Duplicate, uniqueViolation } from './constraints.js';
+import { type Duplicate, isBareConstraint, uniqueViolation } from './constraints.js';
 import { runUpgrade, type UpgradeReport } from './run-upgrade.js';
 
 /** Passed to `onVersionChange` after the library closed its connection for another one's upgrade or deletion. */
@@ -80,12 +80,7 @@ export async function runVersionChange(change: VersionChange): Promise<Opened> {
  * unique indexes, which finds the two records; the database stays as it was. Any other error is returned as is.
  */
 async function explainFailure(change: VersionChange, error: unknown): Promise<unknown> {
-  const bare =
-    error instanceof UpgradeError &&
-    error.code === 'constraint_violation' &&
-    error.index === undefined &&
-    error.key === undefined;
-  if (!bare || change.findDuplicates === true) return error;
+  if (!isBareConstraint(error) || change.findDuplicates === true) return error;
   const replay: VersionChange = {
     ...change,
     dryRun: true,
