@@ -1,4 +1,5 @@
 import Dexie from 'dexie';
+import { openDB } from 'idb';
 import localforage from 'localforage';
 import { describe, expect, test } from 'vitest';
 import {
@@ -242,6 +243,47 @@ describe('adopting a database another library made', () => {
       'hello again',
       'second',
     ]);
+  });
+
+  test('an idb app: adopted at its version, then a version adding an index and a field', async () => {
+    const name = unique('adopt-idb');
+    const db = await openDB(name, 3, {
+      upgrade: (database) => {
+        const store = database.createObjectStore('events', { keyPath: ['day', 'seq'] });
+        store.createIndex('byKind', 'kind');
+        database.createObjectStore('blobs');
+      },
+    });
+    await db.put('events', { day: '2026-12-01', seq: 1, kind: 'open' });
+    await db.put('events', { day: '2026-12-01', seq: 2, kind: 'close' });
+    await db.put('blobs', new Blob([new Uint8Array([9, 8, 7])], { type: 'x/y' }), 'b1');
+    db.close();
+    const before = await dump(indexedDB, name);
+    const adopted = await adoptDatabase(name);
+    expect(adopted.library).toBe('other');
+    expect(adopted.baseline).toEqual({
+      version: 3,
+      stores: { blobs: {}, events: { keyPath: ['day', 'seq'], indexes: { byKind: 'kind' } } },
+    });
+    const versions: VersionDefinition[] = [
+      adopted.baseline,
+      {
+        version: 4,
+        stores: {
+          blobs: {},
+          events: { keyPath: ['day', 'seq'], indexes: { byKind: 'kind', byDay: 'day' } },
+        },
+        steps: [updateRecords('events', (e: object) => ({ ...e, source: 'adopted' }), { name: 'source' })],
+      },
+    ];
+    const { options } = environment();
+    (await openDatabase(name, definePlan({ versions }), options)).db.close();
+    const after = await dump(indexedDB, name);
+    expect(after.stores.blobs).toEqual(before.stores.blobs);
+    expect(after.stores.events?.records).toEqual(
+      before.stores.events?.records.map(([key, value]) => [key, { ...(value as object), source: 'adopted' }]),
+    );
+    expect(Object.keys(after.stores.events?.indexes ?? {}).sort()).toEqual(['byDay', 'byKind']);
   });
 
   test('a plain layout (idb app): library "other"; the code is a module that imports from idb-evolve', () => {
