@@ -1,12 +1,11 @@
 import { spawnSync } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import Dexie from 'dexie';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { exportSnapshot, snapshotDatabase } from '../src/index.js';
 import { adoptDatabase, runAdoptCommand } from '../src/tooling/index.js';
+import { builtCopy } from './built-package.js';
 import { fakeEnvironment } from './helpers.js';
 
 /** A Dexie database's snapshot file, and the code adoptDatabase writes for the database itself. */
@@ -87,20 +86,10 @@ describe('runAdoptCommand', () => {
 });
 
 describe('the idb-evolve-adopt bin', { timeout: 60_000 }, () => {
-  const root = fileURLToPath(new URL('..', import.meta.url));
   let copy: string;
 
   beforeAll(async () => {
-    copy = await mkdtemp(join(tmpdir(), 'idb-evolve-adopt-'));
-    const { build } = await import('vite');
-    await build({
-      root,
-      configFile: join(root, 'vite.config.ts'),
-      logLevel: 'silent',
-      build: { outDir: join(copy, 'dist'), emptyOutDir: true, sourcemap: false },
-    });
-    await mkdir(join(copy, 'bin'));
-    await copyFile(join(root, 'bin/idb-evolve-adopt.mjs'), join(copy, 'bin/idb-evolve-adopt.mjs'));
+    copy = await builtCopy('idb-evolve-adopt-', ['idb-evolve-adopt.mjs']);
   }, 60_000);
 
   afterAll(async () => {

@@ -1,9 +1,7 @@
 /// <reference types="vite/client" />
 import { spawnSync } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import {
   convertField,
@@ -28,6 +26,7 @@ import {
   type HistoryFiles,
   type SchemaHistoryCommandIo,
 } from '../src/tooling/index.js';
+import { builtCopy, root } from './built-package.js';
 import { committedPlan, committedVersions } from './fixtures/schema-history/committed-plan.js';
 
 const code = (body: string): Step['run'] => new Function('ctx', body) as Step['run'];
@@ -600,21 +599,11 @@ describe('runSchemaHistoryCommand', () => {
  */
 // Each test spawns Node several times: slow on a loaded machine.
 describe('the idb-evolve-history bin', { timeout: 30_000 }, () => {
-  const root = fileURLToPath(new URL('..', import.meta.url));
   let copy: string;
   const fixtures = 'test/fixtures/schema-history';
 
   beforeAll(async () => {
-    copy = await mkdtemp(join(tmpdir(), 'idb-evolve-history-'));
-    const { build } = await import('vite');
-    await build({
-      root,
-      configFile: join(root, 'vite.config.ts'),
-      logLevel: 'silent',
-      build: { outDir: join(copy, 'dist'), emptyOutDir: true, sourcemap: false },
-    });
-    await mkdir(join(copy, 'bin'));
-    await copyFile(join(root, 'bin/idb-evolve-history.mjs'), join(copy, 'bin/idb-evolve-history.mjs'));
+    copy = await builtCopy('idb-evolve-history-', ['idb-evolve-history.mjs']);
     await mkdir(join(copy, fixtures), { recursive: true });
     for (const name of (await readdir(join(root, fixtures))).filter((n) => n.endsWith('.mjs'))) {
       await copyFile(join(root, fixtures, name), join(copy, fixtures, name));

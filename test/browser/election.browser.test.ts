@@ -1,5 +1,6 @@
-import { afterEach, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { openDatabase, type UpgradeElsewhere } from '../../src/index.js';
+import { databaseName, startWorker } from './contexts.js';
 import { electionPlan, type WorkerMessage } from './election-plan.js';
 
 // A page and a dedicated worker of the same origin open one database with the same plan: a Web Lock elects one
@@ -8,22 +9,8 @@ import { electionPlan, type WorkerMessage } from './election-plan.js';
 // engine's own IndexedDB is used (not the suite's name-prefixed one): both contexts must see the same database.
 
 const COUNT = 2000;
-const names: string[] = [];
-const workers: Worker[] = [];
-
-afterEach(async () => {
-  for (const worker of workers.splice(0)) worker.terminate();
-  for (const name of names.splice(0)) {
-    await new Promise<void>((resolve) => {
-      const request = indexedDB.deleteDatabase(name);
-      request.onsuccess = request.onerror = () => resolve();
-    });
-  }
-});
-
 async function seeded(): Promise<string> {
-  const name = `election-${Math.random().toString(36).slice(2)}`;
-  names.push(name);
+  const name = databaseName();
   const { db } = await openDatabase(name, electionPlan, { version: 1, snapshots: false });
   const tx = db.transaction('notes', 'readwrite');
   for (let id = 0; id < COUNT; id++) tx.objectStore('notes').put({ id });
@@ -32,28 +19,8 @@ async function seeded(): Promise<string> {
   return name;
 }
 
-function startWorker(name: string): {
-  messages: WorkerMessage[];
-  next: (type: WorkerMessage['type']) => Promise<WorkerMessage>;
-  worker: Worker;
-} {
-  const worker = new Worker(new URL('./election-worker.ts', import.meta.url), { type: 'module' });
-  workers.push(worker);
-  const messages: WorkerMessage[] = [];
-  const waiting: [WorkerMessage['type'], (m: WorkerMessage) => void][] = [];
-  worker.onmessage = (event: MessageEvent<WorkerMessage>) => {
-    messages.push(event.data);
-    for (const [type, resolve] of waiting) if (type === event.data.type) resolve(event.data);
-  };
-  worker.postMessage({ name });
-  const next = (type: WorkerMessage['type']) =>
-    new Promise<WorkerMessage>((resolve) => {
-      const found = messages.find((m) => m.type === type);
-      if (found !== undefined) resolve(found);
-      else waiting.push([type, resolve]);
-    });
-  return { messages, next, worker };
-}
+const electionWorker = (name: string) =>
+  startWorker<WorkerMessage>(new URL('./election-worker.ts', import.meta.url), name);
 
 /** Every note marked exactly as one clean upgrade marks it. */
 async function expectCleanlyUpgraded(name: string): Promise<void> {
@@ -70,7 +37,7 @@ async function expectCleanlyUpgraded(name: string): Promise<void> {
 
 test('page and worker at once: the worker upgrades, the page is told and opens without running anything', async () => {
   const name = await seeded();
-  const worker = startWorker(name);
+  const worker = electionWorker(name);
   await worker.next('upgrading');
   const heard: UpgradeElsewhere[] = [];
   const { db, upgrade } = await openDatabase(name, electionPlan, {
@@ -91,7 +58,7 @@ test('page and worker at once: the worker upgrades, the page is told and opens w
 
 test('the upgrading worker killed mid-upgrade: the page takes over, reruns the upgrade from the start', async () => {
   const name = await seeded();
-  const worker = startWorker(name);
+  const worker = electionWorker(name);
   await worker.next('upgrading');
   const heard: UpgradeElsewhere[] = [];
   const page = openDatabase(name, electionPlan, {
