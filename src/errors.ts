@@ -3,9 +3,6 @@
  * `code`, context fields (version, step, store, key) and the platform's own error as `cause`.
  */
 
-// Type only: the class lives with protectUpgrade, so that apps that do not use it do not ship it.
-import type { ProtectedOpenError } from './interop/protect-error.js';
-
 /** Codes of {@link PlanError}: what is wrong with a plan, found when it is defined. */
 export type PlanErrorCode =
   | 'invalid_plan'
@@ -331,14 +328,20 @@ export class OptionsError extends IdbEvolveError {
   }
 }
 
+/**
+ * The main entry's error classes by name. `ProtectedOpenError` adds itself from its own module (it lives with
+ * `protectUpgrade`, so that apps that do not use it do not ship it).
+ */
+export interface IdbEvolveErrors {
+  PlanError: PlanError;
+  UpgradeError: UpgradeError;
+  OpenError: OpenError;
+  OptionsError: OptionsError;
+  SnapshotError: SnapshotError;
+}
+
 /** The concrete errors of the main entry: `switch (error.code)` on it narrows to the class and its fields. */
-export type AnyIdbEvolveError =
-  | PlanError
-  | UpgradeError
-  | OpenError
-  | OptionsError
-  | SnapshotError
-  | ProtectedOpenError;
+export type AnyIdbEvolveError = IdbEvolveErrors[keyof IdbEvolveErrors];
 
 /** Names of the main entry's error classes, for {@link isIdbEvolveError}. */
 export type IdbEvolveErrorName = AnyIdbEvolveError['name'];

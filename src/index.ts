@@ -140,6 +140,7 @@ export type {
   ErrorCode,
   ErrorContext,
   IdbEvolveErrorName,
+  IdbEvolveErrors,
   LayoutDifference,
   OpenErrorCode,
   OpenErrorContext,

@@ -56,3 +56,9 @@ export class ProtectedOpenError extends IdbEvolveError {
     this.restore = context.restore;
   }
 }
+
+declare module '../errors.js' {
+  interface IdbEvolveErrors {
+    ProtectedOpenError: ProtectedOpenError;
+  }
+}
