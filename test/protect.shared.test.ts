@@ -13,6 +13,8 @@ import {
   protectUpgrade,
   ProtectedOpenError,
   OptionsError,
+  definePlan,
+  openDatabase,
   snapshotPolicy,
   verifySnapshot,
 } from '../src/index.js';
@@ -395,5 +397,47 @@ describe('protected opens take turns', () => {
     expect(['other-context', 'queued-request']).toContain((error as { waitedOn: string }).waitedOn);
     finish();
     await held;
+  });
+});
+
+describe('work under the lock and queued calls of the same page', () => {
+  test('an openDatabase made while a protected open holds the lock waits for it, and neither stalls', async () => {
+    const { options } = environment();
+    const name = unique('nested');
+    const stores = { notes: { keyPath: 'id' } };
+    const plan = definePlan({
+      versions: [
+        { version: 1, stores },
+        { version: 2, stores },
+      ],
+    });
+    (await openDatabase(name, definePlan({ versions: [{ version: 1, stores }] }), options)).db.close();
+    let entered: () => void = () => {};
+    const inside = new Promise<void>((resolve) => (entered = resolve));
+    const protectedOpen = protectUpgrade(
+      {
+        name,
+        version: 1,
+        open: async () => {
+          entered();
+          await sleep(50);
+          const db = await openDB(name);
+          db.addEventListener('versionchange', () => db.close());
+          return db;
+        },
+      },
+      options,
+    );
+    await inside;
+    const started = Date.now();
+    // Queued behind the protected open's lock: the protected open's own requests must not queue behind it.
+    const [opened, upgraded] = await Promise.all([
+      protectedOpen,
+      openDatabase(name, plan, { ...options, blockedTimeout: 5000 }),
+    ]);
+    expect(Date.now() - started).toBeLessThan(4000);
+    expect(upgraded.db.version).toBe(2);
+    opened.opened.close();
+    upgraded.db.close();
   });
 });

@@ -65,28 +65,64 @@ export interface RequestStart {
   readonly acquire?: (wait: Wait) => Promise<() => void>;
 }
 
-/** Requests of this realm still pending, by factory and database: each waits for the one before it. */
-const turns = new WeakMap<IDBFactory, Map<string, Promise<void>>>();
+/** A place in a queue: whether someone was ahead, when they are gone, and how to leave it. */
+export interface Turn {
+  readonly queued: boolean;
+  readonly ready: Promise<void>;
+  readonly leave: () => void;
+}
 
-/**
- * A place in this realm's queue for `name`. IndexedDB queues opens of a database too, but only its head hears
- * `blocked`: a call behind an earlier one that waits on a stale connection would wait silently. Queuing here first
- * means every call knows what it waits on.
- */
-function takeTurn(factory: IDBFactory, name: string): { queued: boolean; ready: Promise<void>; leave: () => void } {
-  let byName = turns.get(factory);
-  if (byName === undefined) turns.set(factory, (byName = new Map()));
-  const previous = byName.get(name);
+/** Joins the queue of `key` in `queues`: each member waits for the one before it to leave. */
+export function joinQueue(queues: Map<string, Promise<void>>, key: string): Turn {
+  const previous = queues.get(key);
   let leave: () => void = () => {};
   const mine = new Promise<void>((resolve) => {
     leave = resolve;
   });
   const tail = (previous ?? Promise.resolve()).then(() => mine);
-  byName.set(name, tail);
+  queues.set(key, tail);
   void tail.then(() => {
-    if (byName.get(name) === tail) byName.delete(name);
+    if (queues.get(key) === tail) queues.delete(key);
   });
   return { queued: previous !== undefined, ready: previous ?? Promise.resolve(), leave };
+}
+
+/** Requests of this realm still pending, by factory and database: each waits for the one before it. */
+const turns = new WeakMap<IDBFactory, Map<string, Promise<void>>>();
+/** Databases whose upgrade lock this realm holds for work of several requests (a restore, a protected open). */
+const lockedHere = new WeakMap<IDBFactory, Map<string, number>>();
+
+/**
+ * Runs `work` as the holder of `name`'s upgrade lock: its requests skip this realm's queue. A call queued there is
+ * waiting for this very lock, and the work's requests would wait for it in turn: each for the other, until one
+ * gives up.
+ */
+export async function asLockHolder<T>(factory: IDBFactory, name: string, work: () => Promise<T>): Promise<T> {
+  let held = lockedHere.get(factory);
+  if (held === undefined) lockedHere.set(factory, (held = new Map()));
+  held.set(name, (held.get(name) ?? 0) + 1);
+  try {
+    return await work();
+  } finally {
+    const left = held.get(name)! - 1;
+    if (left === 0) held.delete(name);
+    else held.set(name, left);
+  }
+}
+
+/**
+ * A place in this realm's queue for `name`. IndexedDB queues opens of a database too, but only its head hears
+ * `blocked`: a call behind an earlier one that waits on a stale connection would wait silently. Queuing here first
+ * means every call knows what it waits on. Requests of a lock holder's work (see {@link asLockHolder}) go first.
+ */
+function takeTurn(open: RequestStart): Turn {
+  const { factory, name } = open;
+  if (open.acquire === undefined && lockedHere.get(factory)?.has(name) === true) {
+    return { queued: false, ready: Promise.resolve(), leave: () => {} };
+  }
+  let byName = turns.get(factory);
+  if (byName === undefined) turns.set(factory, (byName = new Map()));
+  return joinQueue(byName, name);
 }
 
 /**
@@ -102,7 +138,7 @@ export function settleRequest<T>(
   handlers: RequestHandlers<T>,
 ): Promise<T> {
   const wait = waits instanceof Wait ? waits : new Wait(open.name, waits, handlers.gaveUp);
-  const turn = takeTurn(open.factory, open.name);
+  const turn = takeTurn(open);
   if (turn.queued) wait.waitingOn('queued-request');
   const settled = turn.ready.then(async () => {
     let release = (): void => {};

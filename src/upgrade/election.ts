@@ -1,5 +1,6 @@
 // One upgrader per database across tabs, workers and the service worker: a Web Lock elects it, a BroadcastChannel
 // carries its news to the others, who wait on the lock and then open the upgraded database without running anything.
+import { asLockHolder, joinQueue } from '../idb/request.js';
 import { type BlockedOptions, type UpgradeElsewhere, Wait, type WaitListener } from '../idb/wait.js';
 
 const ids = new WeakMap<IDBFactory, string>();
@@ -69,21 +70,12 @@ export function upgradeLock(
 const realmLocks = new Map<string, Promise<void>>();
 
 function realmLock(lockName: string, wait: Wait): Promise<() => void> {
-  const previous = realmLocks.get(lockName);
-  if (previous !== undefined) wait.waitingOn('queued-request');
-  let release: () => void = () => {};
-  const mine = new Promise<void>((resolve) => {
-    release = resolve;
-  });
-  const tail = (previous ?? Promise.resolve()).then(() => mine);
-  realmLocks.set(lockName, tail);
-  void tail.then(() => {
-    if (realmLocks.get(lockName) === tail) realmLocks.delete(lockName);
-  });
-  return (previous ?? Promise.resolve()).then(() => {
+  const turn = joinQueue(realmLocks, lockName);
+  if (turn.queued) wait.waitingOn('queued-request');
+  return turn.ready.then(() => {
     // Its turn came after the call gave up: pass it on at once.
-    if (wait.gaveUp) release();
-    return release;
+    if (wait.gaveUp) turn.leave();
+    return turn.leave;
   });
 }
 
@@ -108,7 +100,7 @@ export async function withUpgradeLock<T>(
     wait.end();
   }
   try {
-    return await work();
+    return await asLockHolder(factory, name, work);
   } finally {
     release();
   }
