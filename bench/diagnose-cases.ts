@@ -23,6 +23,8 @@ interface Variant {
   readonly records?: boolean;
   /** Await promise-wrapped requests in an async loop instead of chaining callbacks. */
   readonly async?: boolean;
+  /** With `async`: await an async function per record, as the fused walk awaits each record's visit. */
+  readonly awaitRecord?: boolean;
   /** Set an onerror handler on every put request. */
   readonly onerror?: boolean;
   /** Compare the record's key with indexedDB.cmp before every put (the primary-key-changed check). */
@@ -102,11 +104,17 @@ async function asyncWalk(store: IDBObjectStore, variant: Variant, write: Write):
     for (const raw of batch) {
       const entry = variant.records ? (raw as { primaryKey: IDBValidKey; value: ItemV1 }) : undefined;
       const record = entry ? entry.value : (raw as ItemV1);
-      last = write(record, entry ? entry.primaryKey : record.id);
+      const key = entry ? entry.primaryKey : record.id;
+      last = variant.awaitRecord ? await writeLater(write, record, key) : write(record, key);
     }
     if (batch.length < BATCH) break;
     after = last;
   }
+}
+
+/** An async function around one write: a promise and a microtask per record. */
+async function writeLater(write: Write, record: ItemV1, key: IDBValidKey): Promise<number> {
+  return write(record, key);
 }
 
 function upgrade(name: string, variant: Variant): Promise<void> {
@@ -173,6 +181,10 @@ export const diagnoseCases: readonly MigrateCase[] = [
   variant('diag-base', 'raw getAll + put (callbacks)', {}),
   variant('diag-async', '+ async/await loop', { async: true }),
   variant('diag-records', '+ getAllRecords instead of getAll', { records: true }),
+  variant('diag-await-record', '+ async/await loop awaiting an async function per record', {
+    async: true,
+    awaitRecord: true,
+  }),
   variant('diag-onerror', '+ onerror handler per put', { onerror: true }),
   variant('diag-cmp', '+ indexedDB.cmp per record', { cmp: true }),
   variant('diag-keepalive', '+ keepalive count() chain', { keepalive: true }),

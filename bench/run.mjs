@@ -292,7 +292,7 @@ async function runMigrations(info) {
   for (const c of cases)
     if (!SINGLE_RUN.has(c.id)) plan.push({ c, size: options.size, runs: options.runs, group: 'main' });
   for (const c of cases)
-    if (LARGE_MIGRATE.includes(c.id) && !options.diagnose)
+    if (LARGE_MIGRATE.includes(c.id) && !options.diagnose && options.large !== options.size)
       plan.push({ c, size: options.large, runs: options.largeRuns, group: 'large' });
   for (const c of cases) if (SINGLE_RUN.has(c.id)) plan.push({ c, size: options.cursorSize, runs: 1, group: 'cursor' });
 
@@ -509,6 +509,10 @@ function computeRatios() {
   const s = (id, size) => findCase('snapshot', id, size);
   const r = (id, size = S) => findCase('restore', id, size);
   const perRecord = (big, small, metric = 'wall') => {
+    if (L === S) {
+      const none = { unavailable: `--large ${L} equals --size: no larger size in this run` };
+      return { num: none, den: none };
+    }
     if (!big || !small) return { num: big, den: small };
     if (big.unavailable || small.unavailable) return { num: big, den: small };
     const pick = (e) => (metric === 'cpu' ? e.medianCpuSeconds : e.medianMs);
