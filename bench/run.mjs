@@ -495,6 +495,7 @@ function ratio(name, { num, den, value, kind, target, unit = 'x', note, metric =
     unit === 'x' &&
     num !== undefined &&
     den !== undefined &&
+    !num.unavailable &&
     value === undefined
   ) {
     ratio(`${name}_cpu`, { num, den, kind: 'info', unit, metric: 'cpu' });
