@@ -29,6 +29,8 @@ export interface MigrateCase {
   readonly leaves?: 'original';
   /** The version the case upgrades to (default 2). */
   readonly finalVersion?: number;
+  /** Why this engine cannot run the case (e.g. a missing API), or undefined when it can. */
+  readonly unavailable?: () => string | undefined;
 }
 
 /** A capped case that hit its time limit: the upgrade was aborted after `done` records. */

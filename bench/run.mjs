@@ -1,17 +1,20 @@
 #!/usr/bin/env node
-// Benchmark driver: builds the bench page with vite (bench/vite.config.ts), serves it on 127.0.0.1, runs it in
-// headless Chromium (playwright-core, /usr/bin/chromium, fresh temp profile) and calls the page's `bench.*`
-// functions. Prints a table and RATIO lines and writes bench/results.json. Plain ESM so that Node 20 runs it as is.
+// Benchmark driver: builds the bench page with vite (bench/vite.config.ts), serves it on 127.0.0.1, runs it in one
+// browser engine (engines.mjs: headless Chromium by default, Firefox ESR or WebKitGTK; fresh temp profile) and calls
+// the page's `bench.*` functions. Prints a table and RATIO lines and writes bench/results.json (Chromium) or
+// bench/results-<engine>.json. Plain ESM so that Node 20 runs it as is.
 //
-//   node bench/run.mjs [--quick] [--runs N] [--large-runs N] [--size N] [--large N] [--cursor-size N]
-//                      [--cursor-limit S] [--only a,b] [--heap-interval MS] [--diagnose] [--out file]   (bench/README.md)
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+//   node bench/run.mjs [--engine chromium|firefox|webkit|all] [--quick] [--runs N] [--large-runs N] [--size N]
+//                      [--large N] [--cursor-size N] [--cursor-limit S] [--only a,b] [--heap-interval MS]
+//                      [--diagnose] [--out file]   (bench/README.md)
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, preview } from 'vite';
-import { chromium } from 'playwright-core';
+import { ENGINES, launchEngine } from './engines.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const started = Date.now();
@@ -30,7 +33,8 @@ function parseArgs(argv) {
     large: undefined,
     cursorSize: undefined,
     only: undefined,
-    out: path.join(here, 'results.json'),
+    engine: 'chromium',
+    out: undefined,
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -57,11 +61,12 @@ function parseArgs(argv) {
     else if (arg === '--cursor-size') options.cursorSize = int();
     else if (arg === '--only') options.only = value().split(',');
     else if (arg === '--out') options.out = path.resolve(value());
+    else if (arg === '--engine') options.engine = value();
     else if (arg === '--help' || arg === '-h') {
       console.log(
         readFileSync(fileURLToPath(import.meta.url), 'utf8')
           .split('\n')
-          .slice(1, 7)
+          .slice(1, 9)
           .join('\n'),
       );
       process.exit(0);
@@ -71,10 +76,28 @@ function parseArgs(argv) {
   options.large ??= options.quick ? 100_000 : 1_000_000;
   options.cursorSize ??= options.size;
   options.cursorLimit ??= options.quick ? 30 : 180;
+  if (![...ENGINES, 'all'].includes(options.engine))
+    throw new Error(`--engine must be one of ${ENGINES.join(', ')}, all (got ${options.engine})`);
+  options.out ??= path.join(here, options.engine === 'chromium' ? 'results.json' : `results-${options.engine}.json`);
   return options;
 }
 
 const options = parseArgs(process.argv.slice(2));
+if (options.engine === 'all') runEach();
+
+/** `--engine all`: one run per engine, one after the other (never two at once), each with its own output file. */
+function runEach() {
+  if (process.argv.includes('--out')) throw new Error('--out names one file: give it with one --engine, not all');
+  const args = process.argv.slice(2).filter((arg, i, all) => arg !== '--engine' && all[i - 1] !== '--engine');
+  let failed = 0;
+  for (const name of ENGINES) {
+    const run = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--engine', name, ...args], {
+      stdio: 'inherit',
+    });
+    if (run.status !== 0) failed++;
+  }
+  process.exit(failed ? 1 : 0);
+}
 const selected = (section, id) =>
   options.only === undefined || options.only.includes(section) || options.only.includes(id);
 
@@ -82,17 +105,6 @@ const selected = (section, id) =>
 const SINGLE_RUN = new Set(['raw-cursor', 'idb-cursor']);
 // Cases also run at the large size.
 const LARGE_MIGRATE = ['evolve-1pass', 'raw-getall-put'];
-
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--enable-precise-memory-info',
-];
 
 const log = (message) => process.stderr.write(`  · ${message}\n`);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -110,16 +122,17 @@ function median(values) {
 // ---- browser ------------------------------------------------------------------------------------------------
 
 /**
- * Runs `work` (a page.evaluate) and measures the JS heap around it: a forced major GC (CDP
- * HeapProfiler.collectGarbage), the baseline (Runtime.getHeapUsage usedSize), then a sample every 50 ms from Node
- * while the work runs. CDP requests are served on the page's main thread even while it runs JavaScript (V8
- * interrupts), so long synchronous stretches are sampled too. Peak growth = highest sample - baseline.
+ * Runs `work` (a page call) and measures CPU seconds of the engine's processes and, where the engine exposes it
+ * (Chromium, CDP), the JS heap around it: a forced major GC (HeapProfiler.collectGarbage), the baseline
+ * (Runtime.getHeapUsage usedSize), then a sample every 50 ms from Node while the work runs. CDP requests are served
+ * on the page's main thread even while it runs JavaScript (V8 interrupts), so long synchronous stretches are sampled
+ * too. Peak growth = highest sample - baseline. Elsewhere heapGrowth is undefined (not measurable, not 0).
  */
-async function measured(cdp, work) {
-  await cdp.send('HeapProfiler.collectGarbage');
-  const cpuBefore = chromiumCpu();
+async function measured({ heap }, work) {
+  await heap?.collect();
+  const cpuBefore = engine.cpu();
   const finish = (ms, heapGrowth, heapSamples) => {
-    const cpuAfter = chromiumCpu();
+    const cpuAfter = engine.cpu();
     const load = os.loadavg()[0];
     loadSamples.push(load);
     const cpu = {};
@@ -128,15 +141,16 @@ async function measured(cdp, work) {
     }
     return { ms, heapGrowth, heapSamples, load, cpu };
   };
+  if (heap === undefined) return finish(await work(), undefined, 0);
   if (!(options.heapInterval > 0)) return finish(await work(), Number.NaN, 0);
-  const baseline = (await cdp.send('Runtime.getHeapUsage')).usedSize;
+  const baseline = await heap.used();
   let peak = baseline;
   let samples = 0;
   let running = true;
   const sampler = (async () => {
     while (running) {
       try {
-        const { usedSize } = await cdp.send('Runtime.getHeapUsage');
+        const usedSize = await heap.used();
         samples++;
         if (usedSize > peak) peak = usedSize;
       } catch {
@@ -154,50 +168,8 @@ async function measured(cdp, work) {
   }
 }
 
-/**
- * CPU seconds used so far by this run's Chromium processes (found by their unique --user-data-dir), by process
- * type: `renderer` runs the page's JavaScript, `browser` and `storage` (utility) run IndexedDB and OPFS. CPU time
- * is far less sensitive than wall time to other work on a shared machine, so the table shows both.
- */
-let profileDir;
-const CLOCK_TICKS = 100;
-function chromiumCpu() {
-  const totals = { total: 0 };
-  if (profileDir === undefined || process.platform !== 'linux') return totals;
-  let pids;
-  try {
-    pids = readdirSync('/proc').filter((entry) => /^\d+$/.test(entry));
-  } catch {
-    return totals;
-  }
-  for (const pid of pids) {
-    let cmdline;
-    let stat;
-    try {
-      cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (!cmdline.includes(profileDir)) continue;
-      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    } catch {
-      continue;
-    }
-    // Fields after the parenthesised command name: utime and stime are the 12th and 13th.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const seconds = (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-    const type = /--type=([a-z-]+)/.exec(cmdline)?.[1];
-    const kind =
-      type === undefined
-        ? 'browser'
-        : type === 'utility'
-          ? /StorageService/.test(cmdline)
-            ? 'storage'
-            : 'utility'
-          : type;
-    totals[kind] = (totals[kind] ?? 0) + seconds;
-    totals.total += seconds;
-  }
-  return totals;
-}
-
+/** The launched engine adapter (engines.mjs). */
+let engine;
 const loadSamples = [];
 
 // ---- results ------------------------------------------------------------------------------------------------
@@ -280,7 +252,6 @@ function save() {
  * new port on 127.0.0.1 serving the same built page, opened in a new tab. Nothing is deleted during the run; the
  * temporary profile goes at the end.
  */
-let context;
 let middlewares;
 async function openOrigin() {
   const server = http.createServer(middlewares);
@@ -288,20 +259,11 @@ async function openOrigin() {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', resolve);
   });
-  const page = await context.newPage();
-  page.on('pageerror', (error) => log(`page error: ${error.message}`));
-  page.on('console', (message) => {
-    if (message.type() === 'error' || message.type() === 'warning') log(`page ${message.type()}: ${message.text()}`);
-  });
-  await page.goto(`http://127.0.0.1:${server.address().port}/`);
-  await page.waitForFunction(() => globalThis.bench !== undefined);
-  const cdp = await context.newCDPSession(page);
+  const page = await engine.openPage(`http://127.0.0.1:${server.address().port}/`);
   return {
-    page,
-    cdp,
+    ...page,
     close: async () => {
-      await cdp.detach().catch(() => {});
-      await page.close().catch(() => {});
+      await page.close();
       server.closeAllConnections?.();
       await new Promise((resolve) => server.close(() => resolve()));
     },
@@ -309,6 +271,12 @@ async function openOrigin() {
 }
 
 // ---- phases -------------------------------------------------------------------------------------------------
+
+/** Heap growth is only recorded where the engine can measure it (undefined elsewhere: not 0). */
+function pushHeap(entry, m) {
+  if (m.heapGrowth !== undefined) entry.heapGrowthBytes.push(m.heapGrowth);
+}
+const heapNote = (m) => (m.heapGrowth === undefined ? '' : `, heap +${(m.heapGrowth / MB).toFixed(1)} MB`);
 
 async function runMigrations(info) {
   // --diagnose: the diagnostic variants plus the peers they explain, at the main size only.
@@ -324,7 +292,7 @@ async function runMigrations(info) {
   for (const c of cases)
     if (!SINGLE_RUN.has(c.id)) plan.push({ c, size: options.size, runs: options.runs, group: 'main' });
   for (const c of cases)
-    if (LARGE_MIGRATE.includes(c.id) && !options.diagnose)
+    if (LARGE_MIGRATE.includes(c.id) && !options.diagnose && options.large !== options.size)
       plan.push({ c, size: options.large, runs: options.largeRuns, group: 'large' });
   for (const c of cases) if (SINGLE_RUN.has(c.id)) plan.push({ c, size: options.cursorSize, runs: 1, group: 'cursor' });
 
@@ -344,23 +312,20 @@ async function runMigrations(info) {
         if (entry.unavailable) continue;
         const name = `bench-migrate-${c.id}`;
         const limit = SINGLE_RUN.has(c.id) && options.cursorLimit > 0 ? options.cursorLimit * 1000 : undefined;
-        const { page, cdp, close } = await openOrigin();
+        const origin = await openOrigin();
         try {
-          await page.evaluate(([id, n, count]) => globalThis.bench.prepareMigrate(id, n, count), [c.id, name, size]);
+          await origin.call('prepareMigrate', c.id, name, size);
           let stoppedAfter;
-          const m = await measured(cdp, async () => {
-            const result = await page.evaluate(
-              ([id, n, count, l]) => globalThis.bench.runMigrate(id, n, count, l ?? undefined),
-              [c.id, name, size, limit ?? null],
-            );
-            stoppedAfter = result.stoppedAfter;
+          const m = await measured(origin, async () => {
+            // null, not undefined: JSON-only drivers (WebDriver) drop undefined arguments.
+            const result = await origin.call('runMigrate', c.id, name, size, limit ?? null);
+            stoppedAfter = result.stoppedAfter ?? undefined;
             return result.ms;
           });
-          if (stoppedAfter === undefined)
-            await page.evaluate(([id, n, count]) => globalThis.bench.finishMigrate(id, n, count), [c.id, name, size]);
-          else await page.evaluate(([n, count]) => globalThis.bench.finishStopped(n, count), [name, size]);
+          if (stoppedAfter === undefined) await origin.call('finishMigrate', c.id, name, size);
+          else await origin.call('finishStopped', name, size);
           entry.samplesMs.push(m.ms);
-          entry.heapGrowthBytes.push(m.heapGrowth);
+          pushHeap(entry, m);
           entry.loadAverage1m.push(Number(m.load.toFixed(2)));
           entry.cpuSeconds.push(Object.fromEntries(Object.entries(m.cpu).map(([k, v]) => [k, Number(v.toFixed(2))])));
           if (stoppedAfter !== undefined) entry.stoppedAfter = stoppedAfter;
@@ -369,13 +334,13 @@ async function runMigrations(info) {
               ? ''
               : ` STOPPED at the ${options.cursorLimit} s limit after ${stoppedAfter} of ${size} records (rolled back)`;
           log(
-            `migrate ${c.id} ${size}: ${(m.ms / 1000).toFixed(2)} s${stopNote}, heap +${(m.heapGrowth / MB).toFixed(1)} MB (run ${run + 1}/${runs})`,
+            `migrate ${c.id} ${size}: ${(m.ms / 1000).toFixed(2)} s${stopNote}${heapNote(m)} (run ${run + 1}/${runs})`,
           );
         } catch (error) {
           entry.error = String(error?.message ?? error).split('\n')[0];
           log(`migrate ${c.id} ${size}: ERROR ${entry.error}`);
         } finally {
-          await close();
+          await origin.close();
         }
       }
       save();
@@ -398,8 +363,8 @@ async function runSnapshots(info, size, withRestore) {
   }
 }
 
-async function snapshotGroup({ page, cdp }, cases, restores, size) {
-  const fillMs = await page.evaluate(([n, count]) => globalThis.bench.populate(n, count), [SNAP_DB, size]);
+async function snapshotGroup(origin, cases, restores, size) {
+  const fillMs = await origin.call('populate', SNAP_DB, size);
   log(`snapshot source: ${size} records written in ${(fillMs / 1000).toFixed(1)} s (not timed)`);
   const entries = cases.map((c) => ({ c, entry: record('snapshot', c, size, options.runs) }));
   const refs = {};
@@ -407,19 +372,17 @@ async function snapshotGroup({ page, cdp }, cases, restores, size) {
     for (const { c, entry } of entries) {
       if (entry.error || entry.unavailable) continue;
       try {
-        await page.evaluate((id) => globalThis.bench.cleanSnapshot(id), c.id);
-        const m = await measured(cdp, () =>
-          page.evaluate(([id, n]) => globalThis.bench.runSnapshot(id, n), [c.id, SNAP_DB]),
-        );
-        const output = await page.evaluate((id) => globalThis.bench.snapshotOutput(id), c.id);
+        await origin.call('cleanSnapshot', c.id);
+        const m = await measured(origin, () => origin.call('runSnapshot', c.id, SNAP_DB));
+        const output = await origin.call('snapshotOutput', c.id);
         refs[c.id] = output.ref;
         entry.bytes = output.bytes;
         entry.samplesMs.push(m.ms);
-        entry.heapGrowthBytes.push(m.heapGrowth);
+        pushHeap(entry, m);
         entry.loadAverage1m.push(Number(m.load.toFixed(2)));
         entry.cpuSeconds.push(Object.fromEntries(Object.entries(m.cpu).map(([k, v]) => [k, Number(v.toFixed(2))])));
         log(
-          `snapshot ${c.id} ${size}: ${(m.ms / 1000).toFixed(2)} s, ${(output.bytes / 1e6).toFixed(1)} MB, heap +${(m.heapGrowth / MB).toFixed(1)} MB (run ${run + 1}/${options.runs})`,
+          `snapshot ${c.id} ${size}: ${(m.ms / 1000).toFixed(2)} s, ${(output.bytes / 1e6).toFixed(1)} MB${heapNote(m)} (run ${run + 1}/${options.runs})`,
         );
       } catch (error) {
         entry.error = String(error?.message ?? error).split('\n')[0];
@@ -430,7 +393,7 @@ async function snapshotGroup({ page, cdp }, cases, restores, size) {
   }
   for (const { entry } of entries) finish(entry);
   // The source is unchanged by snapshots.
-  await page.evaluate(([n, count]) => globalThis.bench.verifyOriginal(n, count), [SNAP_DB, size]);
+  await origin.call('verifyOriginal', SNAP_DB, size);
 
   // Restore each peer's last snapshot into a new database (a new name per run: nothing is deleted in this origin).
   const snapshotOf = {
@@ -450,18 +413,14 @@ async function snapshotGroup({ page, cdp }, cases, restores, size) {
       }
       const target = `bench-restore-${c.id}-${run + 1}`;
       try {
-        await page.evaluate(([id, count]) => globalThis.bench.prepareRestore(id, count), [c.id, size]);
-        const m = await measured(cdp, () =>
-          page.evaluate(([id, n, r]) => globalThis.bench.runRestore(id, n, r), [c.id, target, ref]),
-        );
-        await page.evaluate(([n, count]) => globalThis.bench.finishRestore(n, count), [target, size]);
+        await origin.call('prepareRestore', c.id, size);
+        const m = await measured(origin, () => origin.call('runRestore', c.id, target, ref));
+        await origin.call('finishRestore', target, size);
         entry.samplesMs.push(m.ms);
-        entry.heapGrowthBytes.push(m.heapGrowth);
+        pushHeap(entry, m);
         entry.loadAverage1m.push(Number(m.load.toFixed(2)));
         entry.cpuSeconds.push(Object.fromEntries(Object.entries(m.cpu).map(([k, v]) => [k, Number(v.toFixed(2))])));
-        log(
-          `restore ${c.id} ${size}: ${(m.ms / 1000).toFixed(2)} s, heap +${(m.heapGrowth / MB).toFixed(1)} MB (run ${run + 1}/${options.runs})`,
-        );
+        log(`restore ${c.id} ${size}: ${(m.ms / 1000).toFixed(2)} s${heapNote(m)} (run ${run + 1}/${options.runs})`);
       } catch (error) {
         entry.error = String(error?.message ?? error).split('\n')[0];
         log(`restore ${c.id} ${size}: ERROR ${entry.error}`);
@@ -478,7 +437,7 @@ async function snapshotGroup({ page, cdp }, cases, restores, size) {
  * One ratio line. `kind`: 'max' (value must be <= target), 'min' (>= target), 'info' (no target).
  * `num`/`den` are case entries (or numbers); the value is num/den of medians unless `value` is given.
  */
-function ratio(name, { num, den, value, kind, target, unit = 'x', note, metric = 'wall' }) {
+function ratio(name, { num, den, value, kind, target, unit = 'x', note, metric = 'wall', missContext }) {
   const pick = (entry) =>
     metric === 'cpu' ? (entry.medianCpuSeconds > 0 ? entry.medianCpuSeconds : undefined) : entry.medianMs;
   let status;
@@ -515,6 +474,7 @@ function ratio(name, { num, den, value, kind, target, unit = 'x', note, metric =
           : false;
     if (!certain) status = 'unsure';
   }
+  const reason = status === 'pending' ? (num?.unavailable ?? den?.unavailable) : undefined;
   const entry = {
     name,
     metric,
@@ -523,7 +483,9 @@ function ratio(name, { num, den, value, kind, target, unit = 'x', note, metric =
     unit,
     target: targetText,
     status,
+    ...(reason ? { reason } : {}),
     ...(note ? { note } : {}),
+    ...(status === 'MISS' && missContext ? { context: missContext() } : {}),
   };
   results.ratios.push(entry);
   // Next to every timed target, the same ratio in CPU seconds (info): a check that load on the machine did not make it.
@@ -533,6 +495,7 @@ function ratio(name, { num, den, value, kind, target, unit = 'x', note, metric =
     unit === 'x' &&
     num !== undefined &&
     den !== undefined &&
+    !num.unavailable &&
     value === undefined
   ) {
     ratio(`${name}_cpu`, { num, den, kind: 'info', unit, metric: 'cpu' });
@@ -547,6 +510,10 @@ function computeRatios() {
   const s = (id, size) => findCase('snapshot', id, size);
   const r = (id, size = S) => findCase('restore', id, size);
   const perRecord = (big, small, metric = 'wall') => {
+    if (L === S) {
+      const none = { unavailable: `--large ${L} equals --size: no larger size in this run` };
+      return { num: none, den: none };
+    }
     if (!big || !small) return { num: big, den: small };
     if (big.unavailable || small.unavailable) return { num: big, den: small };
     const pick = (e) => (metric === 'cpu' ? e.medianCpuSeconds : e.medianMs);
@@ -556,24 +523,44 @@ function computeRatios() {
   const heap = (entry) => {
     if (!entry) return { num: undefined, den: undefined };
     if (entry.unavailable) return { num: entry, den: entry };
+    if (!results.browser.heapMeasurable) {
+      const none = { unavailable: `heap not measurable in ${results.browser.name}` };
+      return { num: none, den: none };
+    }
     if (entry.heapGrowthMaxMB === undefined) return { num: entry, den: { error: true } };
     return { value: entry.heapGrowthMaxMB };
   };
   const k = (n) => (n >= 1e6 ? `${n / 1e6}M` : `${n / 1e3}k`);
+  // Why a floor target missed, measured: how far plain getAll+put itself is from this engine's write floor.
+  const floorContext = () => {
+    const raw = m('raw-getall-put');
+    const floor = m('write-floor');
+    if (!(raw?.medianMs > 0) || !(floor?.medianMs > 0)) return undefined;
+    const cpu =
+      raw.medianCpuSeconds > 0 && floor.medianCpuSeconds > 0 ? raw.medianCpuSeconds / floor.medianCpuSeconds : NaN;
+    return `raw getAll+put here: ${(raw.medianMs / floor.medianMs).toFixed(2)}x the floor, cpu ${cpu.toFixed(2)}x; floor ${floor.perRecordUs.toFixed(1)} us/rec`;
+  };
   if (options.diagnose) {
-    for (const c of results.cases.filter((entry) => entry.id !== 'diag-base')) {
-      ratio(`diagnose_${k(S)}_${c.id.replace(/-/g, '_')}_vs_diag_base`, { num: c, den: m('diag-base'), kind: 'info' });
+    // Read-only walks against the plain read-only getAll walk, the rest against plain getAll + put; each in wall
+    // time and in CPU seconds (the engine's processes), which other load on the machine disturbs less.
+    for (const c of results.cases.filter((entry) => !['diag-base', 'diag-read-getall'].includes(entry.id))) {
+      const base = c.id.startsWith('diag-read-') ? 'diag-read-getall' : 'diag-base';
+      const name = `diagnose_${k(S)}_${c.id.replace(/-/g, '_')}_vs_${base.replace(/-/g, '_')}`;
+      ratio(name, { num: c, den: m(base), kind: 'info' });
+      ratio(`${name}_cpu`, { num: c, den: m(base), kind: 'info', metric: 'cpu' });
     }
     return;
   }
 
   ratio(`migrate_${k(S)}_evolve1pass_vs_floor`, {
+    missContext: floorContext,
     num: m('evolve-1pass'),
     den: m('write-floor'),
     kind: 'max',
     target: 1.1,
   });
   ratio(`migrate_${k(S)}_evolve_catchup_1to5_vs_floor`, {
+    missContext: floorContext,
     num: m('evolve-catchup'),
     den: m('write-floor'),
     kind: 'max',
@@ -606,6 +593,7 @@ function computeRatios() {
     note: 'the default snapshot is gzip',
   });
   ratio(`migrate_${k(S)}_evolve3pass_vs_floor`, {
+    missContext: floorContext,
     num: m('evolve-3pass'),
     den: m('write-floor'),
     kind: 'max',
@@ -795,9 +783,13 @@ function printTable() {
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const row of rows) console.log(line(row).trimEnd());
   console.log(
-    "us/rec = median / records; cpu s = median CPU seconds of all Chromium processes (page cpu s: the page's renderer);",
+    `us/rec = median / records; cpu s = median CPU seconds of all ${results.browser.name} processes (page cpu s: the page's ${results.browser.engine === 'webkit' ? 'WebProcess' : results.browser.engine === 'firefox' ? 'content process' : 'renderer'});`,
   );
-  console.log("heap MB = peak JS heap growth over a GC'd baseline (max over runs).");
+  console.log(
+    results.browser.heapMeasurable
+      ? "heap MB = peak JS heap growth over a GC'd baseline (max over runs)."
+      : `heap MB: ${results.heapMethod}.`,
+  );
   for (const c of results.cases.filter((entry) => entry.stoppedAfter !== undefined)) {
     console.log(
       `>: ${c.id} hit the ${options.cursorLimit} s limit after ${c.stoppedAfter.toLocaleString('en-US')} of ${c.size.toLocaleString('en-US')} records and was rolled back; *: us per record done so far (the cost grows with the transaction).`,
@@ -807,7 +799,8 @@ function printTable() {
   for (const r of results.ratios) {
     const value =
       r.value === null ? 'n/a' : r.unit === 'MB' ? `${r.value.toFixed(1)}MB` : `${r.bound ?? ''}${r.value.toFixed(2)}x`;
-    console.log(`RATIO ${r.name}=${value} target=${r.target} ${r.status}`);
+    const why = r.reason ?? r.context;
+    console.log(`RATIO ${r.name}=${value} target=${r.target} ${r.status}${why ? ` (${why})` : ''}`);
   }
 }
 
@@ -816,11 +809,10 @@ function printTable() {
 async function main() {
   const outDir = mkdtempSync(path.join(os.tmpdir(), 'idb-evolve-bench-dist-'));
   const profile = mkdtempSync(path.join(os.tmpdir(), 'idb-evolve-bench-profile-'));
-  profileDir = profile;
   const configFile = path.join(here, 'vite.config.ts');
   let server;
   const cleanup = async () => {
-    await context?.close().catch(() => {});
+    await engine?.close().catch(() => {});
     await server?.close?.().catch?.(() => {});
     server?.httpServer?.close?.();
     rmSync(outDir, { recursive: true, force: true });
@@ -843,31 +835,26 @@ async function main() {
       build: { outDir },
       preview: { host: '127.0.0.1', port: 0, strictPort: false },
     });
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: '/usr/bin/chromium',
-      headless: true,
-      args: CHROMIUM_ARGS,
-    });
+    engine = await launchEngine(options.engine, { profile, log });
     middlewares = server.middlewares;
     const first = await openOrigin();
-    const { page, cdp } = first;
-    const info = await page.evaluate(() => globalThis.bench.info());
-    // The user agent is reduced (156.0.0.0); the browser's own report has the full version.
-    const product = await cdp.send('Browser.getVersion').then(
-      (v) => v.product,
-      () => info.userAgent,
-    );
-    const version = /Chrome\/([\d.]+)/.exec(product)?.[1] ?? 'unknown';
+    const info = await first.call('info');
+    const version = engine.versionOf(engine.version);
     results.browser = {
-      name: 'Chromium (headless)',
+      engine: options.engine,
+      name: engine.name,
       version,
+      product: engine.version,
       userAgent: info.userAgent,
-      executable: '/usr/bin/chromium',
-      args: CHROMIUM_ARGS,
+      executable: engine.executable,
+      args: engine.args,
+      driver: engine.driver,
+      heapMeasurable: first.heap !== undefined,
     };
+    if (first.heap === undefined) results.heapMethod = `not measurable in ${engine.name} (no CDP heap access)`;
     results.record = info.record;
     log(
-      `Chromium ${version}; record ~${info.record.avgJsonBytes.toFixed(0)} JSON bytes; sizes ${options.size}/${options.large}, cursor cases at ${options.cursorSize}, ${options.runs} runs`,
+      `${engine.name} ${version}; record ~${info.record.avgJsonBytes.toFixed(0)} JSON bytes; sizes ${options.size}/${options.large}, cursor cases at ${options.cursorSize}, ${options.runs} runs`,
     );
     for (const c of [...info.cases.snapshot, ...info.cases.restore])
       if (c.unavailable) log(`${c.id}: pending (${c.unavailable})`);
@@ -884,7 +871,7 @@ async function main() {
     save();
     console.log('');
     console.log(
-      `idb-evolve bench — Chromium ${version}, ${results.machine.cpus} CPUs (${results.machine.cpuModel}), ${results.generated}`,
+      `idb-evolve bench — ${engine.name} ${version}, ${results.machine.cpus} CPUs (${results.machine.cpuModel}), ${results.generated}`,
     );
     const load = results.machine.loadAverage1mDuringRuns;
     console.log(

@@ -296,41 +296,88 @@ describe('walk implementations', () => {
     );
   });
 
-  test('the fallback really reads with getAllKeys + getAll, and the default path with getAllRecords', async () => {
+  /** Pages of the walk's batchSize (4) read by each request kind: dumps and pre-upgrade snapshots use other sizes. */
+  async function pagesRead(seed: Seed = {}) {
     const proto = objectStorePrototype as unknown as Record<
       'getAllRecords' | 'getAllKeys' | 'getAll',
       (...args: unknown[]) => unknown
     >;
-    // Only calls with the walk's batchSize (4) count: dumps and pre-upgrade snapshots read with other sizes.
-    const pages = (spy: { mock: { calls: unknown[][] } }, count = (args: unknown[]) => args[1]) =>
-      spy.mock.calls.filter((args) => count(args) === 4).length;
-    const recordsCount = (args: unknown[]) => (args[0] as { count?: number } | undefined)?.count;
-    const walk = () => runStep(async (ctx) => void (await ctx.store<Row>('items').walk((v) => v, { batchSize: 4 })));
-    // WebKit has no getAllRecords: there only the fallback half applies.
-    if (typeof proto.getAllRecords === 'function')
-      try {
-        const records = vi.spyOn(proto, 'getAllRecords');
-        const keys = vi.spyOn(proto, 'getAllKeys');
-        const values = vi.spyOn(proto, 'getAll');
-        await walk();
-        // 10 records in batches of 4: pages of 4, 4 and 2.
-        expect(pages(records, recordsCount)).toBe(3);
-        expect(pages(keys)).toBe(0);
-        expect(pages(values)).toBe(0);
-      } finally {
-        vi.restoreAllMocks();
-      }
-    await withoutGetAllRecords(async () => {
-      try {
-        const keys = vi.spyOn(proto, 'getAllKeys');
-        const values = vi.spyOn(proto, 'getAll');
-        await walk();
-        expect(pages(keys)).toBe(3);
-        expect(pages(values)).toBe(3);
-      } finally {
-        vi.restoreAllMocks();
-      }
+    const pages = (spy: { mock: { calls: unknown[][] } } | undefined, count = (args: unknown[]) => args[1]) =>
+      spy?.mock.calls.filter((args) => count(args) === 4).length ?? 0;
+    try {
+      const records = typeof proto.getAllRecords === 'function' ? vi.spyOn(proto, 'getAllRecords') : undefined;
+      const keys = vi.spyOn(proto, 'getAllKeys');
+      const values = vi.spyOn(proto, 'getAll');
+      const { after } = await runStep(
+        async (ctx) => void (await ctx.store<Row>('items').walk((v) => ({ ...v, seen: 1 }), { batchSize: 4 })),
+        seed,
+      );
+      const recordsCount = (args: unknown[]) => (args[0] as { count?: number } | undefined)?.count;
+      return {
+        pages: { getAllRecords: pages(records, recordsCount), getAllKeys: pages(keys), getAll: pages(values) },
+        after,
+      };
+    } finally {
+      vi.restoreAllMocks();
+    }
+  }
+
+  // 10 records in batches of 4: pages of 4, 4 and 2.
+  test('in-line number keys are read with getAll alone, the keys taken from the values', async () => {
+    expect((await pagesRead()).pages).toEqual({ getAllRecords: 0, getAllKeys: 0, getAll: 3 });
+    expect((await withoutGetAllRecords(() => pagesRead())).pages).toEqual({
+      getAllRecords: 0,
+      getAllKeys: 0,
+      getAll: 3,
     });
+  });
+
+  test('out-of-line keys are read with getAllRecords, or getAllKeys + getAll without it', async () => {
+    const seed: Seed = {
+      layout: { items: {} },
+      records: { items: ids(1, 10).map((id) => [id, { group: id % 3 }]) },
+      outOfLine: true,
+    };
+    const native = await pagesRead(seed);
+    // WebKit has no getAllRecords: there both runs take the fallback.
+    if (typeof objectStorePrototype.getAllRecords === 'function')
+      expect(native.pages).toEqual({ getAllRecords: 3, getAllKeys: 0, getAll: 0 });
+    const fallback = await withoutGetAllRecords(() => pagesRead(seed));
+    expect(fallback.pages).toEqual({ getAllRecords: 0, getAllKeys: 3, getAll: 3 });
+    expect(fallback.after).toEqual(native.after);
+  });
+
+  test("in-line keys that are not numbers or strings come from getAllKeys: the engine's own key objects", async () => {
+    const base = Date.UTC(2026, 0, 1);
+    const seed: Seed = {
+      layout: { items: { keyPath: 'id' } },
+      records: { items: ids(1, 10).map((n) => ({ id: n % 2 ? new Date(base + n) : [n, 'x'], group: n % 3 })) },
+    };
+    const keys: IDBValidKey[] = [];
+    const { after } = await runStep(
+      async (ctx) =>
+        void (await ctx.store<{ id: IDBValidKey }>('items').walk(
+          (value, { primaryKey }) => {
+            keys.push(primaryKey);
+            // A key handed to the visitor is not the value's own object (mutating one cannot change the other).
+            expect(primaryKey).not.toBe(value.id);
+            expect(primaryKey).toEqual(value.id);
+            return { ...value, seen: 1 };
+          },
+          { batchSize: 4 },
+        )),
+      seed,
+    );
+    // Dates sort before arrays.
+    const dates = ids(1, 10)
+      .filter((n) => n % 2)
+      .map((n) => new Date(base + n));
+    const arrays = ids(1, 10)
+      .filter((n) => n % 2 === 0)
+      .map((n) => [n, 'x']);
+    expect(keys).toEqual([...dates, ...arrays]);
+    expect(after.stores.items!.records.every(([, value]) => (value as { seen?: number }).seen === 1)).toBe(true);
+    expect((await pagesRead(seed)).pages.getAllKeys).toBe(3);
   });
 });
 
