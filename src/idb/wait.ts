@@ -59,6 +59,11 @@ export class Wait {
   #over = false;
   #channel: BroadcastChannel | undefined;
   #reject: (error: OpenError) => void = () => {};
+  /**
+   * An upgrade elsewhere was heard starting but not finishing: its `finished` news and the lock it released race,
+   * and the lock may come first. The open then tells `finished` itself, from what it found.
+   */
+  unfinished = false;
   /** Rejects with the `blocked` error when the time is up; never resolves. */
   readonly expired: Promise<never>;
 
@@ -127,6 +132,8 @@ export class Wait {
     this.#channel = new BroadcastChannel(channel);
     this.#channel.onmessage = (event: MessageEvent<UpgradeElsewhere>) => {
       if (this.#over) return;
+      if (event.data.type === 'started') this.unfinished = true;
+      if (event.data.type === 'finished') this.unfinished = false;
       // Another open making progress is not a hang: the clock starts again.
       this.#arm();
       onUpgradeElsewhere?.(event.data);

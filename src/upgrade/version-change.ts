@@ -137,6 +137,10 @@ async function versionChange(change: VersionChange): Promise<Opened> {
         );
       }
       if (!change.dryRun) closeOnVersionChange(db, change.plan.latest, change.onVersionChange);
+      // Nothing left to run here: the upgrade heard starting elsewhere did finish, at this version.
+      if (running.upgrade === undefined && wait.unfinished) {
+        change.onUpgradeElsewhere?.({ type: 'finished', ok: true, version: db.version });
+      }
       return { db, upgrade: running.upgrade ?? null };
     },
     failure: (error) => {
