@@ -1,4 +1,4 @@
-import Dexie from 'dexie';
+import Dexie, { type Transaction } from 'dexie';
 import { type IDBPDatabase, type IDBPTransaction, openDB } from 'idb';
 import { describe, expect, test } from 'vitest';
 import {
@@ -59,25 +59,29 @@ async function seedDexie(name: string): Promise<void> {
   db.close();
 }
 
+/** The release 2 code of the Dexie app: a `done` index, and `upgrade` as its upgrader. */
+function dexieV2(name: string, upgrade: (tx: Transaction) => void | PromiseLike<unknown>) {
+  const db = new Dexie(name) as Dexie & { notes: Dexie.Table<Note & { done?: number }, number> };
+  db.version(1).stores({ notes: '++id, title, *tags' });
+  db.version(2).stores({ notes: '++id, title, *tags, done' }).upgrade(upgrade);
+  return db;
+}
+
 describe('protectUpgrade with Dexie', () => {
   test('a failing upgrader: typed error with the snapshot, the database as it was', async () => {
     const { storage, options } = environment();
     const name = unique('dexie-fail');
     await seedDexie(name);
     const before = await dump(indexedDB, name);
-    const db = new Dexie(name);
-    db.version(1).stores({ notes: '++id, title, *tags' });
-    db.version(2)
-      .stores({ notes: '++id, title, *tags, done' })
-      .upgrade(async (tx) => {
-        await tx
-          .table('notes')
-          .toCollection()
-          .modify((note: Note & { done?: boolean }) => {
-            note.done = false;
-          });
-        throw new Error('upgrader bug');
-      });
+    const db = dexieV2(name, async (tx) => {
+      await tx
+        .table('notes')
+        .toCollection()
+        .modify((note: Note & { done?: boolean }) => {
+          note.done = false;
+        });
+      throw new Error('upgrader bug');
+    });
     const error = await rejection(protectUpgrade(dexieOpen(db), options));
     expect(error).toBeInstanceOf(ProtectedOpenError);
     const failure = error as ProtectedOpenError;
@@ -107,18 +111,14 @@ describe('protectUpgrade with Dexie', () => {
     const name = unique('dexie-ok');
     await seedDexie(name);
     const before = await dump(indexedDB, name);
-    const db = new Dexie(name) as Dexie & { notes: Dexie.Table<Note & { done: boolean }, number> };
-    db.version(1).stores({ notes: '++id, title, *tags' });
-    db.version(2)
-      .stores({ notes: '++id, title, *tags, done' })
-      .upgrade((tx) =>
-        tx
-          .table('notes')
-          .toCollection()
-          .modify((note: { done?: number }) => {
-            note.done = 0;
-          }),
-      );
+    const db = dexieV2(name, (tx) =>
+      tx
+        .table('notes')
+        .toCollection()
+        .modify((note: { done?: number }) => {
+          note.done = 0;
+        }),
+    );
     const protectedOpen = await protectUpgrade(dexieOpen(db), options);
     expect(protectedOpen.opened).toBe(db);
     expect(protectedOpen.backup.status).toBe('taken');
@@ -139,15 +139,11 @@ describe('protectUpgrade with Dexie', () => {
     const name = unique('dexie-await');
     await seedDexie(name);
     const before = await dump(indexedDB, name);
-    const db = new Dexie(name);
-    db.version(1).stores({ notes: '++id, title, *tags' });
-    db.version(2)
-      .stores({ notes: '++id, title, *tags, done' })
-      .upgrade(async (tx) => {
-        await tx.table('notes').update(1, { done: 1 });
-        await sleep(30); // a fetch, say: IndexedDB commits the upgrade here
-        await tx.table('notes').update(2, { done: 1 });
-      });
+    const db = dexieV2(name, async (tx) => {
+      await tx.table('notes').update(1, { done: 1 });
+      await sleep(30); // a fetch, say: IndexedDB commits the upgrade here
+      await tx.table('notes').update(2, { done: 1 });
+    });
     const failure = (await rejection(protectUpgrade(dexieOpen(db), options))) as ProtectedOpenError;
     expect(failure).toBeInstanceOf(ProtectedOpenError);
     expect(failure).toMatchObject({ code: 'protected_upgrade_failed', installedVersion: 20, committed: true });
@@ -160,14 +156,10 @@ describe('protectUpgrade with Dexie', () => {
     const { options } = environment();
     const name = unique('dexie-async');
     await seedDexie(name);
-    const db = new Dexie(name) as Dexie & { notes: Dexie.Table<Note & { done?: number }, number> };
-    db.version(1).stores({ notes: '++id, title, *tags' });
-    db.version(2)
-      .stores({ notes: '++id, title, *tags, done' })
-      .upgrade(async (tx) => {
-        for (const note of await tx.table('notes').toArray()) await tx.table('notes').update(note.id, { done: 0 });
-        await tx.table('notes').add({ title: 'added in the upgrade', tags: [], done: 1 });
-      });
+    const db = dexieV2(name, async (tx) => {
+      for (const note of await tx.table('notes').toArray()) await tx.table('notes').update(note.id, { done: 0 });
+      await tx.table('notes').add({ title: 'added in the upgrade', tags: [], done: 1 });
+    });
     const opened = await protectUpgrade(dexieOpen(db), options);
     expect([opened.version, opened.backup.status]).toEqual([20, 'taken']);
     expect(await db.notes.where('done').equals(0).count()).toBe(3);

@@ -166,10 +166,21 @@ class ProtectedRun<T> {
   }
 
   async start(): Promise<ProtectedOpen<T>> {
-    const installed = await this.#installed();
-    const newVersion = this.#targetVersion(installed);
-    const upgrades = installed.version > 0 && newVersion > installed.version;
-    if (!upgrades) {
+    // One connection reads the installed layout and, when the open will upgrade, writes the snapshot; it is closed
+    // before the library's open, which it would otherwise block.
+    const db = await openExisting(this.#idb.indexedDB, this.#target.name);
+    const name = this.#target.name;
+    const installed =
+      db === undefined ? { name, version: 0, layout: {} } : { name, version: db.version, layout: installedLayout(db) };
+    let newVersion: number;
+    try {
+      newVersion = this.#targetVersion(installed);
+    } catch (error) {
+      db?.close();
+      throw error;
+    }
+    if (db === undefined || newVersion <= installed.version) {
+      db?.close();
       const opened = await this.#target.open(this.#protection());
       return {
         opened,
@@ -178,29 +189,22 @@ class ProtectedRun<T> {
         backup: { status: 'not-needed' },
       };
     }
-    const news = new UpgradeNews(this.#idb.indexedDB, this.#target.name);
+    const news = new UpgradeNews(this.#idb.indexedDB, name);
     news.post({ type: 'started', oldVersion: installed.version, newVersion, dryRun: false });
     let ok = false;
+    let version = installed.version;
     try {
-      const backup = await this.#backup(installed.version, news);
+      const backup = await this.#backup(db, installed.version, news).finally(() => db.close());
       const snapshot = backup.status === 'taken' ? backup.snapshot : null;
       const opened = await this.#openChecked(installed.version, newVersion, snapshot);
       ok = true;
-      if (snapshot !== null) await this.#policy.prune(this.#target.name, { snapshot, failed: false }, this.#idb);
-      return { opened, oldVersion: installed.version, version: await this.#version(), backup };
+      version = await this.#version();
+      if (snapshot !== null) await this.#policy.prune(name, { snapshot, failed: false }, this.#idb);
+      return { opened, oldVersion: installed.version, version, backup };
     } finally {
-      news.post({ type: 'finished', ok, version: await this.#version().catch(() => installed.version) });
+      if (!ok) version = await this.#version().catch(() => installed.version);
+      news.post({ type: 'finished', ok, version });
       news.close();
-    }
-  }
-
-  async #installed(): Promise<InstalledDatabase> {
-    const db = await openExisting(this.#idb.indexedDB, this.#target.name);
-    if (db === undefined) return { name: this.#target.name, version: 0, layout: {} };
-    try {
-      return { name: this.#target.name, version: db.version, layout: installedLayout(db) };
-    } finally {
-      db.close();
     }
   }
 
@@ -215,32 +219,26 @@ class ProtectedRun<T> {
     return installedVersion(this.#target.name, this.#idb);
   }
 
-  /** The snapshot of the installed database, in one read-only transaction, as the policy writes it. */
-  async #backup(version: number, news: UpgradeNews): Promise<Backup> {
-    const db = await openExisting(this.#idb.indexedDB, this.#target.name);
-    if (db === undefined) return { status: 'not-needed' };
+  /** The snapshot of the installed database, in one read-only transaction of `db`, as the policy writes it. */
+  async #backup(db: IDBDatabase, version: number, news: UpgradeNews): Promise<Backup> {
     const { onProgress } = this.#options;
-    try {
-      const taken = await readConsistently(db, this.#idb.IDBKeyRange, (guard) =>
-        this.#policy.takeSnapshot({
-          db,
-          guard,
-          keyRange: this.#idb.IDBKeyRange,
-          factory: this.#idb.indexedDB,
-          database: this.#target.name,
-          version,
-          onProgress: (store, done, total) => {
-            const progress = { phase: 'snapshot', unit: 'records', version, store, done, total } as const;
-            news.post({ type: 'progress', progress });
-            onProgress?.(progress);
-          },
-        }),
-      );
-      if (taken.snapshot === null) return { status: 'skipped', error: taken.error! };
-      return { status: 'taken', snapshot: taken.snapshot, persistent: taken.persistent, copy: { status: 'no-hook' } };
-    } finally {
-      db.close();
-    }
+    const taken = await readConsistently(db, this.#idb.IDBKeyRange, (guard) =>
+      this.#policy.takeSnapshot({
+        db,
+        guard,
+        keyRange: this.#idb.IDBKeyRange,
+        factory: this.#idb.indexedDB,
+        database: this.#target.name,
+        version,
+        onProgress: (store, done, total) => {
+          const progress = { phase: 'snapshot', unit: 'records', version, store, done, total } as const;
+          news.post({ type: 'progress', progress });
+          onProgress?.(progress);
+        },
+      }),
+    );
+    if (taken.snapshot === null) return { status: 'skipped', error: taken.error! };
+    return { status: 'taken', snapshot: taken.snapshot, persistent: taken.persistent, copy: { status: 'no-hook' } };
   }
 
   #protection(): Protection {
