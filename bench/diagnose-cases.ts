@@ -188,7 +188,7 @@ export const diagnoseCases: readonly MigrateCase[] = [
   variant('diag-onerror', '+ onerror handler per put', { onerror: true }),
   variant('diag-cmp', '+ indexedDB.cmp per record', { cmp: true }),
   variant('diag-keepalive', '+ keepalive count() chain', { keepalive: true }),
-  variant('diag-all', 'all of the above (what the walk does)', {
+  variant('diag-all', 'all of the above (what the fused walk did until 2026-12-03)', {
     async: true,
     records: true,
     onerror: true,

@@ -30,8 +30,8 @@ type HelperSpec =
   | { kind: 'drop'; field: Field }
   | { kind: 'default'; field: Field; value: number }
   | { kind: 'double'; field: Field }
-  | { kind: 'remove-if'; field: Field; above: number }
-  | { kind: 'touch-if'; field: Field };
+  | { kind: 'remove-if'; field: Field; above: number; async: boolean }
+  | { kind: 'touch-if'; field: Field; async: boolean };
 
 /** A version: its helpers, and what may split a pass (an index change, a custom step, a validator). */
 interface VersionSpec {
@@ -47,8 +47,13 @@ const helper: fc.Arbitrary<HelperSpec> = fc.oneof(
   fc.record({ kind: fc.constant('drop' as const), field }),
   fc.record({ kind: fc.constant('default' as const), field, value: fc.integer({ min: -3, max: 3 }) }),
   fc.record({ kind: fc.constant('double' as const), field }),
-  fc.record({ kind: fc.constant('remove-if' as const), field, above: fc.integer({ min: 0, max: 8 }) }),
-  fc.record({ kind: fc.constant('touch-if' as const), field }),
+  fc.record({
+    kind: fc.constant('remove-if' as const),
+    field,
+    above: fc.integer({ min: 0, max: 8 }),
+    async: fc.boolean(),
+  }),
+  fc.record({ kind: fc.constant('touch-if' as const), field, async: fc.boolean() }),
 );
 const version: fc.Arbitrary<VersionSpec> = fc.record({
   helpers: fc.array(helper, { maxLength: 3 }),
@@ -70,6 +75,11 @@ const records = fc.uniqueArray(fc.record({ id: fc.nat({ max: 60 }), value: recor
   maxLength: 25,
 });
 
+/** The visitor as it is, or answering with a promise: a pass takes a synchronous answer without awaiting it. */
+function answered<T>(spec: { async: boolean }, visitor: (n: Record<string, unknown>) => T) {
+  return spec.async ? (n: Record<string, unknown>) => Promise.resolve(visitor(n)) : visitor;
+}
+
 function step(spec: HelperSpec, position: number): Step {
   const name = { name: `${spec.kind} ${position}` };
   switch (spec.kind) {
@@ -84,19 +94,20 @@ function step(spec: HelperSpec, position: number): Step {
     case 'remove-if':
       return updateRecords(
         'notes',
-        (n: Record<string, unknown>) =>
+        answered(spec, (n) =>
           typeof n[spec.field] === 'number' && (n[spec.field] as number) > spec.above ? remove : n,
+        ),
         name,
       );
     case 'touch-if':
       // Rewrites only records that have the field, in place; leaves the others alone.
       return updateRecords(
         'notes',
-        (n: Record<string, unknown>) => {
+        answered(spec, (n) => {
           if (!(spec.field in n)) return unchanged;
           n.touched = ((n.touched as number | undefined) ?? 0) + 1;
           return n;
-        },
+        }),
         name,
       );
   }

@@ -4,6 +4,9 @@ import type { IndexLayout, KeyPath } from '../plan/layout.js';
 export function evaluateKeyPath(value: unknown, keyPath: KeyPath): unknown {
   if (typeof keyPath !== 'string') return keyPath.map((part) => evaluateKeyPath(value, part));
   if (keyPath === '') return value;
+  // One property, the usual key path: read without splitting (this runs once or twice per record of a walk).
+  if (!keyPath.includes('.'))
+    return value === null || value === undefined ? undefined : (value as Record<string, unknown>)[keyPath];
   let current: unknown = value;
   for (const part of keyPath.split('.')) {
     if (current === null || current === undefined) return undefined;

@@ -17,6 +17,17 @@ export interface Collision extends UpgradeErrorContext {
  */
 export type ExplainCollision = () => Promise<Collision | undefined>;
 
+/**
+ * A write nobody awaits, kept until a request of ours made after it completes: a transaction's requests complete
+ * in the order they were made, so by then the write has succeeded (or failed, and was reported).
+ */
+interface PendingWrite {
+  readonly request: IDBRequest;
+  readonly position: Position;
+  readonly context: ErrorContext;
+  readonly explain: ExplainCollision | undefined;
+}
+
 /** Where the upgrade is, so that a failure can say so. */
 export interface Position {
   version?: number;
@@ -51,7 +62,7 @@ function codeFor(name: string): UpgradeErrorCode {
  */
 export class TransactionGuard {
   readonly transaction: IDBTransaction;
-  /** Where the migration is now; request failures are reported at this position. */
+  /** Where the migration is now; request failures are reported at this position. Replaced, never changed in place. */
   position: Position = {};
   #db: IDBDatabase;
   #keyRange: typeof IDBKeyRange;
@@ -68,6 +79,10 @@ export class TransactionGuard {
   /** A request the engine's own abort cut short, before the abort event said why (Firefox orders them so). */
   #cutShort: IdbEvolveError | undefined;
   #waiters: (() => void)[] = [];
+  /** Writes that may still fail, oldest first; `#writes[0]` is write number `#writesSettled` of this guard. */
+  #writes: PendingWrite[] = [];
+  #writesMade = 0;
+  #writesSettled = 0;
   // A keepalive request is in flight. None can be while the database has no store; the first request or layout
   // call of the migration starts one then.
   #ticking = false;
@@ -88,6 +103,14 @@ export class TransactionGuard {
       if (this.#failure !== undefined || this.#quiet) return;
       if (transaction.error !== null) this.fail(transaction.error);
       else if (this.#cutShort !== undefined) this.fail(this.#cutShort);
+    });
+    // A failed write's error event bubbles to its transaction: one listener here, rather than a handler on every
+    // write, which costs Firefox ESR about 15 µs of page CPU per put (`node bench/run.mjs --diagnose`, diag-onerror).
+    transaction.addEventListener('error', (event) => {
+      const write = this.#writes.find((pending) => pending.request === event.target);
+      if (write !== undefined) {
+        this.#requestFailed(write.request, event, { ...write.position, ...write.context }, write.explain);
+      }
     });
   }
 
@@ -138,9 +161,11 @@ export class TransactionGuard {
       return; // The transaction is finishing (aborted, or a request of ours is being dispatched as it ends).
     }
     this.#ticking = true;
+    const made = this.#writesMade;
     // An error (its store was deleted or renamed meanwhile) is as good as a success for keeping alive.
     request.onsuccess = request.onerror = (event) => {
       this.#ticking = false;
+      this.#settle(made);
       if (event.type === 'error') event.preventDefault();
       // Resumed here, inside IndexedDB's dispatch, their continuations (microtasks) find the transaction active.
       const waiters = this.#waiters;
@@ -215,9 +240,11 @@ export class TransactionGuard {
     this.#pending++;
     this.#started++;
     this.#ensureTicking();
+    const made = this.#writesMade;
     return new Promise<T>((resolve, reject) => {
       request.onsuccess = () => {
         this.#pending--;
+        this.#settle(made);
         resolve(request.result);
       };
       request.onerror = (event) => {
@@ -234,12 +261,18 @@ export class TransactionGuard {
    * looks for what a ConstraintError collided with, before the abort.
    */
   write(request: IDBRequest, context: ErrorContext = {}, explain?: ExplainCollision): void {
-    const at = { ...this.position, ...context };
     this.#started++;
     this.#ensureTicking();
-    request.onerror = (event) => {
-      this.#requestFailed(request, event, at, explain);
-    };
+    this.#writes.push({ request, position: this.position, context, explain });
+    this.#writesMade++;
+  }
+
+  /** A request made after `made` writes succeeded: those writes are done, and forgotten. */
+  #settle(made: number): void {
+    const done = made - this.#writesSettled;
+    if (done <= 0) return;
+    this.#writes.splice(0, done);
+    this.#writesSettled = made;
   }
 
   /**

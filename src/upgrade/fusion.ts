@@ -1,15 +1,17 @@
 // One pass for consecutive record-level steps: their visitors are queued per store, within a version and across the
 // pending versions of one open, and run together the moment anything needs the store's records as they stand.
-import type { TransactionGuard } from '../idb/transaction-guard.js';
+import type { Position, TransactionGuard } from '../idb/transaction-guard.js';
 import type { ProgressCallback } from '../progress.js';
 import { readStorePages } from './read-pages.js';
 import {
   checkKeyKept,
+  type RecordInfo,
   type RecordLevel,
   remove,
   type Step,
   type StepCounters,
   unchanged,
+  type VisitResult,
   visitRecord,
 } from './step-store.js';
 
@@ -27,7 +29,13 @@ export interface QueuedVisit {
 /** A version's validator, checked in the pass at the point where that version ends. */
 type Check = (value: unknown, key: IDBValidKey) => Promise<void> | undefined;
 
-type Queued = { readonly visit: QueuedVisit } | { readonly check: Check };
+/** A queued visitor with the position its failures are reported at (made once, not per record). */
+interface QueuedStep {
+  readonly visit: QueuedVisit;
+  readonly position: Position;
+}
+
+type Queued = QueuedStep | { readonly check: Check };
 
 /** Everything a pass needs from the running upgrade. */
 export interface FusionRun {
@@ -62,7 +70,8 @@ export class Fusion {
   queue(visit: QueuedVisit): void {
     const { store } = visit.records;
     const queue = this.#queues.get(store) ?? [];
-    queue.push({ visit });
+    const position = { version: visit.version, step: visit.step.name, stepIndex: visit.stepIndex };
+    queue.push({ visit, position });
     this.#queues.set(store, queue);
   }
 
@@ -100,6 +109,7 @@ export class Fusion {
       }
     };
     report();
+    const target: PassStore = { objectStore, keyPath: objectStore.keyPath };
     await readStorePages({
       guard,
       keyRange,
@@ -110,7 +120,10 @@ export class Fusion {
       batchSize: visits[0]?.records.batchSize ?? 1000,
       context,
       onPage: async (page) => {
-        for (const record of page) await this.#apply(objectStore, queue, record.primaryKey, record.value);
+        for (const { primaryKey, value } of page) {
+          const pending = this.#apply(target, queue, recordState(store, primaryKey, value));
+          if (pending !== undefined) await pending;
+        }
         done += page.length;
         report();
       },
@@ -123,39 +136,72 @@ export class Fusion {
     for (const v of visits) v.done(share);
   }
 
-  /** Runs one record through the queue, then writes it once (or deletes it) if any visitor changed it. */
-  async #apply(store: IDBObjectStore, queue: readonly Queued[], primaryKey: IDBValidKey, read: unknown): Promise<void> {
-    const { guard, factory } = this.#run;
-    const context = { store: store.name, key: primaryKey };
-    let value = read;
-    let changed = false;
-    for (const item of queue) {
-      if ('check' in item) {
-        const verdict = item.check(value, primaryKey);
-        if (verdict !== undefined) await verdict;
-        continue;
-      }
-      const { visit } = item;
-      guard.position = { version: visit.version, step: visit.step.name, stepIndex: visit.stepIndex };
-      const info = { primaryKey, key: primaryKey };
-      const result = await visitRecord(guard, visit.records.visitor, value, info, context);
-      visit.counters.visited++;
-      if (result === unchanged) continue;
-      if (result === remove) {
-        visit.counters.deleted++;
-        guard.write(store.delete(primaryKey), context);
-        return;
-      }
-      checkKeyKept(guard, factory, store.keyPath, result, primaryKey, context);
-      visit.counters.updated++;
-      value = result;
-      changed = true;
+  /**
+   * Runs one record through the queue from `from`, then writes it once (or deletes it) if any visitor changed it.
+   * Synchronous while every visitor and validator answers synchronously: a promise only where one of them returns one.
+   */
+  #apply(store: PassStore, queue: readonly Queued[], record: RecordState, from = 0): Promise<void> | undefined {
+    // A removed record ends its chain: no later visitor or validator sees it, and nothing is put.
+    for (let i = from; i < queue.length && !record.removed; i++) {
+      const item = queue[i]!;
+      const pending = 'check' in item ? item.check(record.value, record.primaryKey) : this.#visit(store, item, record);
+      if (pending !== undefined) return pending.then(() => this.#apply(store, queue, record, i + 1));
     }
-    if (!changed) return;
-    const stored = value;
+    if (!record.changed || record.removed) return undefined;
+    const { guard } = this.#run;
+    const { value, primaryKey, context } = record;
+    const { objectStore, keyPath } = store;
     guard.write(
-      guard.call(() => (store.keyPath === null ? store.put(stored, primaryKey) : store.put(stored)), context),
+      guard.call(() => (keyPath === null ? objectStore.put(value, primaryKey) : objectStore.put(value)), context),
       context,
     );
+    return undefined;
   }
+
+  /** One visitor on the record: its result taken now, or once its promise settles. */
+  #visit(store: PassStore, item: QueuedStep, record: RecordState): Promise<void> | undefined {
+    const { guard } = this.#run;
+    guard.position = item.position;
+    const result = visitRecord(guard, item.visit.records.visitor, record.value, record.info, record.context);
+    if (!(result instanceof Promise)) return this.#take(store, item.visit, record, result);
+    return result.then((settled) => this.#take(store, item.visit, record, settled));
+  }
+
+  #take(store: PassStore, visit: QueuedVisit, record: RecordState, result: VisitResult<unknown>): undefined {
+    const { guard, factory } = this.#run;
+    visit.counters.visited++;
+    if (result === unchanged) return undefined;
+    if (result === remove) {
+      visit.counters.deleted++;
+      record.removed = true;
+      guard.write(store.objectStore.delete(record.primaryKey), record.context);
+      return undefined;
+    }
+    checkKeyKept(guard, factory, store.keyPath, result, record.primaryKey, record.context);
+    visit.counters.updated++;
+    record.value = result;
+    record.changed = true;
+    return undefined;
+  }
+}
+
+/** The store a pass writes, with its key path read once (a property read of the engine's per record otherwise). */
+interface PassStore {
+  readonly objectStore: IDBObjectStore;
+  readonly keyPath: string | string[] | null;
+}
+
+/** A record on its way through a pass's queue. */
+interface RecordState {
+  readonly primaryKey: IDBValidKey;
+  readonly info: RecordInfo;
+  readonly context: { readonly store: string; readonly key: IDBValidKey };
+  value: unknown;
+  changed: boolean;
+  removed: boolean;
+}
+
+function recordState(store: string, primaryKey: IDBValidKey, value: unknown): RecordState {
+  const info = { primaryKey, key: primaryKey };
+  return { primaryKey, info, context: { store, key: primaryKey }, value, changed: false, removed: false };
 }

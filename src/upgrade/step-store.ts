@@ -213,22 +213,45 @@ const DEFAULT_BATCH = 1000;
 
 /**
  * Calls a visitor on one record, for walks and fused passes alike: its throw or rejection fails the upgrade at
- * `context`, and so does `undefined` (almost always a forgotten `return`).
+ * `context`, and so does `undefined` (almost always a forgotten `return`). A synchronous visitor's answer is
+ * returned as it is: a promise per record costs a microtask, and the walk awaits only what is a promise.
  */
-export async function visitRecord(
+export function visitRecord(
   guard: TransactionGuard,
   visitor: RecordVisitor<any, unknown>,
   value: unknown,
   record: RecordInfo,
   context: ErrorContext,
-): Promise<VisitResult<unknown>> {
-  let result: VisitResult<unknown>;
+): VisitResult<unknown> | Promise<VisitResult<unknown>> {
+  let returned: VisitResult<unknown> | PromiseLike<VisitResult<unknown>>;
   try {
-    const returned = visitor(value, record);
-    result = isThenable<VisitResult<unknown>>(returned) ? await returned : returned;
+    returned = visitor(value, record);
   } catch (error) {
     throw guard.fail(error, context);
   }
+  if (isThenable<VisitResult<unknown>>(returned)) return settleVisit(guard, returned, context);
+  return checkVisit(guard, returned, context);
+}
+
+async function settleVisit(
+  guard: TransactionGuard,
+  returned: PromiseLike<VisitResult<unknown>>,
+  context: ErrorContext,
+): Promise<VisitResult<unknown>> {
+  let result: VisitResult<unknown>;
+  try {
+    result = await returned;
+  } catch (error) {
+    throw guard.fail(error, context);
+  }
+  return checkVisit(guard, result, context);
+}
+
+function checkVisit(
+  guard: TransactionGuard,
+  result: VisitResult<unknown>,
+  context: ErrorContext,
+): VisitResult<unknown> {
   guard.throwIfFailed();
   if (result === undefined) {
     throw guard.failWith(
@@ -251,6 +274,8 @@ export function checkKeyKept(
 ): void {
   if (keyPath === null) return;
   const newKey = evaluateKeyPath(result, keyPath);
+  // The same number or string is the same key: no need to ask the engine (two cmp calls per record).
+  if (newKey === primaryKey && (typeof newKey === 'number' || typeof newKey === 'string')) return;
   if (isValidKey(factory, newKey) && factory.cmp(newKey, primaryKey) === 0) return;
   throw guard.failWith(
     'key_changed',
@@ -493,7 +518,8 @@ export class UpgradeStore<T = UntypedRecord> implements StepStore<T> {
     const keyPath = this.keyPath;
     for (const record of batch) {
       const context = { store: this.name, key: record.primaryKey };
-      const result = await visitRecord(guard, visitor, record.value, record, context);
+      const visited = visitRecord(guard, visitor, record.value, record, context);
+      const result = visited instanceof Promise ? await visited : visited;
       counts.visited++;
       counters.visited++;
       if (result === unchanged) {
