@@ -8,26 +8,24 @@ import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import {
+  CHROMIUM_ARGS as TEST_CHROMIUM_ARGS,
+  CHROMIUM_BINARY,
+  FIREFOX_BINARY,
+  WEBKIT_DRIVER_BINARY,
+  WEBKIT_LAUNCHER,
+  XVFB_BINARY,
+} from '../test/browser-env/binaries.mjs';
+
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-/** The PyGObject WebKitGTK browser the tests use: an on-disk profile, so OPFS works (webkitgtk-launcher.py). */
-const WEBKIT_LAUNCHER = path.join(repo, 'test/browser-env/webkitgtk-launcher.py');
-const binary = (env, fallback) => process.env[env] || fallback;
 
 export const ENGINES = ['chromium', 'firefox', 'webkit'];
 
 // A page call can take many minutes (a 1M-record migration); no driver timeout may cut it.
 const CALL_TIMEOUT_MS = 4 * 60 * 60 * 1000;
 
-export const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--enable-precise-memory-info',
-];
+/** The tests' flags, and exact heap figures for the heap sampler. */
+export const CHROMIUM_ARGS = [...TEST_CHROMIUM_ARGS, '--enable-precise-memory-info'];
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -109,7 +107,7 @@ function webkitKind(cmdline) {
 
 async function launchChromium({ profile, log }) {
   const { chromium } = await import('playwright-core');
-  const executable = binary('IDB_EVOLVE_CHROMIUM_BINARY', '/usr/bin/chromium');
+  const executable = CHROMIUM_BINARY;
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: executable,
     headless: true,
@@ -165,7 +163,7 @@ async function launchChromium({ profile, log }) {
 
 async function launchFirefox({ profile, log }) {
   const { default: puppeteer } = await import('puppeteer-core');
-  const executable = binary('IDB_EVOLVE_FIREFOX_BINARY', '/usr/bin/firefox-esr');
+  const executable = FIREFOX_BINARY;
   const browser = await puppeteer.launch({
     browser: 'firefox',
     executablePath: executable,
@@ -249,12 +247,11 @@ function killTree(child) {
 
 async function launchWebKit({ profile, log }) {
   const { remote } = await import('webdriverio');
-  const driverBinary = binary('IDB_EVOLVE_WEBKIT_DRIVER_BINARY', '/usr/bin/WebKitWebDriver');
   // WebKitGTK has no headless mode: a private X display. A fixed display number from the pid avoids collisions
   // with the test suite's Xvfb (-displayfd there).
   const display = `:${200 + (process.pid % 500)}`;
   const xvfb = await startChild(
-    binary('IDB_EVOLVE_XVFB_BINARY', '/usr/bin/Xvfb'),
+    XVFB_BINARY,
     [display, '-nolisten', 'tcp', '-noreset', '-screen', '0', '1280x1024x24'],
     {},
     async () => readdirSync('/tmp/.X11-unix').includes(`X${display.slice(1)}`),
@@ -264,7 +261,7 @@ async function launchWebKit({ profile, log }) {
   let session;
   try {
     driver = await startChild(
-      driverBinary,
+      WEBKIT_DRIVER_BINARY,
       [`--port=${port}`, '--host=local'],
       // The launcher puts its per-session profile under this root; WebKit's createWritable temp files go to TMPDIR.
       { DISPLAY: display, IDB_EVOLVE_WEBKIT_PROFILE_ROOT: profile, TMPDIR: profile, NO_AT_BRIDGE: '1' },
@@ -318,7 +315,7 @@ async function launchWebKit({ profile, log }) {
   };
   return {
     name: 'WebKitGTK (WebKitWebDriver, Xvfb)',
-    executable: `${driverBinary} + ${path.relative(repo, WEBKIT_LAUNCHER)}`,
+    executable: `${WEBKIT_DRIVER_BINARY} + ${path.relative(repo, WEBKIT_LAUNCHER)}`,
     args: ['--automation'],
     driver: 'webdriverio (W3C WebDriver classic), WebKitWebDriver',
     openPage,

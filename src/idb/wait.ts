@@ -59,11 +59,7 @@ export class Wait {
   #over = false;
   #channel: BroadcastChannel | undefined;
   #reject: (error: OpenError) => void = () => {};
-  /**
-   * An upgrade elsewhere was heard starting but not finishing: its `finished` news and the lock it released race,
-   * and the lock may come first. The open then tells `finished` itself, from what it found.
-   */
-  unfinished = false;
+  #unfinished = false;
   /** Rejects with the `blocked` error when the time is up; never resolves. */
   readonly expired: Promise<never>;
 
@@ -84,6 +80,14 @@ export class Wait {
   /** Aborted when the time is up: for waits that take a signal (a Web Lock request). */
   get signal(): AbortSignal {
     return this.#controller.signal;
+  }
+
+  /**
+   * True when an upgrade elsewhere was heard starting but not finishing: its `finished` news and the lock it
+   * released race, and the lock may come first. The open then tells `finished` itself, from what it found.
+   */
+  get unfinished(): boolean {
+    return this.#unfinished;
   }
 
   /** True once the call gave up: its request, if still pending, must change nothing. */
@@ -132,8 +136,8 @@ export class Wait {
     this.#channel = new BroadcastChannel(channel);
     this.#channel.onmessage = (event: MessageEvent<UpgradeElsewhere>) => {
       if (this.#over) return;
-      if (event.data.type === 'started') this.unfinished = true;
-      if (event.data.type === 'finished') this.unfinished = false;
+      if (event.data.type === 'started') this.#unfinished = true;
+      if (event.data.type === 'finished') this.#unfinished = false;
       // Another open making progress is not a hang: the clock starts again.
       this.#arm();
       onUpgradeElsewhere?.(event.data);

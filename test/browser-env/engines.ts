@@ -1,26 +1,16 @@
-// Where the real browser engines live on this (Debian) machine and how each is started.
-// Nothing here downloads a browser: only the distribution binaries are used. Each path can be
-// overridden through the environment (e.g. IDB_EVOLVE_FIREFOX_BINARY) on other machines.
+// Where the real browser engines live on this (Debian) machine and how each is started (the binaries and Chromium's
+// flags are in binaries.mjs, shared with the bench). Nothing here downloads a browser: only the distribution
+// binaries are used.
 import { accessSync, constants, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 
-export const CHROMIUM_BINARY = process.env.IDB_EVOLVE_CHROMIUM_BINARY || '/usr/bin/chromium';
-export const CHROMIUM_ARGS: readonly string[] = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-
-export const FIREFOX_BINARY = process.env.IDB_EVOLVE_FIREFOX_BINARY || '/usr/bin/firefox-esr';
-
-export const XVFB_BINARY = process.env.IDB_EVOLVE_XVFB_BINARY || '/usr/bin/Xvfb';
-export const WEBKIT_DRIVER_BINARY = process.env.IDB_EVOLVE_WEBKIT_DRIVER_BINARY || '/usr/bin/WebKitWebDriver';
-/** PyGObject WebKitGTK browser with an on-disk profile (OPFS works); run by /usr/bin/python3. */
-export const WEBKIT_LAUNCHER = fileURLToPath(new URL('./webkitgtk-launcher.py', import.meta.url));
+export {
+  CHROMIUM_ARGS,
+  CHROMIUM_BINARY,
+  FIREFOX_BINARY,
+  WEBKIT_DRIVER_BINARY,
+  WEBKIT_LAUNCHER,
+  XVFB_BINARY,
+} from './binaries.mjs';
 
 /** Environment keys the WebKit global setup uses to hand the driver over to the provider. */
 export const WEBKIT_DRIVER_PORT_ENV = 'IDB_EVOLVE_WEBKIT_DRIVER_PORT';
