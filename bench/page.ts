@@ -4,7 +4,7 @@
 import { expectedItem, makeItem, recordStats } from './data.js';
 import { clearOpfs, deleteDatabase, populate, verify, verifyOriginal } from './idb-util.js';
 import { diagnoseCases } from './diagnose-cases.js';
-import { migrateCases as mainCases, type MigrateCase, type Stopped } from './migrate-cases.js';
+import { migrateCases as mainCases, type MigrateCase, type Outcome } from './migrate-cases.js';
 
 const migrateCases: readonly MigrateCase[] = [...mainCases, ...diagnoseCases];
 import { restoreCases, snapshotCases, type RestoreCase, type SnapshotCase } from './snapshot-cases.js';
@@ -54,20 +54,17 @@ const bench = {
     await populate(name, count);
     prepared = find(migrateCases, id).setup?.(count);
   },
-  /** Resolves with the time, and for capped cases that hit `limit` (ms), the records done before stopping. */
-  runMigrate: async (
-    id: string,
-    name: string,
-    count: number,
-    limit?: number,
-  ): Promise<{ ms: number; stoppedAfter?: number }> => {
+  /**
+   * Resolves with the time, for capped cases that hit `limit` (ms) the records done before stopping, and for a
+   * case with a snapshot the part of the time it took.
+   */
+  runMigrate: async (id: string, name: string, count: number, limit?: number): Promise<{ ms: number } & Outcome> => {
     const c = find(migrateCases, id);
-    let stopped: Stopped | undefined;
+    let outcome: Outcome | undefined;
     const ms = await timed(async () => {
-      stopped = (await c.run(name, count, prepared, limit)) ?? undefined;
+      outcome = (await c.run(name, count, prepared, limit)) ?? undefined;
     });
-    const after = (stopped as Stopped | undefined)?.stoppedAfter;
-    return after === undefined ? { ms } : { ms, stoppedAfter: after };
+    return { ms, ...outcome };
   },
   /** Checks the migrated database. It is not deleted: the driver gives every run an origin (a LevelDB) of its own. */
   finishMigrate: async (id: string, name: string, count: number): Promise<void> => {

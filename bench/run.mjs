@@ -228,6 +228,11 @@ function finish(entry) {
   entry.medianCpuSeconds = median(entry.cpuSeconds.map((c) => c.total));
   entry.medianRendererCpuSeconds = median(entry.cpuSeconds.map((c) => c.renderer ?? 0));
   entry.perRecordUs = entry.medianMs === undefined ? undefined : (entry.medianMs * 1000) / entry.size;
+  if (entry.snapshotPartMs !== undefined) {
+    // Per run, the snapshot's part (the upgrade report's snapshotMs) and the rest: the migration and the commit.
+    entry.medianSnapshotPartMs = median(entry.snapshotPartMs);
+    entry.medianUpgradePartMs = median(entry.samplesMs.map((ms, i) => ms - entry.snapshotPartMs[i]));
+  }
   entry.heapGrowthMedianMB = entry.heapGrowthBytes.length ? median(entry.heapGrowthBytes) / MB : undefined;
   entry.heapGrowthMaxMB = entry.heapGrowthBytes.length ? Math.max(...entry.heapGrowthBytes) / MB : undefined;
 }
@@ -316,10 +321,12 @@ async function runMigrations(info) {
         try {
           await origin.call('prepareMigrate', c.id, name, size);
           let stoppedAfter;
+          let snapshotMs;
           const m = await measured(origin, async () => {
             // null, not undefined: JSON-only drivers (WebDriver) drop undefined arguments.
             const result = await origin.call('runMigrate', c.id, name, size, limit ?? null);
             stoppedAfter = result.stoppedAfter ?? undefined;
+            snapshotMs = result.snapshotMs ?? undefined;
             return result.ms;
           });
           if (stoppedAfter === undefined) await origin.call('finishMigrate', c.id, name, size);
@@ -329,12 +336,14 @@ async function runMigrations(info) {
           entry.loadAverage1m.push(Number(m.load.toFixed(2)));
           entry.cpuSeconds.push(Object.fromEntries(Object.entries(m.cpu).map(([k, v]) => [k, Number(v.toFixed(2))])));
           if (stoppedAfter !== undefined) entry.stoppedAfter = stoppedAfter;
+          if (snapshotMs !== undefined) (entry.snapshotPartMs ??= []).push(snapshotMs);
           const stopNote =
             stoppedAfter === undefined
               ? ''
               : ` STOPPED at the ${options.cursorLimit} s limit after ${stoppedAfter} of ${size} records (rolled back)`;
+          const snapshotNote = snapshotMs === undefined ? '' : ` (snapshot ${(snapshotMs / 1000).toFixed(2)} s of it)`;
           log(
-            `migrate ${c.id} ${size}: ${(m.ms / 1000).toFixed(2)} s${stopNote}${heapNote(m)} (run ${run + 1}/${runs})`,
+            `migrate ${c.id} ${size}: ${(m.ms / 1000).toFixed(2)} s${snapshotNote}${stopNote}${heapNote(m)} (run ${run + 1}/${runs})`,
           );
         } catch (error) {
           entry.error = String(error?.message ?? error).split('\n')[0];
@@ -591,6 +600,23 @@ function computeRatios() {
     kind: 'max',
     target: 1.15,
     note: 'the default snapshot is gzip',
+  });
+  // Where the snapshot's extra goes: its part of the protected open against the same snapshot taken on its own,
+  // and the rest of the open against the same migration without a snapshot.
+  const parts = (part, alone) => {
+    const withSnap = m('evolve-1pass-snap');
+    if (!(withSnap?.[part] > 0) || !(alone?.medianMs > 0)) return { num: withSnap, den: alone };
+    return { value: withSnap[part] / alone.medianMs };
+  };
+  ratio(`migrate_${k(S)}_evolve1pass_with_snapshot_snapshot_part_vs_snapshot_alone`, {
+    ...parts('medianSnapshotPartMs', s('evolve-snapshot', S)),
+    kind: 'info',
+    note: 'the snapshot inside the versionchange transaction vs snapshotDatabase',
+  });
+  ratio(`migrate_${k(S)}_evolve1pass_with_snapshot_upgrade_part_vs_without`, {
+    ...parts('medianUpgradePartMs', m('evolve-1pass')),
+    kind: 'info',
+    note: 'the migration and commit after the snapshot vs the same open without one',
   });
   ratio(`migrate_${k(S)}_evolve3pass_vs_floor`, {
     missContext: floorContext,

@@ -17,12 +17,8 @@ export interface Collision extends UpgradeErrorContext {
  */
 export type ExplainCollision = () => Promise<Collision | undefined>;
 
-/**
- * A write nobody awaits, kept until a request of ours made after it completes: a transaction's requests complete
- * in the order they were made, so by then the write has succeeded (or failed, and was reported).
- */
+/** Where a write nobody awaits was made, for the report should it fail. */
 interface PendingWrite {
-  readonly request: IDBRequest;
   readonly position: Position;
   readonly context: ErrorContext;
   readonly explain: ExplainCollision | undefined;
@@ -79,10 +75,8 @@ export class TransactionGuard {
   /** A request the engine's own abort cut short, before the abort event said why (Firefox orders them so). */
   #cutShort: IdbEvolveError | undefined;
   #waiters: (() => void)[] = [];
-  /** Writes that may still fail, oldest first; `#writes[0]` is write number `#writesSettled` of this guard. */
-  #writes: PendingWrite[] = [];
-  #writesMade = 0;
-  #writesSettled = 0;
+  /** Writes that may still fail. Weak: a completed request is collected with its entry, nothing needs pruning. */
+  #writes = new WeakMap<EventTarget, PendingWrite>();
   // A keepalive request is in flight. None can be while the database has no store; the first request or layout
   // call of the migration starts one then.
   #ticking = false;
@@ -107,10 +101,10 @@ export class TransactionGuard {
     // A failed write's error event bubbles to its transaction: one listener here, rather than a handler on every
     // write, which costs Firefox ESR about 15 µs of page CPU per put (`node bench/run.mjs --diagnose`, diag-onerror).
     transaction.addEventListener('error', (event) => {
-      const write = this.#writes.find((pending) => pending.request === event.target);
-      if (write !== undefined) {
-        this.#requestFailed(write.request, event, { ...write.position, ...write.context }, write.explain);
-      }
+      const request = event.target as IDBRequest;
+      const write = this.#writes.get(request);
+      if (write !== undefined)
+        this.#requestFailed(request, event, { ...write.position, ...write.context }, write.explain);
     });
   }
 
@@ -161,11 +155,9 @@ export class TransactionGuard {
       return; // The transaction is finishing (aborted, or a request of ours is being dispatched as it ends).
     }
     this.#ticking = true;
-    const made = this.#writesMade;
     // An error (its store was deleted or renamed meanwhile) is as good as a success for keeping alive.
     request.onsuccess = request.onerror = (event) => {
       this.#ticking = false;
-      this.#settle(made);
       if (event.type === 'error') event.preventDefault();
       // Resumed here, inside IndexedDB's dispatch, their continuations (microtasks) find the transaction active.
       const waiters = this.#waiters;
@@ -240,11 +232,9 @@ export class TransactionGuard {
     this.#pending++;
     this.#started++;
     this.#ensureTicking();
-    const made = this.#writesMade;
     return new Promise<T>((resolve, reject) => {
       request.onsuccess = () => {
         this.#pending--;
-        this.#settle(made);
         resolve(request.result);
       };
       request.onerror = (event) => {
@@ -263,16 +253,7 @@ export class TransactionGuard {
   write(request: IDBRequest, context: ErrorContext = {}, explain?: ExplainCollision): void {
     this.#started++;
     this.#ensureTicking();
-    this.#writes.push({ request, position: this.position, context, explain });
-    this.#writesMade++;
-  }
-
-  /** A request made after `made` writes succeeded: those writes are done, and forgotten. */
-  #settle(made: number): void {
-    const done = made - this.#writesSettled;
-    if (done <= 0) return;
-    this.#writes.splice(0, done);
-    this.#writesSettled = made;
+    this.#writes.set(request, { position: this.position, context, explain });
   }
 
   /**
