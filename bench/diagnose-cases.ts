@@ -2,7 +2,8 @@
 // each overhead separately, and other batched read/write patterns, to find each engine's fastest whole-store walk
 // (`node bench/run.mjs --diagnose [--engine ...]`). Not part of the default table.
 import { STORE, migrateItem, type ItemV1 } from './data.js';
-import type { MigrateCase } from './migrate-cases.js';
+import { protectedOpen, type MigrateCase } from './migrate-cases.js';
+import { memorySnapshotStorage, type SnapshotPolicyOptions } from '../src/index.js';
 import { request } from './idb-util.js';
 
 const BATCH = 1000;
@@ -31,6 +32,8 @@ interface Variant {
   readonly cmp?: boolean;
   /** Keep a count(only(-Infinity)) request pending at all times, like TransactionGuard's keepalive. */
   readonly keepalive?: boolean;
+  /** Walk the whole store read-only first, as the snapshot inside the upgrade does, then migrate it. */
+  readonly readFirst?: boolean;
 }
 
 type Write = (record: ItemV1, key: IDBValidKey) => number;
@@ -146,7 +149,10 @@ function upgrade(name: string, variant: Variant): Promise<void> {
       const done = (): void => {
         finished = true;
       };
-      if (variant.async) {
+      if (variant.readFirst) {
+        const migrate = { ...variant, readFirst: false };
+        pagedWalk(store, { readOnly: true }, write, () => pagedWalk(store, migrate, write, done));
+      } else if (variant.async) {
         asyncWalk(store, variant, write)
           .then(done)
           .catch((error: unknown) => {
@@ -175,6 +181,13 @@ const variant = (id: string, label: string, v: Variant): MigrateCase => ({
   ...(v.records || v.read === 'records'
     ? { unavailable: () => (hasGetAllRecords() ? undefined : 'no IDBObjectStore.getAllRecords in this engine') }
     : {}),
+});
+
+/** `evolve-1pass-snap` with other snapshot options: which part of the protected open costs the extra. */
+const snapshotVariant = (id: string, label: string, options: SnapshotPolicyOptions): MigrateCase => ({
+  id,
+  label,
+  run: (name) => protectedOpen(name, options),
 });
 
 export const diagnoseCases: readonly MigrateCase[] = [
@@ -217,5 +230,15 @@ export const diagnoseCases: readonly MigrateCase[] = [
       batch,
     }),
   ]),
+  variant('diag-scan-then-put', 'a read-only getAll walk of the store, then getAll + put (what a snapshot adds)', {
+    readFirst: true,
+  }),
+  // The protected open (compared with evolve-1pass): where the snapshot is kept and how it is encoded.
+  snapshotVariant('diag-snap-gzip', 'evolve-1pass with the default snapshot (OPFS, gzip)', {}),
+  snapshotVariant('diag-snap-plain', 'evolve-1pass with an uncompressed OPFS snapshot', { compression: 'none' }),
+  // A new page (origin) per run, so each run's memory storage starts empty.
+  snapshotVariant('diag-snap-memory', 'evolve-1pass with a gzip snapshot kept in memory (no file)', {
+    storage: memorySnapshotStorage(),
+  }),
   variant('diag-read-cursor', 'read only: cursor continue() per record', { readOnly: true, read: 'cursor' }),
 ];

@@ -550,13 +550,19 @@ function computeRatios() {
     return `raw getAll+put here: ${(raw.medianMs / floor.medianMs).toFixed(2)}x the floor, cpu ${cpu.toFixed(2)}x; floor ${floor.perRecordUs.toFixed(1)} us/rec`;
   };
   if (options.diagnose) {
-    // Read-only walks against the plain read-only getAll walk, the rest against plain getAll + put; each in wall
-    // time and in CPU seconds (the engine's processes), which other load on the machine disturbs less.
+    // Read-only walks against the plain read-only getAll walk, protected opens against the library's open without a
+    // snapshot, the rest against plain getAll + put; each in wall time and in CPU seconds (the engine's processes),
+    // which other load on the machine disturbs less.
+    const baseOf = (id) =>
+      id.startsWith('diag-snap-') ? 'evolve-1pass' : id.startsWith('diag-read-') ? 'diag-read-getall' : 'diag-base';
     for (const c of results.cases.filter((entry) => !['diag-base', 'diag-read-getall'].includes(entry.id))) {
-      const base = c.id.startsWith('diag-read-') ? 'diag-read-getall' : 'diag-base';
+      const base = baseOf(c.id);
       const name = `diagnose_${k(S)}_${c.id.replace(/-/g, '_')}_vs_${base.replace(/-/g, '_')}`;
       ratio(name, { num: c, den: m(base), kind: 'info' });
       ratio(`${name}_cpu`, { num: c, den: m(base), kind: 'info', metric: 'cpu' });
+      // A protected open's migration after its snapshot, against the same open without one.
+      if (c.medianUpgradePartMs > 0 && m(base)?.medianMs > 0)
+        ratio(`${name}_upgrade_part`, { value: c.medianUpgradePartMs / m(base).medianMs, kind: 'info' });
     }
     return;
   }
