@@ -549,6 +549,11 @@ function computeRatios() {
       raw.medianCpuSeconds > 0 && floor.medianCpuSeconds > 0 ? raw.medianCpuSeconds / floor.medianCpuSeconds : NaN;
     return `raw getAll+put here: ${(raw.medianMs / floor.medianMs).toFixed(2)}x the floor, cpu ${cpu.toFixed(2)}x; floor ${floor.perRecordUs.toFixed(1)} us/rec`;
   };
+  // One part of a protected open (`medianSnapshotPartMs` or `medianUpgradePartMs`) against a whole case.
+  const partRatio = (entry, part, alone) => {
+    if (!(entry?.[part] > 0) || !(alone?.medianMs > 0)) return { num: entry, den: alone };
+    return { value: entry[part] / alone.medianMs };
+  };
   if (options.diagnose) {
     // Read-only walks against the plain read-only getAll walk, protected opens against the library's open without a
     // snapshot, the rest against plain getAll + put; each in wall time and in CPU seconds (the engine's processes),
@@ -561,8 +566,8 @@ function computeRatios() {
       ratio(name, { num: c, den: m(base), kind: 'info' });
       ratio(`${name}_cpu`, { num: c, den: m(base), kind: 'info', metric: 'cpu' });
       // A protected open's migration after its snapshot, against the same open without one.
-      if (c.medianUpgradePartMs > 0 && m(base)?.medianMs > 0)
-        ratio(`${name}_upgrade_part`, { value: c.medianUpgradePartMs / m(base).medianMs, kind: 'info' });
+      if (c.medianUpgradePartMs !== undefined)
+        ratio(`${name}_upgrade_part`, { ...partRatio(c, 'medianUpgradePartMs', m(base)), kind: 'info' });
     }
     return;
   }
@@ -609,11 +614,7 @@ function computeRatios() {
   });
   // Where the snapshot's extra goes: its part of the protected open against the same snapshot taken on its own,
   // and the rest of the open against the same migration without a snapshot.
-  const parts = (part, alone) => {
-    const withSnap = m('evolve-1pass-snap');
-    if (!(withSnap?.[part] > 0) || !(alone?.medianMs > 0)) return { num: withSnap, den: alone };
-    return { value: withSnap[part] / alone.medianMs };
-  };
+  const parts = (part, alone) => partRatio(m('evolve-1pass-snap'), part, alone);
   ratio(`migrate_${k(S)}_evolve1pass_with_snapshot_snapshot_part_vs_snapshot_alone`, {
     ...parts('medianSnapshotPartMs', s('evolve-snapshot', S)),
     kind: 'info',
